@@ -1,0 +1,266 @@
+"""The :class:`TimeSync` facade: the old pymesync API, unchanged for its callers.
+
+Each method validates its input (:mod:`pymesync.validation`), hands the result to the
+backend chosen once in the constructor, and shapes the answer (or the typed error) into
+what the old library returned. With ``raise_errors=True`` errors are raised as
+:class:`~pymesync.errors.PymesyncError` subclasses instead of being returned as dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pymesync import validation
+from pymesync.backend import Backend, DirectBackend
+from pymesync.errors import PymesyncError
+from pymesync.testmode import TestModeBackend
+from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
+
+if TYPE_CHECKING:
+    import requests
+
+T = TypeVar("T")
+
+ERROR_KEY = "pymesync error"
+
+
+class TimeSync:
+    """A client for one TimeSync server.
+
+    ``baseurl`` must include the API version prefix (``https://host/v0``); one trailing
+    ``/`` is dropped. ``token`` is a token from an earlier ``authenticate()`` (then no
+    login is needed). ``test=True`` answers every call with canned data after running
+    all validation, without network or disk.
+
+    Keyword-only extras, new in this version: ``timeout`` (seconds for every request,
+    or a ``(connect, read)`` pair), ``raise_errors`` (raise exceptions instead of
+    returning error dicts) and ``session`` (a ``requests.Session`` to use).
+    """
+
+    def __init__(
+        self,
+        baseurl: str,
+        token: str | None = None,
+        test: bool = False,
+        *,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        raise_errors: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not isinstance(baseurl, str):
+            raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
+        self.baseurl = baseurl[:-1] if baseurl.endswith("/") else baseurl
+        self.token = token
+        self.test = test
+        self.user: str | None = None
+        self.auth_type: str | None = None
+        self.error = ERROR_KEY
+        self.raise_errors = raise_errors
+        self._password: str | None = None
+        self._transport = Transport(self.baseurl, timeout=timeout, session=session)
+        self._backend: Backend = TestModeBackend() if test else DirectBackend(self._transport)
+
+    def __repr__(self) -> str:
+        state = "authenticated" if self.token else "not authenticated"
+        mode = ", test=True" if self.test else ""
+        return f"TimeSync({self.baseurl!r}{mode}; {state})"
+
+    def close(self) -> None:
+        """Release pooled HTTP connections (also done when used as a context manager)."""
+        self._transport.close()
+
+    def __enter__(self) -> TimeSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ shaping
+
+    def _fail(self, error: PymesyncError, as_list: bool) -> Any:
+        if self.raise_errors:
+            raise error
+        shaped = error.to_dict(self.error)
+        if isinstance(shaped.get(self.error), str):
+            shaped[self.error] = redact(shaped[self.error], self.token)
+        return [shaped] if as_list or error.as_list else shaped
+
+    def _one(self, call: Callable[[], T]) -> T | Any:
+        """Run ``call``; errors come back as one dict (or a list where the old API did)."""
+        try:
+            return call()
+        except PymesyncError as error:
+            return self._fail(error, as_list=False)
+
+    def _many(self, call: Callable[[], Any]) -> list[Any]:
+        """Run a ``get_*`` call: the answer is always a list."""
+        try:
+            answer = call()
+        except PymesyncError as error:
+            result: list[Any] = self._fail(error, as_list=True)
+            return result
+        if answer is None:
+            return [{"status": 200}]
+        return answer if isinstance(answer, list) else [answer]
+
+    def _deleted(self, call: Callable[[], Any]) -> Any:
+        answer = self._one(call)
+        return {"status": 200} if answer is None else answer
+
+    def _token(self) -> str:
+        validation.require_token(bool(self.token))
+        return str(self.token)
+
+    # ------------------------------------------------------------------ auth
+
+    def authenticate(
+        self, username: str | None = None, password: str | None = None, auth_type: str | None = None
+    ) -> Any:
+        """Log in with a username, password and auth type (``"password"`` or ``"ldap"``).
+
+        Returns ``{"token": ...}`` and keeps the token, or the server's error dict.
+        """
+
+        def call() -> Any:
+            user, secret, kind = validation.validate_login(username, password, auth_type)
+            self.user, self._password, self.auth_type = user, secret, kind
+            answer = self._backend.login(user, secret, kind)
+            if isinstance(answer, dict) and "token" in answer and "error" not in answer:
+                self.token = answer["token"]
+            return answer
+
+        return self._one(call)
+
+    def token_expiration_time(self) -> dt.datetime | Any:
+        """When the current token expires, as a naive local ``datetime``."""
+        return self._one(lambda: self._backend.token_expiration(self._token()))
+
+    # ------------------------------------------------------------------ writes
+
+    def _write(
+        self, entity: validation.Entity, payload: object, ident: object, create: bool
+    ) -> Any:
+        def call() -> Any:
+            checked = validation.validate_write(
+                entity, payload, create=create, authenticated=bool(self.token)
+            )
+            name = None if create else validation.validate_identifier(entity, ident)
+            return self._backend.write(entity, name, checked, self._token())
+
+        return self._one(call)
+
+    def create_time(self, time: dict[str, Any]) -> Any:
+        """Create a time entry; ``duration`` may be seconds or a ``"3h30m"`` string."""
+        return self._write("time", time, None, create=True)
+
+    def update_time(self, time: dict[str, Any], uuid: str | None = None) -> Any:
+        """Update the time entry ``uuid`` with the fields in ``time``."""
+        return self._write("time", time, uuid, create=False)
+
+    def create_project(self, project: dict[str, Any]) -> Any:
+        """Create a project (``name`` and ``slugs`` required)."""
+        return self._write("project", project, None, create=True)
+
+    def update_project(self, project: dict[str, Any], slug: str | None = None) -> Any:
+        """Update the project with slug ``slug``."""
+        return self._write("project", project, slug, create=False)
+
+    def create_activity(self, activity: dict[str, Any]) -> Any:
+        """Create an activity (``name`` and ``slug`` required)."""
+        return self._write("activity", activity, None, create=True)
+
+    def update_activity(self, activity: dict[str, Any], slug: str | None = None) -> Any:
+        """Update the activity with slug ``slug``."""
+        return self._write("activity", activity, slug, create=False)
+
+    def create_user(self, user: dict[str, Any]) -> Any:
+        """Create a user; the password is sent as its bcrypt hash."""
+        return self._write("user", user, None, create=True)
+
+    def update_user(self, user: dict[str, Any], username: str | None = None) -> Any:
+        """Update the user ``username``; a password is sent as its bcrypt hash."""
+        return self._write("user", user, username, create=False)
+
+    # ------------------------------------------------------------------ deletes
+
+    def _delete(self, entity: validation.Entity, ident: object) -> Any:
+        def call() -> Any:
+            token = self._token()
+            return self._backend.delete(
+                entity, validation.validate_identifier(entity, ident), token
+            )
+
+        return self._deleted(call)
+
+    def delete_time(self, uuid: str | None = None) -> Any:
+        """Delete (soft-delete) the time entry ``uuid``; ``{"status": 200}`` on success."""
+        return self._delete("time", uuid)
+
+    def delete_project(self, slug: str | None = None) -> Any:
+        """Delete the project with slug ``slug``."""
+        return self._delete("project", slug)
+
+    def delete_activity(self, slug: str | None = None) -> Any:
+        """Delete the activity with slug ``slug``."""
+        return self._delete("activity", slug)
+
+    def delete_user(self, username: str | None = None) -> Any:
+        """Delete the user ``username``."""
+        return self._delete("user", username)
+
+    # ------------------------------------------------------------------ reads
+
+    def get_times(self, query_parameters: dict[str, Any] | None = None) -> list[Any]:
+        """Times visible to the caller, filtered by ``query_parameters``. Always a list.
+
+        Keys: ``user``, ``project``, ``activity`` (a string or a list of strings),
+        ``start``, ``end`` (``YYYY-MM-DD``), ``include_deleted``, ``include_revisions``
+        (booleans), ``uuid`` (one time; only the ``include_*`` keys still apply).
+        """
+
+        def call() -> Any:
+            query = validation.validate_times_query(
+                query_parameters, authenticated=bool(self.token)
+            )
+            return self._backend.times(query, self._token())
+
+        return self._many(call)
+
+    def _entities(self, entity: validation.Entity, query_parameters: object) -> list[Any]:
+        def call() -> Any:
+            query = validation.validate_entity_query(
+                entity, query_parameters, authenticated=bool(self.token)
+            )
+            return self._backend.entities(query, self._token())
+
+        return self._many(call)
+
+    def get_projects(self, query_parameters: dict[str, Any] | None = None) -> list[Any]:
+        """Projects, filtered by ``slug``, ``user`` (projects a user has a role in),
+        ``include_deleted`` and ``include_revisions``. Always a list."""
+        return self._entities("project", query_parameters)
+
+    def get_activities(self, query_parameters: dict[str, Any] | None = None) -> list[Any]:
+        """Activities, filtered by ``slug``, ``include_deleted`` and ``include_revisions``.
+        Always a list."""
+        return self._entities("activity", query_parameters)
+
+    def get_users(self, username: str | None = None) -> list[Any]:
+        """All users, or the one named ``username``. Always a list."""
+
+        def call() -> Any:
+            query = validation.validate_username_query(username, authenticated=bool(self.token))
+            return self._backend.entities(query, self._token())
+
+        return self._many(call)
+
+    def project_users(self, project: str | None = None) -> Any:
+        """``{username: [roles]}`` for the project with slug ``project``."""
+
+        def call() -> Any:
+            slug = validation.validate_project_slug(project, authenticated=bool(self.token))
+            return self._backend.project_users(slug, self._token())
+
+        return self._one(call)
