@@ -1,0 +1,49 @@
+"""Every public method and every CLI command is documented in docs/."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import click
+
+import pymesync
+from pymesync import cli
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def headings(page: str) -> str:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if line.startswith("#"))
+
+
+def test_every_public_method_is_documented() -> None:
+    documented = headings("api.md")
+    public = [
+        name
+        for name, _ in inspect.getmembers(pymesync.TimeSync, inspect.isfunction)
+        if not name.startswith("_")
+    ]
+    assert len(public) >= 19
+    missing = [name for name in public if not re.search(rf"`{name}\(", documented)]
+    assert not missing, f"undocumented in docs/api.md: {missing}"
+
+
+def command_paths(group: click.Group, prefix: str = "pymesync") -> list[str]:
+    paths = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        paths.append(path)
+        if isinstance(command, click.Group):
+            paths.extend(command_paths(command, path))
+    return paths
+
+
+def test_every_cli_command_is_documented() -> None:
+    documented = headings("cli.md")
+    paths = command_paths(cli.main)
+    assert paths
+    missing = [path for path in paths if f"`{path}" not in documented]
+    assert not missing, f"undocumented in docs/cli.md: {missing}"
