@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
-from pymesync.errors import PymesyncError
+from pymesync.errors import BadResponseError, PymesyncError
 from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
 
@@ -105,6 +105,20 @@ class TimeSync:
             return [{"status": 200}]
         return answer if isinstance(answer, list) else [answer]
 
+    def _object(self, answer: Any) -> Any:
+        """A server answer where an object is due: ``None`` (empty 200) becomes
+        ``{"status": 200}`` as before; anything but a dict is a bad response."""
+        if answer is None:
+            return {"status": 200}
+        if not isinstance(answer, dict):
+            kind = type(answer).__name__
+            raise BadResponseError(
+                f"connection to TimeSync failed at baseurl {self.baseurl} - "
+                f"unexpected answer (a JSON {kind} where an object was expected)",
+                status=200,
+            )
+        return answer
+
     def _deleted(self, call: Callable[[], Any]) -> Any:
         answer = self._one(call)
         return {"status": 200} if answer is None else answer
@@ -126,8 +140,8 @@ class TimeSync:
         def call() -> Any:
             user, secret, kind = validation.validate_login(username, password, auth_type)
             self.user, self._password, self.auth_type = user, secret, kind
-            answer = self._backend.login(user, secret, kind)
-            if isinstance(answer, dict) and "token" in answer and "error" not in answer:
+            answer = self._object(self._backend.login(user, secret, kind))
+            if "token" in answer and "error" not in answer:
                 self.token = answer["token"]
             return answer
 
@@ -147,7 +161,7 @@ class TimeSync:
                 entity, payload, create=create, authenticated=bool(self.token)
             )
             name = None if create else validation.validate_identifier(entity, ident)
-            return self._backend.write(entity, name, checked, self._token())
+            return self._object(self._backend.write(entity, name, checked, self._token()))
 
         return self._one(call)
 
