@@ -1,0 +1,167 @@
+"""Fault rules: latency, 5xx, 429, lost responses, drops before commit, garbled bodies.
+
+Every rule may be limited to one HTTP method and/or one route template (``/times``,
+``/times/{uuid}``...; ``route="POST /times"`` sets both).  Count-based rules fire on the
+next ``n`` matching requests, in the order they were added (one rule per request);
+latency rules apply to every matching request until cleared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .routing import TEMPLATES
+
+KINDS = ("latency", "fail", "rate_limit", "lose_response", "drop_before_commit", "garble")
+"""Every fault kind."""
+PRE_KINDS = ("fail", "rate_limit", "drop_before_commit")
+"""Kinds that fire instead of processing the request (nothing is committed)."""
+WRITE_ONLY_KINDS = ("lose_response", "drop_before_commit")
+"""Kinds that, without an explicit method, only match writes (POST/DELETE, not /login)."""
+FAIL_STATUSES = (500, 502, 503, 504)
+"""Statuses ``fail`` can send: 500 is NODE's JSON ``Server error``, the others HTML pages."""
+GARBLE_MODES = ("truncate", "garbage", "short")
+"""``truncate``: cut the body in half (Content-Length matches); ``garbage``: non-JSON bytes;
+``short``: announce the full Content-Length, send half, close the connection."""
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Fault:
+    """One fault rule."""
+
+    kind: str
+    remaining: int | None
+    method: str | None = None
+    route: str | None = None
+    seconds: float = 0.0
+    status: int = 500
+    retry_after: int = 1
+    mode: str = "truncate"
+    fired: int = 0
+    id: int = 0
+
+    def matches(self, method: str, template: str | None) -> bool:
+        """Does this rule apply to a request?"""
+        if self.method is not None:
+            if self.method != method and not (self.method == "GET" and method == "HEAD"):
+                return False
+        elif self.kind in WRITE_ONLY_KINDS and (
+            method not in ("POST", "DELETE") or (template == "/login" and self.route != "/login")
+        ):
+            return False
+        return self.route is None or self.route == template
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as a JSON-able dict."""
+        return asdict(self)
+
+
+def make_fault(kind: str, params: dict[str, Any]) -> Fault:
+    """Build and validate a rule from ``kind`` and keyword parameters (as sent over HTTP)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
+    allowed = {"method", "route", "n"} | {
+        "latency": {"seconds"},
+        "fail": {"status"},
+        "rate_limit": {"retry_after"},
+        "lose_response": set(),
+        "drop_before_commit": set(),
+        "garble": {"mode"},
+    }[kind]
+    unknown = set(params) - allowed
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+    method, route = params.get("method"), params.get("route")
+    if route is not None:
+        if not isinstance(route, str):
+            raise ValueError("route must be a string")
+        if " " in route:
+            route_method, route = route.split(" ", 1)
+            if method is not None and method.upper() != route_method.upper():
+                raise ValueError("method and route disagree")
+            method = route_method
+        if route not in TEMPLATES:
+            raise ValueError(f"unknown route {route!r}; expected one of {', '.join(TEMPLATES)}")
+    if method is not None:
+        if not isinstance(method, str):
+            raise ValueError("method must be a string")
+        method = method.upper()
+    n = params.get("n")
+    default = None if kind == "latency" else 1
+    remaining = default if n is None else int(n)
+    if remaining is not None and remaining < 1:
+        raise ValueError("n must be at least 1")
+    fault = Fault(kind=kind, remaining=remaining, method=method, route=route, id=next(_ids))
+    if kind == "latency":
+        fault.seconds = float(params.get("seconds", 0.0))
+        if fault.seconds < 0:
+            raise ValueError("seconds must not be negative")
+    if kind == "fail":
+        fault.status = int(params.get("status", 500))
+        if fault.status not in FAIL_STATUSES:
+            raise ValueError(f"status must be one of {FAIL_STATUSES}")
+    if kind == "rate_limit":
+        fault.retry_after = int(params.get("retry_after", 1))
+        if fault.retry_after < 0:
+            raise ValueError("retry_after must not be negative")
+    if kind == "garble":
+        fault.mode = str(params.get("mode", "truncate"))
+        if fault.mode not in GARBLE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(GARBLE_MODES)}")
+    return fault
+
+
+class FaultPlan:
+    """The active fault rules; thread-safe."""
+
+    def __init__(self) -> None:
+        """Start with no rules."""
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Activate a rule."""
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self._faults.clear()
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The active rules, oldest first."""
+        with self._lock:
+            return [f.describe() for f in self._faults]
+
+    def latency(self, method: str, template: str | None) -> float:
+        """Total delay (seconds) of the latency rules matching a request; consumes counts."""
+        delay = 0.0
+        with self._lock:
+            for fault in list(self._faults):
+                if fault.kind == "latency" and fault.matches(method, template):
+                    delay += fault.seconds
+                    self._consume(fault)
+        return delay
+
+    def take(self, method: str, template: str | None) -> Fault | None:
+        """The first count-based rule matching a request, consumed; or None."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind != "latency" and fault.matches(method, template):
+                    self._consume(fault)
+                    return fault
+        return None
+
+    def _consume(self, fault: Fault) -> None:
+        fault.fired += 1
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.remove(fault)
