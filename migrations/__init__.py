@@ -1,0 +1,1 @@
+"""Alembic migrations of the pymesync store (shipped as ``pymesync.store._migrations``)."""

@@ -1,0 +1,253 @@
+"""Where the database lives, how it is opened, and whether its schema is current.
+
+Nothing in this module imports Alembic: opening a store whose schema is already at
+:data:`SCHEMA_HEAD` costs one small query. Only :mod:`pymesync.store.migrate` imports
+Alembic, when an upgrade is needed.
+
+Connections are set up for several processes sharing one file: WAL journal,
+``synchronous=FULL`` (a commit is on disk when it returns), a 30 s busy timeout, foreign
+keys on, and SQLite's own transaction handling switched off so that the store emits
+``BEGIN IMMEDIATE`` itself for every write transaction (``BEGIN`` for reads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError, StoreLocationError
+
+__all__ = [
+    "BEGIN_OPTION",
+    "BUSY_TIMEOUT_SECONDS",
+    "ENV_VAR",
+    "SCHEMA_HEAD",
+    "SchemaStatus",
+    "create_store_engine",
+    "default_path",
+    "prepare_location",
+    "read_schema_revision",
+    "resolve_path",
+]
+
+#: The newest schema revision this code knows (the head of ``migrations/versions``).
+SCHEMA_HEAD = "0001"
+#: Environment variable that overrides the default database path.
+ENV_VAR = "PYMESYNC_DB"
+#: How long a connection waits for another process's write lock before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
+#: Execution option naming the BEGIN flavour of a transaction: "DEFERRED" (reads),
+#: "IMMEDIATE" (writes) or "EXCLUSIVE" (migrations).
+BEGIN_OPTION = "pymesync_begin"
+
+_APP_NAME = "pymesync"
+_FILE_NAME = "pymesync.sqlite3"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_BEGIN_STATEMENTS = {
+    "DEFERRED": "BEGIN",
+    "IMMEDIATE": "BEGIN IMMEDIATE",
+    "EXCLUSIVE": "BEGIN EXCLUSIVE",
+}
+
+
+def default_path() -> Path:
+    """The platform's default database path: ``user_data_dir("pymesync")/pymesync.sqlite3``."""
+    return Path(user_data_dir(_APP_NAME)) / _FILE_NAME
+
+
+def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The database path to use: ``path`` if given, else ``$PYMESYNC_DB``, else the default.
+
+    ``~`` is expanded; the result is absolute.
+    """
+    if path is None or str(path) == "":
+        env = os.environ.get(ENV_VAR, "")
+        chosen = Path(env) if env else default_path()
+    else:
+        chosen = Path(path)
+    return chosen.expanduser().absolute()
+
+
+def prepare_location(path: Path) -> bool:
+    """Make sure ``path``'s folder and file exist and are writable; True if the file is new.
+
+    A missing folder is created with mode 0700 (an existing folder is never chmod-ed); a
+    missing file is created empty with mode 0600, whatever the umask. Raises
+    :class:`StoreLocationError` when that is impossible or the existing file or folder
+    is not writable.
+    """
+    folder = path.parent
+    if not folder.exists():
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+        except OSError as exc:
+            raise StoreLocationError(
+                f"Cannot create the database folder {folder}: {exc.strerror or exc}"
+            ) from exc
+    if not folder.is_dir():
+        raise StoreLocationError(f"The database folder {folder} is not a folder")
+    if path.exists() and not path.is_file():
+        raise StoreLocationError(f"The database path {path} is not a regular file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreLocationError(
+            f"The database folder {folder} is not writable (SQLite needs to create its "
+            "journal files next to the database)"
+        )
+    created = False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreLocationError(
+            f"Cannot create the database file {path}: {exc.strerror or exc}"
+        ) from exc
+    else:
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        created = True
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreLocationError(f"The database file {path} is not readable and writable")
+    return created
+
+
+class SchemaStatus:
+    """What :func:`read_schema_revision` found in a database file."""
+
+    EMPTY = "empty"  # no tables at all: a new database
+    CURRENT = "current"  # at SCHEMA_HEAD
+    OLDER_OR_NEWER = "other"  # some other revision: upgrade, or too new
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreLocationError(f"Cannot read the database file {path}: {exc}") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise CorruptDatabaseError(
+            f"{path} is not a SQLite database (pymesync left it untouched; move it away "
+            "or point PYMESYNC_DB at another file)"
+        )
+
+
+def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, str | None]:
+    """Inspect ``path`` without writing to it: ``(status, revision)``.
+
+    ``status`` is one of the :class:`SchemaStatus` values. Raises
+    :class:`CorruptDatabaseError` when the file is not a SQLite database, fails
+    ``PRAGMA quick_check`` (when ``quick_check``), or holds tables but no
+    ``alembic_version`` (it belongs to something else).
+    """
+    _check_header(path)
+    try:
+        # Read-only: such a connection never writes, not even a checkpoint on close.
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+        )
+    except sqlite3.Error as exc:
+        raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
+    try:
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if quick_check:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise CorruptDatabaseError(
+                    f"The database {path} is damaged (PRAGMA quick_check: "
+                    f"{'; '.join(str(p) for p in problems[:5])}). pymesync left it untouched."
+                )
+        user_tables = {t for t in tables if not t.startswith("sqlite_")}
+        if not user_tables:
+            return SchemaStatus.EMPTY, None
+        if "alembic_version" not in user_tables:
+            raise CorruptDatabaseError(
+                f"{path} is a SQLite database but not a pymesync store (it has no "
+                "alembic_version table). pymesync left it untouched."
+            )
+        rows = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise StoreError(f"The database {path} stayed locked: {exc}") from exc
+        raise CorruptDatabaseError(
+            f"The database {path} cannot be read ({exc}). pymesync left it untouched."
+        ) from exc
+    finally:
+        conn.close()
+    if not rows:
+        # alembic_version exists but is empty: the schema was dropped (downgrade base).
+        return SchemaStatus.EMPTY, None
+    if len(rows) > 1:
+        raise SchemaTooNewError(str(path), ",".join(sorted(rows)), SCHEMA_HEAD)
+    revision = str(rows[0])
+    if revision == SCHEMA_HEAD:
+        return SchemaStatus.CURRENT, revision
+    return SchemaStatus.OLDER_OR_NEWER, revision
+
+
+def _on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's documented pysqlite recipe: take BEGIN away from the driver...
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = FULL")
+    finally:
+        cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    # ...and emit it ourselves, IMMEDIATE for writes so that a writer takes the lock up
+    # front (and waits for it under busy_timeout) instead of failing on lock upgrade.
+    mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(_BEGIN_STATEMENTS[mode])
+
+
+def set_wal(path: Path) -> None:
+    """Switch the database to WAL journaling (a no-op when it already is)."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    finally:
+        conn.close()
+    if not mode or str(mode[0]).lower() != "wal":
+        raise StoreLocationError(f"Cannot switch {path} to WAL journaling (got {mode!r})")
+
+
+def create_store_engine(path: Path) -> Engine:
+    """A SQLAlchemy engine on ``path`` with the store's pragmas and BEGIN handling.
+
+    Use ``engine.execution_options(pymesync_begin="IMMEDIATE")`` for write transactions.
+    Parameters are hidden from logs and error messages (they can hold a token).
+    """
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        hide_parameters=True,
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def dispose_quietly(engine: Engine) -> None:
+    """Close every pooled connection of ``engine``, ignoring errors."""
+    with contextlib.suppress(Exception):
+        engine.dispose()

@@ -1,0 +1,72 @@
+"""Exceptions raised by the local store.
+
+Every error the store raises on purpose is a :class:`StoreError`. The subclasses that
+concern the database *file* (:class:`SchemaTooNewError`, :class:`CorruptDatabaseError`,
+:class:`StoreLocationError`) are raised before anything is written, so the file they
+name is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptDatabaseError",
+    "DuplicateOperationError",
+    "OperationStateError",
+    "SchemaTooNewError",
+    "StoreError",
+    "StoreLocationError",
+    "UnknownOperationError",
+]
+
+
+class StoreError(Exception):
+    """Root of the errors raised by :mod:`pymesync.store`.
+
+    ``message`` is the human-readable text (also ``str(error)``).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer pymesync than this one.
+
+    ``path`` is the database file, ``found`` the schema revision recorded in it and
+    ``expected`` the newest revision this code knows (:data:`pymesync.store.SCHEMA_HEAD`).
+    """
+
+    def __init__(self, path: str, found: str, expected: str) -> None:
+        super().__init__(
+            f"The database {path} has schema revision {found!r}, which this version of "
+            f"pymesync does not know (its newest is {expected!r}). It was written by a "
+            "newer pymesync: upgrade pymesync, or point PYMESYNC_DB at another file. "
+            "The file was not changed."
+        )
+        self.path = path
+        self.found = found
+        self.expected = expected
+
+
+class CorruptDatabaseError(StoreError):
+    """The file is not a SQLite database, is not a pymesync store, or fails its check."""
+
+
+class StoreLocationError(StoreError):
+    """The database folder or file cannot be created, read or written."""
+
+
+class UnknownOperationError(StoreError, KeyError):
+    """No queued operation has the given ``op_id`` (it was acked or discarded)."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DuplicateOperationError(StoreError):
+    """An operation with the same ``op_id`` is already queued."""
+
+
+class OperationStateError(StoreError):
+    """The operation is in a state that does not allow the requested change."""

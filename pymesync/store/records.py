@@ -1,0 +1,150 @@
+"""Plain, frozen values that the store takes and returns (never ORM rows).
+
+JSON payloads are ``dict[str, Any]``; a record returned by the store holds its own copy,
+so changing it changes nothing in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+__all__ = [
+    "ENTITIES",
+    "KINDS",
+    "OUTCOMES",
+    "STATES",
+    "CacheObject",
+    "EnqueueOutcome",
+    "EnqueueResult",
+    "Entity",
+    "NewOperation",
+    "OpKind",
+    "OpState",
+    "Operation",
+    "PutResult",
+    "new_op_id",
+]
+
+#: What an operation does to its object.
+OpKind = Literal["create", "update", "delete"]
+#: The kinds of TimeSync object the store keeps.
+Entity = Literal["time", "project", "activity", "user"]
+#: Where an operation is in its life: ``pending`` (waiting; "unsent" when it also has no
+#: lease), ``inflight`` (claimed by a sender, under a lease), ``failed`` (permanent error,
+#: waits for retry/discard), ``conflict`` (the server object changed under it).
+OpState = Literal["pending", "inflight", "failed", "conflict"]
+#: What :meth:`~pymesync.store.Store.enqueue` did with a new operation.
+EnqueueOutcome = Literal["appended", "merged", "cancelled"]
+
+KINDS: tuple[OpKind, ...] = get_args(OpKind)
+ENTITIES: tuple[Entity, ...] = get_args(Entity)
+STATES: tuple[OpState, ...] = get_args(OpState)
+OUTCOMES: tuple[EnqueueOutcome, ...] = get_args(EnqueueOutcome)
+
+
+def new_op_id() -> str:
+    """A fresh random operation id (a UUID4 string)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class NewOperation:
+    """An operation to queue, as the caller describes it.
+
+    ``target`` names the object the way the caller knows it: the local uuid of an object
+    created offline, or the server's uuid / slug / username. ``payload`` holds the fields
+    to send (required for create and update, ``None`` for delete). ``base_revision`` is
+    the revision of the object the change was made against (for conflict detection).
+    """
+
+    account: str
+    kind: OpKind
+    entity: Entity
+    target: str
+    payload: dict[str, Any] | None = None
+    base_revision: int | None = None
+    op_id: str = field(default_factory=new_op_id)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One queued operation, as stored.
+
+    ``id`` is the queue position (larger = later). ``outcome_unknown`` is only ever true
+    on an operation returned by :meth:`~pymesync.store.Store.claim` whose previous lease
+    expired: it may or may not have reached the server, so it must be reconciled, not
+    blindly resent.
+    """
+
+    id: int
+    op_id: str
+    account: str
+    kind: OpKind
+    entity: Entity
+    target: str
+    payload: dict[str, Any] | None
+    base_revision: int | None
+    state: OpState
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    first_sent_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    outcome_unknown: bool = False
+
+    @property
+    def unsent(self) -> bool:
+        """True when the operation is pending and not leased (so enqueue may coalesce it)."""
+        return self.state == "pending" and self.lease_owner is None
+
+
+@dataclass(frozen=True)
+class CacheObject:
+    """One cached object: a server object, or a provisional local one (``local=True``).
+
+    ``key`` is the uuid for times, projects and activities, and the username for users.
+    ``deleted`` mirrors a non-null ``deleted_at``.
+    """
+
+    account: str
+    entity: Entity
+    key: str
+    payload: dict[str, Any]
+    revision: int | None
+    deleted: bool
+    fetched_at: datetime
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """What :meth:`~pymesync.store.Store.enqueue` did.
+
+    ``outcome`` is ``"appended"`` (a new queue entry), ``"merged"`` (folded into the
+    unsent operation ``operation``, which keeps its own ``op_id``) or ``"cancelled"``
+    (a delete cancelled an unsent create: nothing will be sent, ``operation`` is None).
+    ``operation`` is the queued operation that now carries the change. ``removed`` lists
+    the op_ids of operations that left the queue because of this call.
+    """
+
+    outcome: EnqueueOutcome
+    operation: Operation | None
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What :meth:`~pymesync.store.Store.put_objects` did.
+
+    ``written`` counts the objects stored; ``skipped`` lists the keys left alone because
+    they have queued operations or the cache already holds a newer revision.
+    """
+
+    written: int
+    skipped: tuple[str, ...] = ()

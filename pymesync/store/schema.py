@@ -1,0 +1,252 @@
+"""The SQLAlchemy models of the store's tables (the schema the migrations build).
+
+Every table is scoped by ``account`` (an opaque string such as
+``"http://host/v0|alice"``). JSON is stored as TEXT; datetimes are stored as fixed-width
+UTC ISO-8601 text (``2026-11-30T10:00:00.000000Z``) so that SQL comparisons on them are
+correct. A change here needs a new migration in ``migrations/versions`` (a test fails
+when the two drift apart).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, cast
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "CacheRow",
+    "CacheTagRow",
+    "CredentialRow",
+    "IdMapRow",
+    "JSONText",
+    "OperationRow",
+    "SyncStateRow",
+    "UTCDateTime",
+    "cache_table",
+    "cache_tags_table",
+    "credentials_table",
+    "format_utc",
+    "id_map_table",
+    "metadata",
+    "operations_table",
+    "parse_utc",
+    "sync_state_table",
+]
+
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+#: Constraint names are fixed so that later (batch) migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def format_utc(value: datetime) -> str:
+    """``value`` (timezone-aware) as the fixed-width UTC text stored in the database."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware times")
+    return value.astimezone(timezone.utc).strftime(_UTC_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    """The aware UTC datetime for text written by :func:`format_utc`."""
+    return datetime.strptime(text, _UTC_FORMAT).replace(tzinfo=timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as sortable UTC text."""
+
+    impl = String(27)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        """Aware datetime -> UTC text."""
+        return None if value is None else format_utc(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        """UTC text -> aware datetime."""
+        return None if value is None else parse_utc(value)
+
+
+class JSONText(TypeDecorator[Any]):
+    """Any JSON value stored as compact TEXT (``None`` is SQL NULL)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Python value -> JSON text."""
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """JSON text -> Python value."""
+        return None if value is None else json.loads(value)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's models."""
+
+    metadata = metadata
+
+
+class OperationRow(Base):
+    """The write queue: one row per operation still to be sent (``id`` = queue order)."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('create', 'update', 'delete')", name="kind"),
+        CheckConstraint("entity IN ('time', 'project', 'activity', 'user')", name="entity"),
+        CheckConstraint("state IN ('pending', 'inflight', 'failed', 'conflict')", name="state"),
+        Index("ix_operations_account_state_id", "account", "state", "id"),
+        Index("ix_operations_account_entity_target", "account", "entity", "target"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    op_id: Mapped[str] = mapped_column(String(36), unique=True)
+    account: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    payload: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    base_revision: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<OperationRow {self.id} {self.kind} {self.entity} {self.target} {self.state}>"
+
+
+class CacheRow(Base):
+    """Cached server objects, plus provisional local ones (``local``).
+
+    ``user`` and ``date_worked`` are copies of the time fields of the same name, kept
+    in indexed columns for offline filtering.
+    """
+
+    __tablename__ = "cache"
+    __table_args__ = (
+        CheckConstraint("entity IN ('time', 'project', 'activity', 'user')", name="entity"),
+        Index("ix_cache_account_entity_user", "account", "entity", "user"),
+        Index("ix_cache_account_entity_date_worked", "account", "entity", "date_worked"),
+    )
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    payload: Mapped[Any] = mapped_column(JSONText)
+    revision: Mapped[int | None] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[str | None] = mapped_column(Text)
+    date_worked: Mapped[str | None] = mapped_column(String(10))
+
+    def __repr__(self) -> str:
+        return f"<CacheRow {self.entity} {self.key} local={self.local}>"
+
+
+class CacheTagRow(Base):
+    """Searchable values of a cached object.
+
+    ``tag_kind`` is ``slug`` (a slug of a project or activity), ``project`` (a project
+    slug of a time) or ``activity`` (an activity slug of a time). Rows go with their
+    cache row (ON DELETE CASCADE) and are rewritten on every put.
+    """
+
+    __tablename__ = "cache_tags"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account", "entity", "key"],
+            ["cache.account", "cache.entity", "cache.key"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("tag_kind IN ('slug', 'project', 'activity')", name="tag_kind"),
+        Index(
+            "ix_cache_tags_account_entity_tag_kind_value", "account", "entity", "tag_kind", "value"
+        ),
+    )
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    tag_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class IdMapRow(Base):
+    """Local id (given to an object created offline) -> the server's id for it."""
+
+    __tablename__ = "id_map"
+    __table_args__ = (
+        Index("ix_id_map_account_entity_server_id", "account", "entity", "server_id", unique=True),
+    )
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    local_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    server_id: Mapped[str] = mapped_column(Text)
+
+
+class CredentialRow(Base):
+    """The login token of an account (stored here and nowhere else)."""
+
+    __tablename__ = "credentials"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<CredentialRow {self.account} token=***>"
+
+
+class SyncStateRow(Base):
+    """Free-form JSON sync state per account (last success, last error, needs-login...)."""
+
+    __tablename__ = "sync_state"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+#: The Core tables behind the models, for bulk statements.
+operations_table = cast(Table, OperationRow.__table__)
+cache_table = cast(Table, CacheRow.__table__)
+cache_tags_table = cast(Table, CacheTagRow.__table__)
+id_map_table = cast(Table, IdMapRow.__table__)
+credentials_table = cast(Table, CredentialRow.__table__)
+sync_state_table = cast(Table, SyncStateRow.__table__)

@@ -1,0 +1,480 @@
+"""The :class:`Store`: one SQLite file holding the write queue, the cache, the id map,
+credentials and sync state of every account.
+
+Every write method runs in one ``BEGIN IMMEDIATE`` transaction and returns only once
+the transaction is committed with ``synchronous=FULL``: when it returns, the change is
+on disk. Several processes (CLI, daemon, library users) and threads may use the same
+file at once; a writer waits up to 30 s for another one to finish. Methods return
+frozen records (:mod:`pymesync.store.records`), never ORM rows.
+
+Times (``now``) are timezone-aware datetimes; each method that needs one takes it as a
+keyword and defaults to the current UTC time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from . import cache, idmap, queue, state
+from .engine import BEGIN_OPTION, create_store_engine, resolve_path
+from .errors import CorruptDatabaseError, StoreError
+from .migrate import ensure_schema
+from .records import CacheObject, EnqueueResult, NewOperation, Operation, PutResult
+
+__all__ = ["Store"]
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware time")
+    return now
+
+
+def _translate(exc: DBAPIError, path: Path) -> StoreError:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if "malformed" in text or "not a database" in text:
+        return CorruptDatabaseError(f"The database {path} is damaged: {text}")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"The database {path} stayed locked by another process: {text}")
+    return StoreError(f"Database error on {path}: {text}")
+
+
+class Store:
+    """The local store. Create it with :meth:`Store.open`; close it with :meth:`close`.
+
+    A ``Store`` is safe to share between threads; open one per process (do not carry an
+    open store across ``fork``).
+    """
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        """Wrap an engine on an up-to-date database; use :meth:`open` instead."""
+        self._path = path
+        self._engine = engine
+        self._writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, quick_check: bool = True) -> Store:
+        """Open (creating and migrating as needed) the store at ``path``.
+
+        The path is ``path`` if given, else ``$PYMESYNC_DB``, else
+        ``platformdirs.user_data_dir("pymesync")/pymesync.sqlite3``. A missing folder is
+        created with mode 0700 and a missing file with mode 0600. When the schema is
+        already current, Alembic is not even imported. ``quick_check`` runs SQLite's
+        ``PRAGMA quick_check`` first (a full read of the file).
+
+        Raises :class:`~pymesync.store.errors.StoreLocationError` (folder or file not
+        usable), :class:`~pymesync.store.errors.CorruptDatabaseError` (not a SQLite
+        database, not a pymesync store, or damaged) or
+        :class:`~pymesync.store.errors.SchemaTooNewError` (written by a newer
+        pymesync); in each case the file is left exactly as it was.
+        """
+        resolved = resolve_path(path)
+        ensure_schema(resolved, quick_check=quick_check)
+        return cls(resolved, create_store_engine(resolved))
+
+    @property
+    def path(self) -> Path:
+        """The absolute path of the database file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close every connection. The store cannot be used afterwards."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        """Use the store as a context manager that closes it on exit."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the store."""
+        self.close()
+
+    def __repr__(self) -> str:
+        """``Store('/path/to/pymesync.sqlite3')`` (never shows any credential)."""
+        return f"Store({str(self._path)!r}{', closed' if self._closed else ''})"
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        self._check_open()
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            raise _translate(exc, self._path) from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        self._check_open()
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            raise _translate(exc, self._path) from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"The store {self._path} is closed")
+
+    # ------------------------------------------------------------------ queue
+
+    def enqueue(
+        self,
+        op: NewOperation,
+        provisional: CacheObject | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> EnqueueResult:
+        """Queue ``op`` and update the cache, in one durable transaction.
+
+        ``op.target`` is first resolved through the id map (a local id whose object the
+        server already created becomes the server id). Then, if the last queued
+        operation on the same ``(account, entity, target)`` is *unsent* (pending and not
+        leased), the two are coalesced:
+
+        * create + update -> one create, the update's fields merged in;
+        * update + update -> one update, fields merged, ``base_revision`` of the first;
+        * create + delete -> nothing is sent: the create leaves the queue and the
+          provisional object leaves the cache (outcome ``"cancelled"``). This happens
+          only if the create was never handed to a sender (``first_sent_at`` is None);
+          otherwise the delete is appended;
+        * update + delete -> one delete, keeping the update's ``base_revision``.
+
+        A merged operation keeps its queue position and its own ``op_id`` (the new
+        ``op_id`` is not stored). Anything else is appended. An inflight, failed or
+        conflicting operation is never changed.
+
+        ``provisional``, when given (and the outcome is not ``"cancelled"``), is stored
+        in the cache as a local object (``local=True``, ``fetched_at=now``) under its key
+        (resolved through the id map too): typically the new object for a create, or
+        the object with the change applied for an update or delete.
+
+        Raises :class:`~pymesync.store.errors.DuplicateOperationError` when ``op.op_id``
+        is already queued, ValueError for a malformed operation.
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.enqueue(session, op, provisional, when)
+
+    def pending(self, account: str, *, now: datetime | None = None) -> Iterator[Operation]:
+        """Stream the account's pending operations in queue order.
+
+        Rows are fetched in batches (``yield_per``), never all at once. With ``now``, only
+        operations due by then (``next_attempt_at`` unset or not after ``now``) are
+        included. The iterator holds a read transaction (which blocks no writer) until it
+        is exhausted or closed.
+        """
+        self._check_open()
+        stmt = queue.pending_statement(account, None if now is None else _now(now))
+        with Session(self._engine) as session, session.begin():
+            try:
+                for row in session.scalars(stmt.execution_options(yield_per=200)):
+                    yield queue.to_record(row)
+            except DBAPIError as exc:
+                raise _translate(exc, self._path) from exc
+
+    def claim(
+        self,
+        account: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        now: datetime | None = None,
+        limit: int = 1,
+    ) -> list[Operation]:
+        """Lease up to ``limit`` of the oldest claimable operations to ``owner``.
+
+        Claimable: pending with ``next_attempt_at`` unset or due, or inflight with an
+        expired lease, and with no earlier queued operation (in any state) on the same
+        ``(entity, target)`` -- so the operations on one object go out strictly in
+        order, and one claim never returns two operations on the same object. Claimed
+        operations become ``inflight`` with ``lease_owner=owner`` and
+        ``lease_expires_at=now+lease_seconds``; ``first_sent_at`` is set if unset.
+
+        An operation whose previous lease expired comes back with
+        ``outcome_unknown=True`` and one more attempt counted: it may have reached the
+        server, so the caller must reconcile before resending. The transaction is short
+        and exclusive, so concurrent claimers never get the same operation.
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.claim(session, account, owner, lease_seconds, when, limit)
+
+    def ack(
+        self,
+        op_id: str,
+        *,
+        server_object: dict[str, Any] | None = None,
+        server_key: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """The server accepted the operation: remove it and cache the outcome (one transaction).
+
+        ``server_object`` is the canonical object the server returned; it is cached under
+        ``server_key`` (default: its ``uuid``, or ``username`` for users), replacing any
+        provisional version, even if more operations on it are queued. For a create whose
+        target was a local id, the mapping local id -> server key is recorded, the
+        provisional object under the local id is dropped, and later queued operations on
+        the local id are re-targeted to the server key. Acking a delete without a server
+        object marks the cached object deleted.
+
+        Raises :class:`~pymesync.store.errors.UnknownOperationError` if the operation is
+        no longer queued.
+        """
+        when = _now(now)
+        with self._write() as session:
+            queue.ack(session, op_id, server_object, server_key, when)
+
+    def fail(
+        self,
+        op_id: str,
+        *,
+        error: dict[str, Any],
+        permanent: bool,
+        next_attempt_at: datetime | None = None,
+        count_attempt: bool = True,
+        conflict: bool = False,
+        now: datetime | None = None,
+    ) -> Operation:
+        """Record that sending the operation failed, and give its lease back.
+
+        ``error`` (JSON) becomes ``last_error``. A ``permanent`` failure moves it to
+        ``failed`` (or ``conflict`` with ``conflict=True``) where it waits for
+        :meth:`retry` or :meth:`discard` and blocks later operations on the same object;
+        otherwise it goes back to ``pending``, claimable from ``next_attempt_at`` (None:
+        at once). ``count_attempt=False`` is for failures where nothing reached the
+        server (offline, needs login): ``attempts`` is not incremented. Returns the
+        updated operation.
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.fail(
+                session,
+                op_id,
+                error=error,
+                permanent=permanent,
+                conflict=conflict,
+                next_attempt_at=next_attempt_at,
+                count_attempt=count_attempt,
+                now=when,
+            )
+
+    def release(self, op_id: str, *, now: datetime | None = None) -> Operation:
+        """Give back the lease of an operation that was not sent (e.g. at shutdown).
+
+        An inflight operation goes back to pending unchanged (its ``first_sent_at`` is
+        cleared again if it was never attempted). Other states are left alone. Returns
+        the operation.
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.release(session, op_id, when)
+
+    def retry(self, op_id: str, *, now: datetime | None = None) -> Operation:
+        """Make a failed, conflicting or backing-off operation claimable at once.
+
+        Raises :class:`~pymesync.store.errors.OperationStateError` for an inflight one.
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.retry(session, op_id, when)
+
+    def discard(self, op_id: str, *, now: datetime | None = None) -> Operation:
+        """Remove an operation from the queue for good; returns it as it was.
+
+        Discarding a create also removes the later queued operations on the same object
+        (they could never succeed) and its provisional cache object. Whenever no
+        operation is left on the object, its provisional (local) cache object is
+        removed, so the next fetch restores the server's version. An inflight operation
+        can only be discarded once its lease has expired
+        (:class:`~pymesync.store.errors.OperationStateError` otherwise).
+        """
+        when = _now(now)
+        with self._write() as session:
+            return queue.discard(session, op_id, when)
+
+    def get_operation(self, op_id: str) -> Operation | None:
+        """The queued operation with ``op_id``, or None."""
+        with self._read() as session:
+            try:
+                return queue.to_record(queue.get_row(session, op_id))
+            except KeyError:
+                return None
+
+    def operations(
+        self, account: str | None = None, states: Sequence[str] | None = None
+    ) -> list[Operation]:
+        """Queued operations in queue order, of one account (default all) and states."""
+        with self._read() as session:
+            return queue.operations(session, account, states)
+
+    def counts(self, account: str) -> dict[str, int]:
+        """The account's number of queued operations per state, e.g. ``{"pending": 2,
+        "inflight": 0, "failed": 1, "conflict": 0}`` (every state present)."""
+        with self._read() as session:
+            return queue.counts(session, account)
+
+    def ops_for(self, account: str, entity: str, target: str) -> list[Operation]:
+        """Every queued operation (any state) on one object, in queue order.
+
+        ``target`` may be the object's local id or its server id; operations recorded
+        under either are returned. Used for "pending changes applied" reads and for
+        per-object sync status.
+        """
+        with self._read() as session:
+            return queue.ops_for(session, account, entity, target)
+
+    # ------------------------------------------------------------------ cache
+
+    def put_objects(
+        self,
+        account: str,
+        entity: str,
+        objs: Iterable[dict[str, Any]],
+        *,
+        now: datetime | None = None,
+        local: bool = False,
+        force: bool = False,
+    ) -> PutResult:
+        """Cache server-shaped objects in one transaction (bulk).
+
+        Each object is keyed by its ``uuid`` (``username`` for users); ``revision`` and
+        ``deleted`` (``deleted_at`` not null) are taken from it. Unless ``force``, an
+        object is skipped (left as cached) when a queued operation targets it (by key,
+        by a local id mapped to it, or by one of its slugs), or when the cache holds a
+        newer server revision of it. Returns what was written and skipped.
+        """
+        cache.check_entity(entity)
+        when = _now(now)
+        with self._write() as session:
+            return cache.put_objects(session, account, entity, objs, when, local=local, force=force)
+
+    def get_object(self, account: str, entity: str, key: str) -> CacheObject | None:
+        """The cached object (deleted or not) under ``key``, or None.
+
+        A local id that the server replaced is resolved to the server id.
+        """
+        with self._read() as session:
+            return cache.get_object(session, account, entity, key)
+
+    def find_by_slug(
+        self, account: str, entity: str, slug: str, *, include_deleted: bool = False
+    ) -> CacheObject | None:
+        """The cached project or activity having ``slug`` (any of a project's slugs)."""
+        with self._read() as session:
+            return cache.find_by_slug(
+                session, account, entity, slug, include_deleted=include_deleted
+            )
+
+    def query_times(
+        self,
+        account: str,
+        *,
+        users: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        activities: Sequence[str] = (),
+        start: date | str | None = None,
+        end: date | str | None = None,
+        include_deleted: bool = False,
+    ) -> list[CacheObject]:
+        """Cached times matching all the given filters, by ``date_worked`` then key.
+
+        Values within one filter combine with OR: ``users`` (the time's user),
+        ``projects`` (a slug in the time's ``project`` list), ``activities`` (a slug in
+        its ``activities``). ``start``/``end`` bound ``date_worked`` inclusively
+        (``date`` or ``"YYYY-MM-DD"``). Deleted times are left out unless
+        ``include_deleted``. Runs entirely in indexed SQL.
+        """
+        with self._read() as session:
+            return cache.query_times(
+                session,
+                account,
+                users=users,
+                projects=projects,
+                activities=activities,
+                start=start,
+                end=end,
+                include_deleted=include_deleted,
+            )
+
+    def list_objects(
+        self, account: str, entity: str, *, include_deleted: bool = False
+    ) -> list[CacheObject]:
+        """Every cached object of ``entity``, ordered by key."""
+        with self._read() as session:
+            return cache.list_objects(session, account, entity, include_deleted=include_deleted)
+
+    def remove_object(self, account: str, entity: str, key: str) -> bool:
+        """Remove one object from the cache; True if it was there."""
+        with self._write() as session:
+            return cache.remove_object(session, account, entity, key)
+
+    # ------------------------------------------------------------------ ids
+
+    def map_id(self, account: str, entity: str, local_id: str, server_id: str) -> None:
+        """Record that the object created as ``local_id`` is ``server_id`` on the server."""
+        with self._write() as session:
+            idmap.map_id(session, account, entity, local_id, server_id)
+
+    def resolve_id(self, account: str, entity: str, ident: str) -> str:
+        """The server id of a mapped local id; any other ``ident`` is returned as is."""
+        with self._read() as session:
+            return idmap.resolve_id(session, account, entity, ident)
+
+    def local_id_for(self, account: str, entity: str, server_id: str) -> str | None:
+        """The local id that became ``server_id``, or None."""
+        with self._read() as session:
+            return idmap.local_id_for(session, account, entity, server_id)
+
+    # ------------------------------------------------------------------ credentials, state
+
+    def save_token(self, account: str, token: str, *, now: datetime | None = None) -> None:
+        """Store the account's login token (replacing any previous one)."""
+        when = _now(now)
+        with self._write() as session:
+            state.save_token(session, account, token, when)
+
+    def load_token(self, account: str) -> str | None:
+        """The account's stored token, or None."""
+        with self._read() as session:
+            return state.load_token(session, account)
+
+    def forget_token(self, account: str) -> bool:
+        """Delete the account's token; True if there was one."""
+        with self._write() as session:
+            return state.forget_token(session, account)
+
+    def set_state(self, account: str, key: str, value: Any, *, now: datetime | None = None) -> None:
+        """Store a JSON-serialisable sync-state value (last success, last error, ...)."""
+        when = _now(now)
+        with self._write() as session:
+            state.set_state(session, account, key, value, when)
+
+    def get_state(self, account: str, key: str, default: Any = None) -> Any:
+        """A stored sync-state value, or ``default``."""
+        with self._read() as session:
+            return state.get_state(session, account, key, default)
+
+    def all_states(self, account: str) -> dict[str, Any]:
+        """Every sync-state key and value of the account."""
+        with self._read() as session:
+            return state.all_states(session, account)
+
+    def delete_state(self, account: str, key: str) -> bool:
+        """Remove a sync-state key; True if it was there."""
+        with self._write() as session:
+            return state.delete_state(session, account, key)
