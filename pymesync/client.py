@@ -9,12 +9,15 @@ what the old library returned. With ``raise_errors=True`` errors are raised as
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
 from pymesync.errors import BadResponseError, PymesyncError
+from pymesync.offline import OfflineBackend, ReadInfo
+from pymesync.sync import SyncReport
 from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
 
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ERROR_KEY = "pymesync error"
+Mode = Literal["auto", "queue", "direct"]
+MODES: tuple[Mode, ...] = ("auto", "queue", "direct")
 
 
 class TimeSync:
@@ -36,7 +41,12 @@ class TimeSync:
 
     Keyword-only extras, new in this version: ``timeout`` (seconds for every request,
     or a ``(connect, read)`` pair), ``raise_errors`` (raise exceptions instead of
-    returning error dicts) and ``session`` (a ``requests.Session`` to use).
+    returning error dicts), ``session`` (a ``requests.Session`` to use), ``mode``
+    (``"auto"``: writes go through the local queue and are pushed at once when the
+    server is reachable; ``"queue"``: writes are only queued, a daemon pushes them;
+    ``"direct"``: no queue, no cache, the old behaviour), ``db`` (the store's path;
+    default ``$PYMESYNC_DB`` or the user data dir) and ``max_age`` (seconds: reads are
+    answered from the cache without asking the server while it is that fresh).
     """
 
     def __init__(
@@ -48,6 +58,9 @@ class TimeSync:
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         raise_errors: bool = False,
         session: requests.Session | None = None,
+        mode: Mode = "auto",
+        db: str | os.PathLike[str] | None = None,
+        max_age: float | None = None,
     ) -> None:
         if not isinstance(baseurl, str):
             raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
@@ -60,7 +73,19 @@ class TimeSync:
         self.raise_errors = raise_errors
         self._password: str | None = None
         self._transport = Transport(self.baseurl, timeout=timeout, session=session)
-        self._backend: Backend = TestModeBackend() if test else DirectBackend(self._transport)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode: Mode = mode
+        self._offline: OfflineBackend | None = None
+        self._backend: Backend
+        if test:
+            self._backend = TestModeBackend()
+        elif mode == "direct":
+            self._backend = DirectBackend(self._transport)
+        else:
+            self._offline = OfflineBackend(self._transport, db=db, mode=mode, max_age=max_age)
+            self._offline.bind_token(lambda: self.token)
+            self._backend = self._offline
 
     def __repr__(self) -> str:
         state = "authenticated" if self.token else "not authenticated"
@@ -68,8 +93,11 @@ class TimeSync:
         return f"TimeSync({self.baseurl!r}{mode}; {state})"
 
     def close(self) -> None:
-        """Release pooled HTTP connections (also done when used as a context manager)."""
+        """Release pooled HTTP connections and the store (also done when used as a
+        context manager)."""
         self._transport.close()
+        if self._offline is not None:
+            self._offline.close()
 
     def __enter__(self) -> TimeSync:
         return self
@@ -278,3 +306,22 @@ class TimeSync:
             return self._backend.project_users(slug, self._token())
 
         return self._one(call)
+
+    # ------------------------------------------------------------------ offline-first
+
+    def sync(self) -> SyncReport:
+        """Push every queued operation of this account now, in order.
+
+        Returns a :class:`~pymesync.sync.SyncReport` (what was sent, what failed, why a
+        pass stopped early). In test mode and ``direct`` mode there is no queue and the
+        report is empty. Raises ``NotAuthenticatedError`` without a token.
+        """
+        if self._offline is None:
+            return SyncReport()
+        return self._offline.sync(self._token())
+
+    @property
+    def last_read(self) -> ReadInfo | None:
+        """Where the last ``get_*`` answer came from (``source`` "server" or "cache",
+        ``fetched_at``, ``age`` in seconds); None before the first read."""
+        return None if self._offline is None else self._offline.last_read

@@ -30,8 +30,9 @@ ENC_TOKEN = TOKEN.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
 
 @pytest.fixture
 def ts() -> pymesync.TimeSync:
-    """A client that already holds a token (as after authenticate())."""
-    return pymesync.TimeSync(BASE + "/", token=TOKEN)
+    """A client that already holds a token (as after authenticate()), sending every
+    call straight to the server so that each request can be inspected."""
+    return pymesync.TimeSync(BASE + "/", token=TOKEN, mode="direct")
 
 
 @pytest.fixture

@@ -480,7 +480,7 @@ def test_fix_connection_refused_against_a_closed_port() -> None:
     with socket.socket() as sock:  # find a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ts = pymesync.TimeSync(f"http://127.0.0.1:{port}/v0", token=TOKEN, timeout=2)
+    ts = pymesync.TimeSync(f"http://127.0.0.1:{port}/v0", token=TOKEN, timeout=2, mode="direct")
     [answer] = ts.get_times()
     assert answer == {
         "pymesync error": f"connection to TimeSync failed at baseurl http://127.0.0.1:{port}/v0"
@@ -489,7 +489,7 @@ def test_fix_connection_refused_against_a_closed_port() -> None:
 
 
 def test_fix_every_request_has_a_timeout_and_one_session(requests_mock: Any) -> None:
-    ts = pymesync.TimeSync(BASE, token=TOKEN, timeout=(1.5, 7))
+    ts = pymesync.TimeSync(BASE, token=TOKEN, timeout=(1.5, 7), mode="direct")
     requests_mock.get(requests_mock_any(), json=[])
     requests_mock.post(requests_mock_any(), json={})
     ts.get_times()
@@ -507,7 +507,7 @@ def test_default_timeout_is_ten_seconds(ts: pymesync.TimeSync, requests_mock: An
 
 
 def test_raise_errors_opt_in(requests_mock: Any) -> None:
-    ts = pymesync.TimeSync(BASE, token=TOKEN, raise_errors=True)
+    ts = pymesync.TimeSync(BASE, token=TOKEN, raise_errors=True, mode="direct")
     requests_mock.get(requests_mock_any(), json=NOT_FOUND, status_code=404)
     with pytest.raises(errors.NotFoundError) as info:
         ts.get_times({"uuid": "x"})

@@ -129,6 +129,7 @@ def check_shape(method: str, result: Any) -> None:
     authenticated=st.booleans(),
     status=statuses,
     body=server_bodies,
+    mode=st.sampled_from(["direct", "auto"]),
 )
 def test_public_methods_never_raise(
     call: tuple[str, tuple[Any, ...]],
@@ -136,13 +137,14 @@ def test_public_methods_never_raise(
     authenticated: bool,
     status: int,
     body: bytes,
+    mode: str,
 ) -> None:
     method, args = call
     with rm.Mocker() as mock:
         for verb in ("GET", "POST", "DELETE"):
             mock.register_uri(verb, re.compile(".*"), content=body, status_code=status)
         ts = pymesync.TimeSync(
-            "http://x/v0", token=TOKEN if authenticated else None, test=test_mode
+            "http://x/v0", token=TOKEN if authenticated else None, test=test_mode, mode=mode
         )
         snapshot = repr(args)
         result = getattr(ts, method)(*args)

@@ -97,7 +97,7 @@ def test_from_response(status: int, body: dict[str, Any], cls: type, transient: 
 
 
 def test_retry_after_is_read_from_429(requests_mock: Any) -> None:
-    ts = pymesync.TimeSync("http://x/v0", token="T", raise_errors=True)
+    ts = pymesync.TimeSync("http://x/v0", token="T", raise_errors=True, mode="direct")
     requests_mock.get(
         "http://x/v0/users?token=T", status_code=429, text="slow down", headers={"Retry-After": "7"}
     )

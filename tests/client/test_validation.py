@@ -28,7 +28,7 @@ def ts(requests_mock: Any) -> pymesync.TimeSync:
 
     for method in ("GET", "POST", "DELETE"):
         requests_mock.register_uri(method, re.compile(".*"), json={"ok": True})
-    return pymesync.TimeSync("http://x/v0", token=TOKEN)
+    return pymesync.TimeSync("http://x/v0", token=TOKEN, mode="direct")
 
 
 @pytest.mark.parametrize(

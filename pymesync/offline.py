@@ -1,0 +1,408 @@
+"""The offline-first backend: every write through the durable queue, reads with a cache.
+
+A write is validated by the facade, then appended to the store's queue together with
+its provisional object in ONE transaction (durable when the call returns). In the
+default ``"auto"`` mode the queue is then pushed at once, earlier operations first, and
+the server's answer returned; when the server cannot be reached the provisional object
+is returned instead and the operation waits for the next sync. ``"queue"`` mode never
+pushes inline (a daemon does it).
+
+A read asks the server, refreshes the cache and applies the user's pending changes;
+when the server cannot be reached it is answered from the cache (:mod:`pymesync.cached`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pymesync import cached, errors, provisional, tokens
+from pymesync.backend import DirectBackend, roles_by_user
+from pymesync.sync import SyncReport, SyncWorker, server_key, utcnow
+from pymesync.transport import Transport
+from pymesync.validation import Entity, EntityQuery, TimesQuery
+
+if TYPE_CHECKING:
+    from pymesync.store import CacheObject, Store
+
+Mode = Literal["auto", "queue"]
+PENDING_STATES = ("pending", "inflight")
+
+
+@dataclass(frozen=True)
+class ReadInfo:
+    """Where the last read's answer came from.
+
+    ``source`` is ``"server"`` or ``"cache"``; ``fetched_at`` is when the cached data was
+    last refreshed from the server (None if never); ``age`` its age in seconds.
+    """
+
+    source: Literal["server", "cache"]
+    fetched_at: dt.datetime | None
+    age: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "source": self.source,
+            "fetched_at": None if self.fetched_at is None else self.fetched_at.isoformat(),
+            "age": self.age,
+        }
+
+
+def account_key(baseurl: str, token: str) -> str:
+    """The account a token belongs to: ``<baseurl>|<username>`` (from the token's ``sub``)."""
+    try:
+        sub = tokens.token_payload(token).get("sub")
+    except errors.ValidationError:
+        sub = None
+    if not isinstance(sub, str) or not sub:
+        sub = "token-" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+    return f"{baseurl}|{sub}"
+
+
+def unreachable(error: errors.PymesyncError) -> bool:
+    """Whether an error means "the server can't be reached right now"."""
+    return error.transient
+
+
+class OfflineBackend:
+    """Backend of ``TimeSync`` in the ``auto`` and ``queue`` modes."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        db: str | os.PathLike[str] | None = None,
+        mode: Mode = "auto",
+        max_age: float | None = None,
+        offline_retry: float = 10.0,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.transport = transport
+        self.direct = DirectBackend(transport)
+        self.db = db
+        self.mode = mode
+        self.max_age = max_age
+        self.offline_retry = offline_retry
+        self.clock = clock
+        self.last_read: ReadInfo | None = None
+        self._store: Store | None = None
+        self._offline_until: dt.datetime | None = None
+        self._token: Callable[[], str | None] = lambda: None
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def store(self) -> Store:
+        """The local store, opened (and migrated) on first use."""
+        if self._store is None:
+            from pymesync.store import Store
+
+            self._store = Store.open(self.db)
+        return self._store
+
+    def close(self) -> None:
+        """Close the store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def bind_token(self, token: Callable[[], str | None]) -> None:
+        """Tell the backend how to read the facade's current token."""
+        self._token = token
+
+    def account(self, token: str) -> str:
+        """The account key of ``token``."""
+        return account_key(self.transport.baseurl, token)
+
+    def _is_offline(self, now: dt.datetime) -> bool:
+        return self._offline_until is not None and now < self._offline_until
+
+    def _went_offline(self, now: dt.datetime) -> None:
+        self._offline_until = now + dt.timedelta(seconds=self.offline_retry)
+
+    def worker(self, token: str) -> SyncWorker:
+        """A sync worker for the account of ``token``."""
+        account = self.account(token)
+        return SyncWorker(
+            self.store, self.transport, account, lambda: self._token() or token, clock=self.clock
+        )
+
+    def sync(self, token: str, *, stop_after: str | None = None) -> SyncReport:
+        """Push the account's queue now (ignores the offline back-off)."""
+        report = self.worker(token).run_once(self.clock(), stop_after=stop_after)
+        now = self.clock()
+        if report.stopped == "offline":
+            self._went_offline(now)
+        else:
+            self._offline_until = None
+        return report
+
+    # ------------------------------------------------------------------ auth
+
+    def login(self, username: str, password: str, auth_type: str) -> Any:
+        """Log in on the server and keep the token in the store."""
+        answer = self.direct.login(username, password, auth_type)
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if isinstance(token, str) and token:
+            self.store.save_token(self.account(token), token)
+        return answer
+
+    def token_expiration(self, token: str) -> dt.datetime:
+        """Decoded locally."""
+        return self.direct.token_expiration(token)
+
+    # ------------------------------------------------------------------ writes
+
+    def _find(self, account: str, entity: Entity, ident: str) -> CacheObject | None:
+        if entity in ("project", "activity"):
+            return self.store.find_by_slug(account, entity, ident)
+        return self.store.get_object(account, entity, self.store.resolve_id(account, entity, ident))
+
+    def _project(self, account: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        slug = payload.get("project")
+        if not isinstance(slug, str):
+            return None
+        found = self.store.find_by_slug(account, "project", slug)
+        return None if found is None else found.payload
+
+    def write(self, entity: Entity, ident: str | None, payload: dict[str, Any], token: str) -> Any:
+        """Queue a create (``ident`` None) or update, then push it when possible."""
+        from pymesync.store import CacheObject, NewOperation
+
+        account, now = self.account(token), self.clock()
+        today = provisional.today_utc(now)
+        if ident is None:
+            key = payload["username"] if entity == "user" else str(uuid.uuid4())
+            target = key
+            shown = provisional.created_object(
+                entity, payload, key, today, self._project(account, payload)
+            )
+            offline_answer: Any = provisional.created_answer(entity, payload, key, today)
+            base_revision = None
+        else:
+            found = self._find(account, entity, ident)
+            target = found.key if found is not None and entity != "time" else ident
+            key = found.key if found is not None else target
+            base_revision = found.revision if found is not None else None
+            if found is not None:
+                shown = provisional.updated_object(
+                    entity, found.payload, payload, today, self._project(account, payload)
+                )
+                offline_answer = shown
+            else:
+                shown = None
+                offline_answer = {**payload, _ID_FIELD[entity]: ident}
+        obj = (
+            None
+            if shown is None
+            else CacheObject(
+                account, entity, key, shown, shown.get("revision"), False, now, local=True
+            )
+        )
+        op = NewOperation(
+            account=account,
+            kind="create" if ident is None else "update",
+            entity=entity,
+            target=target,
+            payload=payload,
+            base_revision=base_revision,
+        )
+        return self._queue_and_push(op, obj, offline_answer, token)
+
+    def delete(self, entity: Entity, ident: str, token: str) -> Any:
+        """Queue a delete, then push it when possible."""
+        from pymesync.store import CacheObject, NewOperation
+
+        account, now = self.account(token), self.clock()
+        found = self._find(account, entity, ident)
+        target = found.key if found is not None and entity != "time" else ident
+        obj = None
+        if found is not None:
+            shown = provisional.deleted_object(found.payload, provisional.today_utc(now))
+            obj = CacheObject(
+                account, entity, found.key, shown, found.revision, True, now, local=True
+            )
+        op = NewOperation(
+            account=account,
+            kind="delete",
+            entity=entity,
+            target=target,
+            base_revision=None if found is None else found.revision,
+        )
+        return self._queue_and_push(op, obj, None, token)
+
+    def _queue_and_push(
+        self, op: Any, obj: CacheObject | None, offline_answer: Any, token: str
+    ) -> Any:
+        queued = self.store.enqueue(op, obj, now=self.clock())
+        carrier = queued.operation
+        if carrier is None:  # a delete cancelled an unsent create: nothing to send
+            return None
+        if self.mode != "auto" or self._is_offline(self.clock()):
+            return offline_answer
+        report = self.sync(token, stop_after=carrier.op_id)
+        result = report.result_for(carrier.op_id)
+        if result is None or result.outcome in ("deferred", "needs_login"):
+            return offline_answer
+        if result.outcome == "failed" and result.error is not None:
+            if queued.outcome == "appended":
+                self.store.discard(carrier.op_id)
+            raise result.error
+        return result.answer
+
+    # ------------------------------------------------------------------ reads
+
+    def _fetched_at(self, account: str, entity: str) -> dt.datetime | None:
+        value = self.store.get_state(account, f"fetched:{entity}")
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    def _from_cache(
+        self,
+        account: str,
+        entity: str,
+        answer: Callable[[], Any],
+        error: errors.PymesyncError | None,
+    ) -> Any:
+        now = self.clock()
+        fetched = self._fetched_at(account, entity)
+        if (
+            error is not None
+            and fetched is None
+            and not self.store.list_objects(account, entity, include_deleted=True)
+        ):
+            raise error
+        try:
+            result = answer()
+        except errors.NotFoundError:
+            if error is not None and fetched is None:
+                raise error from None
+            raise
+        age = None if fetched is None else (now - fetched).total_seconds()
+        self.last_read = ReadInfo("cache", fetched, age)
+        return result
+
+    def _read(
+        self,
+        account: str,
+        entity: Entity,
+        ask_server: Callable[[], Any],
+        from_cache: Callable[[], Any],
+        keep: Callable[[Any], Any],
+    ) -> Any:
+        now = self.clock()
+        fetched = self._fetched_at(account, entity)
+        fresh = fetched is not None and (now - fetched).total_seconds() <= (self.max_age or 0)
+        if self.max_age is not None and fresh:
+            return self._from_cache(account, entity, from_cache, None)
+        if self._is_offline(now):
+            return self._from_cache(
+                account,
+                entity,
+                from_cache,
+                errors.ConnectionFailedError(
+                    f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
+                    "the server was unreachable moments ago"
+                ),
+            )
+        try:
+            answer = ask_server()
+        except errors.PymesyncError as error:
+            if not unreachable(error):
+                raise
+            self._went_offline(now)
+            return self._from_cache(account, entity, from_cache, error)
+        self._offline_until = None
+        self.last_read = ReadInfo("server", now, 0.0)
+        return keep(answer)
+
+    def _refresh(self, account: str, entity: Entity, answer: Any) -> set[str]:
+        """Put the server's objects in the cache; return the keys with pending changes."""
+        objects = answer if isinstance(answer, list) else [answer]
+        clean = [
+            {k: v for k, v in o.items() if k != "parents"}
+            for o in objects
+            if isinstance(o, dict) and server_key(entity, o) is not None
+        ]
+        now = self.clock()
+        self.store.put_objects(account, entity, clean, now=now)
+        self.store.set_state(account, f"fetched:{entity}", now.isoformat())
+        return self._pending_keys(account, entity)
+
+    def _pending_keys(self, account: str, entity: Entity) -> set[str]:
+        ops = self.store.operations(account, states=PENDING_STATES)
+        return {
+            self.store.resolve_id(account, entity, op.target) for op in ops if op.entity == entity
+        }
+
+    def _overlay(
+        self, account: str, entity: Entity, answer: Any, local: list[dict[str, Any]]
+    ) -> Any:
+        """The server's answer with objects that have pending changes replaced by
+        (or, for offline creates, joined by) their provisional versions."""
+        pending = self._pending_keys(account, entity)
+        if not pending:
+            return answer
+        objects = answer if isinstance(answer, list) else [answer]
+        kept = [o for o in objects if server_key(entity, o) not in pending]
+        mine = [o for o in local if server_key(entity, o) in pending]
+        if not isinstance(answer, list):
+            return (mine or kept or [answer])[0]
+        return kept + mine
+
+    def times(self, query: TimesQuery, token: str) -> Any:
+        """Times from the server (cache refreshed, pending changes applied) or the cache."""
+        account = self.account(token)
+        today = provisional.today_utc(self.clock())
+
+        def from_cache() -> Any:
+            return cached.times(self.store, account, query, today)
+
+        def keep(answer: Any) -> Any:
+            if answer is None:
+                return answer
+            self._refresh(account, "time", answer)
+            try:
+                local = cached.times(self.store, account, query, today)
+            except errors.PymesyncError:
+                local = []
+            return self._overlay(account, "time", answer, local)
+
+        return self._read(
+            account, "time", lambda: self.direct.times(query, token), from_cache, keep
+        )
+
+    def entities(self, query: EntityQuery, token: str) -> Any:
+        """Projects, activities or users from the server or the cache."""
+        account = self.account(token)
+
+        def from_cache() -> Any:
+            return cached.entities(self.store, account, query)
+
+        def keep(answer: Any) -> Any:
+            if answer is None:
+                return answer
+            self._refresh(account, query.entity, answer)
+            try:
+                local = cached.entities(self.store, account, query)
+            except errors.PymesyncError:
+                local = []
+            return self._overlay(account, query.entity, answer, local)
+
+        return self._read(
+            account, query.entity, lambda: self.direct.entities(query, token), from_cache, keep
+        )
+
+    def project_users(self, slug: str, token: str) -> dict[str, list[str]]:
+        """Roles of the project's users, from the server or the cache."""
+        found = self.entities(EntityQuery("project", slug=slug), token)
+        return roles_by_user(found[0] if isinstance(found, list) and found else found)
+
+
+_ID_FIELD = {"time": "uuid", "project": "slug", "activity": "slug", "user": "username"}
