@@ -1,0 +1,171 @@
+"""Migrations: models vs scripts, upgrading old samples, the developer CLI, the wheel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from store_helpers import ACCOUNT, REPO, at
+
+from pymesync.store import SCHEMA_HEAD, Store
+from pymesync.store.engine import create_store_engine
+from pymesync.store.migrate import alembic_config, migration_connection, migrations_dir
+from pymesync.store.schema import metadata
+
+DATA = REPO / "tests" / "data"
+
+
+def test_schema_head_is_the_scripts_head() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == [SCHEMA_HEAD]
+
+
+def test_packaged_migrations_are_the_repo_migrations() -> None:
+    assert (migrations_dir() / "env.py").is_file()
+    assert (migrations_dir() / "script.py.mako").is_file()
+    assert (migrations_dir() / "versions" / "0001_initial.py").is_file()
+    if (REPO / "migrations").is_dir():
+        shipped = sorted(p.name for p in (migrations_dir() / "versions").glob("*.py"))
+        source = sorted(p.name for p in (REPO / "migrations" / "versions").glob("*.py"))
+        assert shipped == source
+
+
+def test_models_and_migrations_do_not_drift(store: Store) -> None:
+    engine = create_engine(f"sqlite:///{store.path}")
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_downgrade_to_base_and_upgrade_again(store: Store) -> None:
+    store.save_token(ACCOUNT, "t")
+    store.close()
+    config = alembic_config()
+    engine = create_store_engine(store.path)
+    try:
+        with migration_connection(engine) as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+    finally:
+        engine.dispose()
+    conn2 = sqlite3.connect(store.path)
+    tables = {r[0] for r in conn2.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn2.close()
+    assert "operations" not in tables
+    with Store.open(store.path) as again:
+        assert again.load_token(ACCOUNT) is None
+        assert again.counts(ACCOUNT)["pending"] == 0
+
+
+def test_v0001_sample_upgrades_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(DATA / "store_v0001.sqlite3", path)
+    with Store.open(path) as store:
+        ops = store.operations(ACCOUNT)
+        assert [(o.op_id, o.kind, o.entity, o.state) for o in ops] == [
+            ("op-create-l1", "create", "time", "pending"),
+            ("op-update-proj", "update", "project", "failed"),
+            ("op-delete-s1", "delete", "time", "inflight"),
+        ]
+        assert ops[0].payload == {
+            "user": "alice",
+            "duration": 600,
+            "project": "gwm",
+            "activities": ["docs"],
+            "date_worked": "2026-11-29",
+        }
+        assert ops[1].base_revision == 1 and ops[1].attempts == 3
+        assert ops[1].last_error == {"status": 400, "error": "Bad object"}
+        assert ops[2].lease_owner == "daemon-1"
+        s1 = "11111111-1111-4111-8111-111111111111"
+        time = store.get_object(ACCOUNT, "time", s1)
+        assert time is not None and time.revision == 2 and time.payload["duration"] == 5400
+        assert store.get_object(ACCOUNT, "time", "L0") == time  # through the id map
+        assert store.resolve_id(ACCOUNT, "time", "L0") == s1
+        assert store.local_id_for(ACCOUNT, "time", s1) == "L0"
+        assert [t.key for t in store.query_times(ACCOUNT, projects=["web"])] == [s1]
+        assert [t.key for t in store.query_times(ACCOUNT, activities=["docs"])] == ["L1"]
+        assert [t.key for t in store.query_times(ACCOUNT, start="2026-11-10")] == ["L1"]
+        project = store.find_by_slug(ACCOUNT, "project", "web")
+        assert project is not None and project.payload["name"] == "GWM"
+        activity = store.find_by_slug(ACCOUNT, "activity", "dev")
+        assert activity is not None and activity.payload["name"] == "Development"
+        user = store.get_object(ACCOUNT, "user", "alice")
+        assert user is not None and user.payload["email"] == "alice@example.com"
+        assert store.load_token(ACCOUNT) == "sample-token"
+        assert store.get_state(ACCOUNT, "last_success") == {
+            "at": "2026-11-30T12:00:00.000000Z",
+            "pushed": 7,
+        }
+        # And the upgraded store keeps working.
+        claimed = store.claim(ACCOUNT, "w", 30, limit=5, now=at(3600))
+        assert [c.op_id for c in claimed] == ["op-create-l1", "op-delete-s1"]
+        assert claimed[1].outcome_unknown  # its lease ended at 12:05
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
+    conn.close()
+
+
+def test_alembic_cli_from_repo_root(tmp_path: Path) -> None:
+    if not (REPO / "alembic.ini").is_file():
+        pytest.skip("not running from a source checkout")
+    path = tmp_path / "dev.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k != "PYMESYNC_DB"}
+    out = subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"db={path}", "upgrade", "head"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"db={path}", "current"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert f"{SCHEMA_HEAD} (head)" in out.stdout
+    with Store.open(path) as store:
+        assert store.counts(ACCOUNT) == {"pending": 0, "inflight": 0, "failed": 0, "conflict": 0}
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
+    if not (REPO / "pyproject.toml").is_file():
+        pytest.skip("not running from a source checkout")
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=540,
+    )
+    assert out.returncode == 0, out.stderr
+    (wheel,) = tmp_path.glob("pymesync-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    base = "pymesync/store/_migrations/"
+    assert base + "env.py" in names
+    assert base + "script.py.mako" in names
+    for version in (REPO / "migrations" / "versions").glob("*.py"):
+        assert base + "versions/" + version.name in names
+    assert "pymesync/store/__init__.py" in names
