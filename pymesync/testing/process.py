@@ -40,6 +40,8 @@ class EmulatorProcess(RemoteControl):
         self.host = host
         self.startup_timeout = startup_timeout
         self.base_url = ""
+        self.root_url = ""
+        self.admin_url = ""
         self.timeout = 10.0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path: str | None = None

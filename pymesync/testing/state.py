@@ -169,7 +169,7 @@ class Store:
 
     def render_time(self, t: Time) -> dict[str, Any]:
         """A time in canonical GET form (project as sorted slugs, activities sorted)."""
-        slugs = [self.activity_slug_at(a) for a in t.activities]
+        slugs = [self.activity_slug(a) for a in t.activities]
         return {
             "uuid": t.uuid,
             "revision": t.revision,
@@ -184,11 +184,6 @@ class Store:
             "updated_at": t.updated_at,
             "deleted_at": t.deleted_at,
         }
-
-    def activity_slug_at(self, activity_uuid: str) -> str | None:
-        """Slug shown for an activity referenced by a time (its current slug)."""
-        revs = self.activities.get(activity_uuid)
-        return revs[-1].slug if revs else None
 
     def render_project(self, p: Project, *, with_relations: bool = True) -> dict[str, Any]:
         """A project; ``with_relations=False`` gives the parent form (no slugs, no users)."""

@@ -57,7 +57,7 @@ class Api:
 def error(r: requests.Response, status: int, name: str, text: str | None = None) -> dict[str, Any]:
     """Assert an error response and return its body."""
     assert r.status_code == status, (r.status_code, r.text)
-    body = r.json()
+    body: dict[str, Any] = r.json()
     assert body["status"] == status
     assert body["error"] == name, body
     if text is not None:

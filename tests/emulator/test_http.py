@@ -149,3 +149,22 @@ def test_without_seed_only_admin_exists() -> None:
         assert api.get("/projects", token).json() == []
         assert api.get("/activities", token).json() == []
         assert api.get("/times", token).json() == []
+
+
+def test_chunked_request_body(api: Api, tok: dict[str, str]) -> None:
+    payload = json.dumps(
+        {"auth": {"type": "token", "token": tok["admin"]}, "object": {"name": "C", "slug": "c"}}
+    ).encode()
+    chunks = iter([payload[:10], payload[10:]])
+    r = api.session.post(
+        api.base + "/activities", data=chunks, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["slug"] == "c"
+
+
+def test_date_is_stored_as_the_contained_day(api: Api, tok: dict[str, str]) -> None:
+    obj = {"duration": 1, "project": "gwm", "user": "alice", "date_worked": "2016-05-02T10:00"}
+    body = api.post("/times", tok["alice"], obj).json()
+    assert body["date_worked"] == "2016-05-02T10:00"  # echoed as sent
+    assert api.get(f"/times/{body['uuid']}", tok["alice"]).json()["date_worked"] == "2016-05-02"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
 from pymesync.testing import GWM, PYMESYNC, SEED_TIMES, Emulator
 
 from .helpers import Api, error
@@ -47,7 +49,9 @@ def test_get_errors(api: Api, tok: dict[str, str]) -> None:
 
 
 def test_user_filter(api: Api, tok: dict[str, str]) -> None:
-    names = lambda r: sorted(p["name"] for p in r.json())  # noqa: E731
+    def names(r: requests.Response) -> list[str]:
+        return sorted(p["name"] for p in r.json())
+
     assert names(api.get("/projects", tok["bob"], [("user", "alice")])) == [
         "Ganeti Web Manager",
         "TimeSync",
