@@ -13,12 +13,13 @@ when the server cannot be reached it is answered from the cache (:mod:`pymesync.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import cached, errors, provisional, tokens
@@ -135,7 +136,12 @@ class OfflineBackend:
         )
 
     def sync(self, token: str, *, stop_after: str | None = None) -> SyncReport:
-        """Push the account's queue now (ignores the offline back-off)."""
+        """Push the account's queue now: operations backing off after a transient
+        failure are tried at once too (failed ones wait for an explicit retry)."""
+        account = self.account(token)
+        for op in self.store.operations(account, states=("pending",)):
+            if op.next_attempt_at is not None:
+                self.store.retry(op.op_id)
         report = self.worker(token).run_once(self.clock(), stop_after=stop_after)
         now = self.clock()
         if report.stopped == "offline":
@@ -147,11 +153,16 @@ class OfflineBackend:
     # ------------------------------------------------------------------ auth
 
     def login(self, username: str, password: str, auth_type: str) -> Any:
-        """Log in on the server and keep the token in the store."""
+        """Log in on the server and keep the token in the store.
+
+        Keeping the token is best effort: when the store cannot be opened the login still
+        succeeds, and the store's error is reported by the first call that needs it.
+        """
         answer = self.direct.login(username, password, auth_type)
         token = answer.get("token") if isinstance(answer, dict) else None
         if isinstance(token, str) and token:
-            self.store.save_token(self.account(token), token)
+            with contextlib.suppress(errors.PymesyncError):  # the store's own errors
+                self.store.save_token(self.account(token), token)
         return answer
 
     def token_expiration(self, token: str) -> dt.datetime:
@@ -193,7 +204,12 @@ class OfflineBackend:
             base_revision = found.revision if found is not None else None
             if found is not None:
                 shown = provisional.updated_object(
-                    entity, found.payload, payload, today, self._project(account, payload)
+                    entity,
+                    found.payload,
+                    payload,
+                    today,
+                    self._project(account, payload),
+                    already_pending=found.local,
                 )
                 offline_answer = shown
             else:
@@ -360,6 +376,14 @@ class OfflineBackend:
         """Times from the server (cache refreshed, pending changes applied) or the cache."""
         account = self.account(token)
         today = provisional.today_utc(self.clock())
+        if query.uuid is not None:
+            resolved = self.store.resolve_id(account, "time", query.uuid)
+            query = replace(query, uuid=resolved)
+            if any(op.kind == "create" for op in self.store.ops_for(account, "time", resolved)):
+                # created offline and not sent yet: the server cannot know it
+                answer = cached.times(self.store, account, query, today)
+                self.last_read = ReadInfo("cache", self._fetched_at(account, "time"), None)
+                return answer
 
         def from_cache() -> Any:
             return cached.times(self.store, account, query, today)

@@ -88,12 +88,18 @@ def updated_object(
     payload: dict[str, Any],
     today: str,
     project: dict[str, Any] | None = None,
+    *,
+    already_pending: bool = False,
 ) -> dict[str, Any]:
-    """The cached object with an update applied (a new revision, undeleted)."""
+    """The cached object with an update applied (a new revision, undeleted).
+
+    ``already_pending``: the cached object is itself provisional, so its unsent
+    operation and this update will reach the server as one write (one revision).
+    """
     changes = {k: v for k, v in payload.items() if k != "password"}
     merged = {**cached, **changes, "updated_at": today, "deleted_at": None}
     merged.pop("parents", None)
-    if entity != "user" and isinstance(cached.get("revision"), int):
+    if entity != "user" and not already_pending and isinstance(cached.get("revision"), int):
         merged["revision"] = cached["revision"] + 1
     if entity == "time":
         return normalise_time(merged, project)

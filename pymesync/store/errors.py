@@ -8,6 +8,8 @@ name is left exactly as it was.
 
 from __future__ import annotations
 
+from pymesync.errors import PymesyncError
+
 __all__ = [
     "CorruptDatabaseError",
     "DuplicateOperationError",
@@ -19,15 +21,16 @@ __all__ = [
 ]
 
 
-class StoreError(Exception):
-    """Root of the errors raised by :mod:`pymesync.store`.
+class StoreError(PymesyncError):
+    """Root of the errors raised by :mod:`pymesync.store` (part of the one
+    :class:`~pymesync.errors.PymesyncError` tree, so the facade reports it like any
+    other error).
 
     ``message`` is the human-readable text (also ``str(error)``).
     """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 class SchemaTooNewError(StoreError):
