@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
-from pymesync.errors import BadResponseError, PymesyncError
+from pymesync.errors import BadResponseError, PymesyncError, ValidationError
 from pymesync.offline import OfflineBackend, ReadInfo
 from pymesync.sync import SyncReport
 from pymesync.testmode import TestModeBackend
@@ -325,3 +325,29 @@ class TimeSync:
         """Where the last ``get_*`` answer came from (``source`` "server" or "cache",
         ``fetched_at``, ``age`` in seconds); None before the first read."""
         return None if self._offline is None else self._offline.last_read
+
+    def sync_status(self, entity: str, ident: str) -> dict[str, Any]:
+        """Whether one object is ``synced``, ``pending``, ``inflight``, ``failed``, in
+        ``conflict`` or ``unknown`` (never seen), with its queued operations.
+
+        ``entity`` is ``"time"``, ``"project"``, ``"activity"`` or ``"user"``; ``ident`` a
+        uuid (local or server), slug or username. The answer is a JSON-ready dict:
+        ``{"entity", "id", "server_id", "state", "operations": [...]}``.
+        """
+
+        def call() -> Any:
+            if entity not in validation.FIELDS:
+                raise ValidationError(f"unknown entity: {entity}")
+            name = validation.validate_identifier(entity, ident)  # type: ignore[arg-type]
+            token = self._token()
+            if self._offline is None:
+                return {
+                    "entity": entity,
+                    "id": name,
+                    "server_id": None,
+                    "state": "unknown",
+                    "operations": [],
+                }
+            return self._offline.status_of(entity, name, token)  # type: ignore[arg-type]
+
+        return self._one(call)

@@ -150,6 +150,37 @@ class OfflineBackend:
             self._offline_until = None
         return report
 
+    def status_of(self, entity: Entity, ident: str, token: str) -> dict[str, Any]:
+        """Whether one object is synced, pending, failed or in conflict (JSON-ready)."""
+        account = self.account(token)
+        found = self._find(account, entity, ident)
+        key = found.key if found is not None else self.store.resolve_id(account, entity, ident)
+        ops = self.store.ops_for(account, entity, key)
+        if key != ident:
+            ops += [op for op in self.store.ops_for(account, entity, ident) if op not in ops]
+        states = {op.state for op in ops}
+        state = next(
+            (name for name in ("conflict", "failed", "inflight", "pending") if name in states),
+            "synced" if found is not None and not found.local else "unknown",
+        )
+        return {
+            "entity": entity,
+            "id": ident,
+            "server_id": None if found is None or found.local else key,
+            "state": state,
+            "operations": [
+                {
+                    "op_id": op.op_id,
+                    "kind": op.kind,
+                    "state": op.state,
+                    "attempts": op.attempts,
+                    "next_attempt_at": _iso(op.next_attempt_at),
+                    "last_error": op.last_error,
+                }
+                for op in ops
+            ],
+        }
+
     # ------------------------------------------------------------------ auth
 
     def login(self, username: str, password: str, auth_type: str) -> Any:
@@ -430,3 +461,7 @@ class OfflineBackend:
 
 
 _ID_FIELD = {"time": "uuid", "project": "slug", "activity": "slug", "user": "username"}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

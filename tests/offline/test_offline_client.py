@@ -278,3 +278,26 @@ def test_broken_store_is_a_clear_error_and_left_alone(emu: Any, private_store: P
     answer = ts.create_time(a_time())
     assert "not a SQLite database" in answer["pymesync error"]
     assert private_store.read_bytes() == b"this is not a database"
+
+
+def test_sync_status_tells_pending_synced_failed(emu: Any) -> None:
+    ts = client(emu)
+    offline(emu)
+    local = ts.create_time(a_time())["uuid"]
+    status = ts.sync_status("time", local)
+    assert status["state"] == "pending" and status["server_id"] is None
+    assert [op["kind"] for op in status["operations"]] == ["create"]
+    online(emu)
+    ts.sync()
+    synced = ts.sync_status("time", local)
+    assert synced["state"] == "synced" and synced["server_id"] not in (None, local)
+    assert synced["operations"] == []
+    # a permanent failure while queued (queue mode) is kept and shown
+    queued = client(emu, mode="queue")
+    bad = queued.create_time(a_time(project="no-such-project"))
+    report = queued.sync()
+    assert report.failed == 1 and report.results[0].error is not None
+    failed = queued.sync_status("time", bad["uuid"])
+    assert failed["state"] == "failed"
+    assert failed["operations"][0]["last_error"]["body"]["error"] == "Invalid foreign key"
+    assert ts.sync_status("nonsense", "x") == {"pymesync error": "unknown entity: nonsense"}
