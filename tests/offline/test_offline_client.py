@@ -301,3 +301,15 @@ def test_sync_status_tells_pending_synced_failed(emu: Any) -> None:
     assert failed["state"] == "failed"
     assert failed["operations"][0]["last_error"]["body"]["error"] == "Invalid foreign key"
     assert ts.sync_status("nonsense", "x") == {"pymesync error": "unknown entity: nonsense"}
+
+
+def test_no_plaintext_password_reaches_the_disk(emu: Any, private_store: Path) -> None:
+    admin = pymesync.TimeSync(emu.base_url, mode="queue")
+    admin.authenticate("admin", "admin", "password")
+    admin.create_user({"username": "frank", "password": "plain-secret-123"})
+    raw = private_store.read_bytes() + Path(str(private_store) + "-wal").read_bytes()
+    assert b"plain-secret-123" not in raw
+    assert b"$2a$10$" in raw
+    assert admin.sync().synced == 1
+    frank = pymesync.TimeSync(emu.base_url, mode="direct")
+    assert "token" in frank.authenticate("frank", "plain-secret-123", "password")
