@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
-from pymesync.offline import OfflineBackend, ReadInfo
+from pymesync.offline import OfflineBackend, ReadInfo, account_key
 from pymesync.sync import SyncReport
 from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
@@ -351,3 +352,66 @@ class TimeSync:
             return self._offline.status_of(entity, name, token)  # type: ignore[arg-type]
 
         return self._one(call)
+
+    # ------------------------------------------------------------------ the queue
+
+    @classmethod
+    def resume(cls, baseurl: str, username: str, **options: Any) -> TimeSync:
+        """A client for ``username`` that uses the token stored by an earlier
+        ``authenticate()`` (or ``pymesync login``) in the store, if there is one.
+
+        ``options`` are the constructor's keyword arguments (``db``, ``mode``, ...).
+        """
+        ts = cls(baseurl, **options)
+        ts.user = username
+        if ts._offline is not None:
+            ts.token = ts._offline.store.load_token(ts._account())
+        return ts
+
+    def logout(self) -> None:
+        """Forget the token, here and in the store. Queued operations stay queued."""
+        if self._offline is not None and (self.token or self.user):
+            self._offline.store.forget_token(self._account())
+        self.token = None
+
+    def _account(self) -> str:
+        if self.token:
+            return account_key(self.baseurl, self.token)
+        if self.user:
+            return f"{self.baseurl}|{self.user}"
+        validation.require_token(False)
+        raise AssertionError("unreachable")
+
+    def _queue(self) -> OfflineBackend:
+        if self._offline is None:
+            raise ValidationError(f"there is no queue in {'test' if self.test else self.mode} mode")
+        return self._offline
+
+    def status(self) -> dict[str, Any]:
+        """This account's queue: ``pending``, ``inflight``, ``failed``, ``conflicts``,
+        ``oldest_pending_age`` (seconds), ``last_success``, ``last_error``,
+        ``next_retry``, ``needs_login``, and the ``conflict_log``. JSON-ready; never
+        contains the token."""
+        return self._one(lambda: self._queue().status(self._account()))
+
+    def failed(self) -> list[dict[str, Any]]:
+        """The operations the server refused for good (or held as conflicts), oldest
+        first; each with ``op_id``, ``entity``, ``kind``, ``target``, ``payload``,
+        ``last_error``... They stay until :meth:`retry` or :meth:`discard`."""
+        return self._many(lambda: self._queue().problems(self._account()))
+
+    def retry(self, op_id: str) -> dict[str, Any]:
+        """Send a failed operation again at the next sync (returns the operation)."""
+        return self._one(lambda: self._queue().retry(self._account(), op_id))
+
+    def discard(self, op_id: str) -> dict[str, Any]:
+        """Drop a queued operation for good (returns it as it was)."""
+        return self._one(lambda: self._queue().discard(self._account(), op_id))
+
+    def wait_synced(self, timeout: float = 30.0) -> bool:
+        """Push until everything queued so far is on the server. True when it is; False
+        when ``timeout`` seconds passed, one of those operations failed for good, or
+        the account needs a login."""
+        if self._offline is None:
+            return True
+        return self._offline.wait_synced(self._token(), timeout, time.sleep)

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,12 +25,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import cached, errors, provisional, tokens
 from pymesync.backend import DirectBackend, roles_by_user
+from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
 from pymesync.sync import SyncReport, SyncWorker, server_key, utcnow
 from pymesync.transport import Transport
 from pymesync.validation import Entity, EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
-    from pymesync.store import CacheObject, Store
+    from pymesync.store import CacheObject, Operation, Store
 
 Mode = Literal["auto", "queue"]
 PENDING_STATES = ("pending", "inflight")
@@ -149,6 +151,49 @@ class OfflineBackend:
         else:
             self._offline_until = None
         return report
+
+    def status(self, account: str) -> dict[str, Any]:
+        """The account's queue status (see :func:`pymesync.status.account_status`)."""
+        return account_status(self.store, account, self.clock())
+
+    def problems(self, account: str) -> list[dict[str, Any]]:
+        """The account's failed and conflicting operations."""
+        return problem_ops(self.store, account)
+
+    def operation(self, account: str, op_id: str) -> Operation:
+        """One of the account's queued operations (NotFound-like error otherwise)."""
+        op = self.store.get_operation(op_id)
+        if op is None or op.account != account:
+            raise errors.ValidationError(f"no queued operation {op_id}")
+        return op
+
+    def retry(self, account: str, op_id: str) -> dict[str, Any]:
+        """Make a failed, conflicting or backing-off operation claimable now."""
+        self.operation(account, op_id)
+        return op_record(self.store.retry(op_id))
+
+    def discard(self, account: str, op_id: str) -> dict[str, Any]:
+        """Drop an operation for good (a create takes its later operations with it)."""
+        self.operation(account, op_id)
+        return op_record(self.store.discard(op_id))
+
+    def wait_synced(self, token: str, timeout: float, sleep: Callable[[float], None]) -> bool:
+        """Push until every operation queued so far is synced; False on timeout or when
+        one of them failed for good."""
+        account = self.account(token)
+        watched = {op.op_id for op in self.store.operations(account, states=PENDING_STATES)}
+        deadline = time.monotonic() + timeout
+        while True:
+            report = self.sync(token)
+            left = [op for op in self.store.operations(account) if op.op_id in watched]
+            if not left:
+                return True
+            if any(op.state in ("failed", "conflict") for op in left):
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or report.stopped == NEEDS_LOGIN:
+                return False
+            sleep(min(1.0, remaining))
 
     def status_of(self, entity: Entity, ident: str, token: str) -> dict[str, Any]:
         """Whether one object is synced, pending, failed or in conflict (JSON-ready)."""

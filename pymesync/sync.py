@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import errors, wire
+from pymesync.status import NEEDS_LOGIN
 from pymesync.validation import EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from pymesync.transport import Transport
 
 Outcome = Literal["synced", "failed", "deferred", "needs_login"]
-NEEDS_LOGIN = "needs_login"
 
 
 def utcnow() -> dt.datetime:

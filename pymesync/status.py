@@ -1,0 +1,64 @@
+"""The truth about an account's queue, as JSON-ready dicts (for ``status``, ``failed``).
+
+Read-only views over the store; the token never appears in them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymesync.store import Operation, Store
+
+NEEDS_LOGIN = "needs_login"
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """ISO-8601 text of a datetime, or None."""
+    return None if value is None else value.isoformat()
+
+
+def op_record(op: Operation) -> dict[str, Any]:
+    """One queued operation as a JSON-ready dict (passwords are already bcrypt hashes)."""
+    return {
+        "op_id": op.op_id,
+        "entity": op.entity,
+        "kind": op.kind,
+        "target": op.target,
+        "state": op.state,
+        "payload": op.payload,
+        "attempts": op.attempts,
+        "created_at": iso(op.created_at),
+        "next_attempt_at": iso(op.next_attempt_at),
+        "last_error": op.last_error,
+    }
+
+
+def account_status(store: Store, account: str, now: dt.datetime) -> dict[str, Any]:
+    """Counts per state, the oldest pending operation's age, last success and error,
+    the next retry time and whether the account waits for a login."""
+    counts = store.counts(account)
+    waiting = store.operations(account, states=("pending", "inflight"))
+    oldest = min((op.created_at for op in waiting), default=None)
+    retries = [op.next_attempt_at for op in waiting if op.next_attempt_at is not None]
+    states = store.all_states(account)
+    base_url, _, username = account.rpartition("|")
+    return {
+        "account": {"base_url": base_url, "username": username},
+        "pending": counts.get("pending", 0),
+        "inflight": counts.get("inflight", 0),
+        "failed": counts.get("failed", 0),
+        "conflicts": counts.get("conflict", 0),
+        "oldest_pending_age": None if oldest is None else (now - oldest).total_seconds(),
+        "last_success": states.get("last_success"),
+        "last_error": states.get("last_error"),
+        "next_retry": iso(min(retries)) if retries else None,
+        "needs_login": bool(states.get(NEEDS_LOGIN)) and bool(waiting),
+        "conflict_log": states.get("conflicts") or [],
+    }
+
+
+def problem_ops(store: Store, account: str) -> list[dict[str, Any]]:
+    """The failed and conflicting operations, oldest first."""
+    return [op_record(op) for op in store.operations(account, states=("failed", "conflict"))]
