@@ -18,7 +18,7 @@ from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
 from pymesync.offline import OfflineBackend, ReadInfo, account_key
-from pymesync.sync import SyncReport
+from pymesync.sync import OpResult, SyncReport
 from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
 
@@ -310,8 +310,11 @@ class TimeSync:
 
     # ------------------------------------------------------------------ offline-first
 
-    def sync(self) -> SyncReport:
+    def sync(self, progress: Callable[[OpResult], None] | None = None) -> SyncReport:
         """Push every queued operation of this account now, in order.
+
+        ``progress``, if given, is called with each operation's
+        :class:`~pymesync.sync.OpResult` as soon as it is known (for progress bars).
 
         Returns a :class:`~pymesync.sync.SyncReport` (what was sent, what failed, why a
         pass stopped early). In test mode and ``direct`` mode there is no queue and the
@@ -319,7 +322,7 @@ class TimeSync:
         """
         if self._offline is None:
             return SyncReport()
-        return self._offline.sync(self._token())
+        return self._offline.sync(self._token(), progress=progress)
 
     @property
     def last_read(self) -> ReadInfo | None:

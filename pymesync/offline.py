@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pymesync import cached, errors, provisional, tokens
 from pymesync.backend import DirectBackend, roles_by_user
 from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
-from pymesync.sync import SyncReport, SyncWorker, server_key, utcnow
+from pymesync.sync import OpResult, SyncReport, SyncWorker, server_key, utcnow
 from pymesync.transport import Transport
 from pymesync.validation import Entity, EntityQuery, TimesQuery
 
@@ -137,14 +137,20 @@ class OfflineBackend:
             self.store, self.transport, account, lambda: self._token() or token, clock=self.clock
         )
 
-    def sync(self, token: str, *, stop_after: str | None = None) -> SyncReport:
+    def sync(
+        self,
+        token: str,
+        *,
+        stop_after: str | None = None,
+        progress: Callable[[OpResult], None] | None = None,
+    ) -> SyncReport:
         """Push the account's queue now: operations backing off after a transient
         failure are tried at once too (failed ones wait for an explicit retry)."""
         account = self.account(token)
         for op in self.store.operations(account, states=("pending",)):
             if op.next_attempt_at is not None:
                 self.store.retry(op.op_id)
-        report = self.worker(token).run_once(self.clock(), stop_after=stop_after)
+        report = self.worker(token).run_once(self.clock(), stop_after=stop_after, progress=progress)
         now = self.clock()
         if report.stopped == "offline":
             self._went_offline(now)

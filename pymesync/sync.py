@@ -177,12 +177,21 @@ class SyncWorker:
         self.clock = clock
 
     def run_once(
-        self, now: dt.datetime | None = None, *, stop_after: str | None = None
+        self,
+        now: dt.datetime | None = None,
+        *,
+        stop_after: str | None = None,
+        progress: Callable[[OpResult], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> SyncReport:
         """One pass: send claimable operations in queue order until none is left, the
-        server is unreachable, the token is refused, or ``stop_after`` has been sent."""
+        server is unreachable, the token is refused, ``stop_after`` has been sent, or
+        ``should_stop()`` says so (checked between operations, so the one in flight is
+        always finished). ``progress`` is called with each operation's result."""
         results: list[OpResult] = []
         while True:
+            if should_stop is not None and should_stop():
+                return SyncReport(tuple(results), stopped="stopped")
             moment = now or self.clock()
             claimed = self.store.claim(
                 self.account, self.owner, self.lease_seconds, now=moment, limit=1
@@ -192,6 +201,8 @@ class SyncWorker:
             op = claimed[0]
             result = self.push(op, moment)
             results.append(result)
+            if progress is not None:
+                progress(result)
             if result.outcome == "deferred":
                 return SyncReport(tuple(results), stopped="offline")
             if result.outcome == NEEDS_LOGIN:
