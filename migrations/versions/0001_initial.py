@@ -108,9 +108,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_cache_tags_account_entity_tag_kind_value",
+        "ix_cache_tags_account_entity_tag_kind_value_key",
         "cache_tags",
-        ["account", "entity", "tag_kind", "value"],
+        ["account", "entity", "tag_kind", "value", "key"],
         unique=False,
     )
 
@@ -153,7 +153,7 @@ def downgrade() -> None:
     op.drop_table("credentials")
     op.drop_index("ix_id_map_account_entity_server_id", table_name="id_map")
     op.drop_table("id_map")
-    op.drop_index("ix_cache_tags_account_entity_tag_kind_value", table_name="cache_tags")
+    op.drop_index("ix_cache_tags_account_entity_tag_kind_value_key", table_name="cache_tags")
     op.drop_table("cache_tags")
     op.drop_index("ix_cache_account_entity_date_worked", table_name="cache")
     op.drop_index("ix_cache_account_entity_user", table_name="cache")

@@ -193,8 +193,14 @@ class CacheTagRow(Base):
             ondelete="CASCADE",
         ),
         CheckConstraint("tag_kind IN ('slug', 'project', 'activity')", name="tag_kind"),
+        # Covering (ends with key) so that SQLite prefers it for slug lookups.
         Index(
-            "ix_cache_tags_account_entity_tag_kind_value", "account", "entity", "tag_kind", "value"
+            "ix_cache_tags_account_entity_tag_kind_value_key",
+            "account",
+            "entity",
+            "tag_kind",
+            "value",
+            "key",
         ),
     )
 

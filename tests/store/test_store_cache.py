@@ -1,0 +1,233 @@
+"""The object cache: bulk puts and their protection, lookups, indexed time queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from store_helpers import ACCOUNT, OTHER, T0, at, op, provisional, time_obj
+
+from pymesync.store import Store
+
+
+def project(uuid: str, slugs: list[str], **fields: Any) -> dict[str, Any]:
+    """A server-shaped project."""
+    obj: dict[str, Any] = {
+        "uuid": uuid,
+        "revision": 1,
+        "name": uuid.upper(),
+        "slugs": slugs,
+        "uri": None,
+        "default_activity": None,
+        "users": {},
+        "deleted_at": None,
+    }
+    obj.update(fields)
+    return obj
+
+
+def test_put_objects_bulk(store: Store) -> None:
+    objs = [time_obj(f"u{i:04d}", revision=i % 3 + 1) for i in range(1500)]
+    objs[7]["deleted_at"] = "2026-11-02"
+    result = store.put_objects(ACCOUNT, "time", objs, now=T0)
+    assert result.written == 1500 and result.skipped == ()
+    listed = store.list_objects(ACCOUNT, "time")
+    assert len(listed) == 1499 and listed[0].key == "u0000"
+    assert len(store.list_objects(ACCOUNT, "time", include_deleted=True)) == 1500
+    got = store.get_object(ACCOUNT, "time", "u0007")
+    assert got is not None and got.deleted and got.revision == 2 and not got.local
+    assert got.payload == objs[7] and got.fetched_at == T0 and got.account == ACCOUNT
+    assert got.entity == "time"
+    assert len(store.query_times(ACCOUNT, projects=["gwm"])) == 1499
+
+
+def test_put_objects_keys(store: Store) -> None:
+    store.put_objects(ACCOUNT, "user", [{"username": "alice", "email": "a@x.io"}], now=T0)
+    assert store.get_object(ACCOUNT, "user", "alice") is not None
+    with pytest.raises(ValueError):
+        store.put_objects(ACCOUNT, "user", [{"email": "x"}], now=T0)
+    with pytest.raises(ValueError):
+        store.put_objects(ACCOUNT, "time", [{"duration": 1}], now=T0)
+    with pytest.raises(ValueError):
+        store.put_objects(ACCOUNT, "thing", [{"uuid": "x"}], now=T0)
+    assert store.put_objects(ACCOUNT, "time", [], now=T0).written == 0
+
+
+def test_put_replaces_and_retags(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1", project=["a"])], now=T0)
+    store.put_objects(ACCOUNT, "time", [time_obj("S1", project=["b"], revision=2)], now=at(1))
+    assert store.query_times(ACCOUNT, projects=["a"]) == []
+    (got,) = store.query_times(ACCOUNT, projects=["b"])
+    assert got.revision == 2 and got.fetched_at == at(1)
+
+
+def test_put_skips_objects_with_queued_ops(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1"), time_obj("S2")], now=T0)
+    store.enqueue(op("update", "S1", {"duration": 5}), provisional("S1", {"duration": 5}), now=T0)
+    result = store.put_objects(
+        ACCOUNT, "time", [time_obj("S1", revision=9), time_obj("S2", revision=9)], now=at(1)
+    )
+    assert result.written == 1 and result.skipped == ("S1",)
+    s1 = store.get_object(ACCOUNT, "time", "S1")
+    assert s1 is not None and s1.local and s1.payload == {"duration": 5}
+    forced = store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=9)], now=at(2), force=True)
+    assert forced.written == 1
+    s1 = store.get_object(ACCOUNT, "time", "S1")
+    assert s1 is not None and s1.revision == 9 and not s1.local
+
+
+def test_put_protects_through_id_map_and_slugs(store: Store) -> None:
+    store.map_id(ACCOUNT, "time", "L1", "S1")
+    store.enqueue(op("update", "L1", {"duration": 5}), now=T0)  # stored as target S1
+    store.enqueue(op("create", "L2", {"duration": 5}), now=T0)
+    store.map_id(ACCOUNT, "time", "L2", "S2")  # op still says L2
+    result = store.put_objects(ACCOUNT, "time", [time_obj("S1"), time_obj("S2")], now=T0)
+    assert set(result.skipped) == {"S1", "S2"}
+    # A project update queued by slug protects the project with that slug...
+    store.put_objects(ACCOUNT, "project", [project("P1", ["gwm", "web"])], now=T0)
+    store.enqueue(op("update", "web", {"name": "X"}, entity="project"), now=T0)
+    result = store.put_objects(ACCOUNT, "project", [project("P1", ["gwm"], revision=2)], now=T0)
+    assert result.skipped == ("P1",)  # ...even when the new version lost that slug
+    result = store.put_objects(ACCOUNT, "project", [project("P2", ["web"])], now=T0)
+    assert result.skipped == ("P2",)
+
+
+def test_put_never_goes_back_in_revisions(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=3)], now=T0)
+    stale = store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=2)], now=at(1))
+    assert stale.skipped == ("S1",)
+    same = store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=3)], now=at(2))
+    assert same.written == 1
+    got = store.get_object(ACCOUNT, "time", "S1")
+    assert got is not None and got.fetched_at == at(2)
+    assert store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=1)], force=True).written
+
+
+def test_put_overwrites_orphan_local_objects(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=5)], now=T0, local=True)
+    got = store.get_object(ACCOUNT, "time", "S1")
+    assert got is not None and got.local
+    assert store.put_objects(ACCOUNT, "time", [time_obj("S1", revision=1)], now=T0).written
+
+
+def test_get_object_and_accounts(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1")], now=T0)
+    assert store.get_object(OTHER, "time", "S1") is None
+    assert store.get_object(ACCOUNT, "project", "S1") is None
+    assert store.get_object(ACCOUNT, "time", "nope") is None
+
+
+def test_find_by_slug(store: Store) -> None:
+    store.put_objects(
+        ACCOUNT,
+        "project",
+        [project("P1", ["gwm", "web"]), project("P2", [], deleted_at="2026-01-01")],
+        now=T0,
+    )
+    store.put_objects(ACCOUNT, "activity", [{"uuid": "A1", "slug": "dev", "name": "D"}], now=T0)
+    for slug in ("gwm", "web"):
+        found = store.find_by_slug(ACCOUNT, "project", slug)
+        assert found is not None and found.key == "P1"
+    assert store.find_by_slug(ACCOUNT, "project", "nope") is None
+    assert store.find_by_slug(ACCOUNT, "activity", "gwm") is None
+    assert store.find_by_slug(OTHER, "project", "gwm") is None
+    act = store.find_by_slug(ACCOUNT, "activity", "dev")
+    assert act is not None and act.key == "A1"
+    store.put_objects(
+        ACCOUNT, "activity", [{"uuid": "A1", "slug": "dev", "deleted_at": "2026-02-02"}]
+    )
+    assert store.find_by_slug(ACCOUNT, "activity", "dev") is None
+    dead = store.find_by_slug(ACCOUNT, "activity", "dev", include_deleted=True)
+    assert dead is not None and dead.deleted
+
+
+@pytest.fixture
+def times(store: Store) -> Store:
+    """A store with a handful of times of two users."""
+    store.put_objects(
+        ACCOUNT,
+        "time",
+        [
+            time_obj("T1", user="alice", project=["gwm", "web"], activities=["dev"],
+                     date_worked="2026-11-01"),
+            time_obj("T2", user="bob", project=["gwm", "web"], activities=["docs"],
+                     date_worked="2026-11-02"),
+            time_obj("T3", user="carol", project=["pgd"], activities=["dev", "docs"],
+                     date_worked="2026-11-03"),
+            time_obj("T4", user="alice", project=["pgd"], activities=[],
+                     date_worked="2026-11-04", deleted_at="2026-11-05"),
+        ],
+        now=T0,
+    )  # fmt: skip
+    store.put_objects(OTHER, "time", [time_obj("X1", user="alice")], now=T0)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["T1", "T2", "T3"]),
+        ({"include_deleted": True}, ["T1", "T2", "T3", "T4"]),
+        ({"users": ["alice"]}, ["T1"]),
+        ({"users": ["alice", "bob"]}, ["T1", "T2"]),
+        ({"users": ["alice"], "include_deleted": True}, ["T1", "T4"]),
+        ({"users": ["nobody"]}, []),
+        ({"projects": ["web"]}, ["T1", "T2"]),
+        ({"projects": ["gwm"]}, ["T1", "T2"]),
+        ({"projects": ["web", "pgd"]}, ["T1", "T2", "T3"]),
+        ({"activities": ["docs"]}, ["T2", "T3"]),
+        ({"activities": ["dev"], "projects": ["pgd"]}, ["T3"]),
+        ({"start": "2026-11-02"}, ["T2", "T3"]),
+        ({"end": "2026-11-02"}, ["T1", "T2"]),
+        ({"start": "2026-11-02", "end": "2026-11-02"}, ["T2"]),
+        ({"start": date(2026, 11, 2), "end": date(2026, 11, 3)}, ["T2", "T3"]),
+        ({"start": "2026-11-03", "end": "2026-11-01"}, []),
+        ({"users": ["alice", "carol"], "activities": ["dev"], "end": "2026-11-03"}, ["T1", "T3"]),
+    ],
+)
+def test_query_times(times: Store, filters: dict[str, Any], expected: list[str]) -> None:
+    assert [t.key for t in times.query_times(ACCOUNT, **filters)] == expected
+
+
+def test_query_times_sees_provisional_times(store: Store) -> None:
+    body = {"user": "alice", "project": "gwm", "activities": ["dev"], "date_worked": "2026-11-09"}
+    store.enqueue(op("create", "L1", body), provisional("L1", body), now=T0)
+    (found,) = store.query_times(ACCOUNT, users=["alice"], projects=["gwm"], start="2026-11-09")
+    assert found.key == "L1" and found.local
+
+
+def test_query_times_uses_indexes(times: Store) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
+        if statement.startswith("SELECT"):
+            seen.append((statement, params))
+
+    event.listen(times._engine, "before_cursor_execute", capture)
+    times.query_times(ACCOUNT, users=["alice", "bob"], projects=["web"], start="2026-11-01")
+    event.remove(times._engine, "before_cursor_execute", capture)
+    (statement, params) = seen[-1]
+    conn = sqlite3.connect(times.path)
+    try:
+        plan = " | ".join(
+            row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)
+        )
+    finally:
+        conn.close()
+    assert "SCAN cache" not in plan, plan
+    assert "ix_cache_tags_account_entity_tag_kind_value_key" in plan, plan
+
+
+def test_remove_object(store: Store) -> None:
+    store.put_objects(ACCOUNT, "time", [time_obj("S1")], now=T0)
+    assert store.remove_object(ACCOUNT, "time", "S1") is True
+    assert store.remove_object(ACCOUNT, "time", "S1") is False
+    assert store.query_times(ACCOUNT, projects=["gwm"]) == []
+    conn = sqlite3.connect(store.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM cache_tags").fetchone()[0] == 0
+    finally:
+        conn.close()
