@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from pymesync.store.engine import create_store_engine, prepare_location, resolve_path, set_wal
-from pymesync.store.migrate import migration_connection
+from pymesync.store.migrator import migration_connection
 from pymesync.store.schema import metadata
 
 config = context.config

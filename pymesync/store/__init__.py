@@ -21,7 +21,7 @@ from .errors import (
     StoreLocationError,
     UnknownOperationError,
 )
-from .migrate import migrate
+from .migrator import migrate
 from .records import (
     CacheObject,
     EnqueueOutcome,

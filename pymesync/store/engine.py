@@ -1,7 +1,7 @@
 """Where the database lives, how it is opened, and whether its schema is current.
 
 Nothing in this module imports Alembic: opening a store whose schema is already at
-:data:`SCHEMA_HEAD` costs one small query. Only :mod:`pymesync.store.migrate` imports
+:data:`SCHEMA_HEAD` costs one small query. Only :mod:`pymesync.store.migrator` imports
 Alembic, when an upgrade is needed.
 
 Connections are set up for several processes sharing one file: WAL journal,

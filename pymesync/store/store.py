@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from . import cache, idmap, queue, state
 from .engine import BEGIN_OPTION, create_store_engine, resolve_path
 from .errors import CorruptDatabaseError, StoreError
-from .migrate import ensure_schema
+from .migrator import ensure_schema
 from .records import CacheObject, EnqueueResult, NewOperation, Operation, PutResult
 
 __all__ = ["Store"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from alembic import command
 
 from pymesync.store.engine import create_store_engine, prepare_location, set_wal
-from pymesync.store.migrate import alembic_config, migration_connection
+from pymesync.store.migrator import alembic_config, migration_connection
 
 OUT = Path(__file__).resolve().parent / "store_v0001.sqlite3"
 ACCOUNT = "http://host/v0|alice"

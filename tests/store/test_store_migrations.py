@@ -20,7 +20,7 @@ from store_helpers import ACCOUNT, REPO, at
 
 from pymesync.store import SCHEMA_HEAD, Store
 from pymesync.store.engine import create_store_engine
-from pymesync.store.migrate import alembic_config, migration_connection, migrations_dir
+from pymesync.store.migrator import alembic_config, migration_connection, migrations_dir
 from pymesync.store.schema import metadata
 
 DATA = REPO / "tests" / "data"
