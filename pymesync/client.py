@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import validation
 from pymesync.backend import Backend, DirectBackend
+from pymesync.credentials import Credentials
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
 from pymesync.offline import OfflineBackend, ReadInfo, account_key
+from pymesync.reconcile import POLICIES, ConflictPolicy
 from pymesync.sync import OpResult, SyncReport
 from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
@@ -46,8 +48,10 @@ class TimeSync:
     (``"auto"``: writes go through the local queue and are pushed at once when the
     server is reachable; ``"queue"``: writes are only queued, a daemon pushes them;
     ``"direct"``: no queue, no cache, the old behaviour), ``db`` (the store's path;
-    default ``$PYMESYNC_DB`` or the user data dir) and ``max_age`` (seconds: reads are
-    answered from the cache without asking the server while it is that fresh).
+    default ``$PYMESYNC_DB`` or the user data dir), ``max_age`` (seconds: reads are
+    answered from the cache without asking the server while it is that fresh) and
+    ``conflict_policy`` (``"local"``, ``"server"`` or ``"hold"``: what wins when a
+    queued update and the server both changed a field).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class TimeSync:
         mode: Mode = "auto",
         db: str | os.PathLike[str] | None = None,
         max_age: float | None = None,
+        conflict_policy: ConflictPolicy = "local",
     ) -> None:
         if not isinstance(baseurl, str):
             raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
@@ -84,14 +89,26 @@ class TimeSync:
         elif mode == "direct":
             self._backend = DirectBackend(self._transport)
         else:
-            self._offline = OfflineBackend(self._transport, db=db, mode=mode, max_age=max_age)
-            self._offline.bind_token(lambda: self.token)
+            if conflict_policy not in POLICIES:
+                raise ValueError(f"conflict_policy must be one of {', '.join(POLICIES)}")
+            self._offline = OfflineBackend(
+                self._transport, db=db, mode=mode, max_age=max_age, conflict_policy=conflict_policy
+            )
+            self._offline.bind_session(lambda: self.token, self._credentials, self._took_token)
             self._backend = self._offline
 
     def __repr__(self) -> str:
         state = "authenticated" if self.token else "not authenticated"
         mode = ", test=True" if self.test else ""
         return f"TimeSync({self.baseurl!r}{mode}; {state})"
+
+    def _credentials(self) -> Credentials | None:
+        if self.user and self._password and self.auth_type:
+            return Credentials(self.user, self._password, self.auth_type)
+        return None
+
+    def _took_token(self, token: str) -> None:
+        self.token = token
 
     def close(self) -> None:
         """Release pooled HTTP connections and the store (also done when used as a

@@ -49,6 +49,10 @@ class PymesyncError(Exception):
     transient: bool = False
     #: Seconds the server asked us to wait before retrying (``Retry-After``), if any.
     retry_after: float | None = None
+    #: Whether the request may have reached the server and been carried out although no
+    #: usable answer came back (a lost response): a write must then be reconciled, not
+    #: blindly resent.
+    maybe_sent: bool = False
 
     def __init__(self, message: str, *, as_list: bool = False) -> None:
         super().__init__(message)
@@ -79,7 +83,15 @@ class TransportError(PymesyncError):
 
 
 class ConnectionFailedError(TransportError):
-    """No HTTP response at all: refused, reset, DNS failure, timeout."""
+    """No HTTP response at all: refused, reset, DNS failure, timeout.
+
+    ``maybe_sent`` is False when the connection was never made (refused, DNS, connect
+    timeout) and True when it broke after the request went out (read timeout, reset).
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class BadResponseError(TransportError):

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import cached, errors, provisional, tokens
 from pymesync.backend import DirectBackend, roles_by_user
+from pymesync.credentials import Credentials, from_environment
+from pymesync.reconcile import ConflictPolicy
 from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
 from pymesync.sync import OpResult, SyncReport, SyncWorker, server_key, utcnow
 from pymesync.transport import Transport
@@ -84,6 +86,7 @@ class OfflineBackend:
         db: str | os.PathLike[str] | None = None,
         mode: Mode = "auto",
         max_age: float | None = None,
+        conflict_policy: ConflictPolicy = "local",
         offline_retry: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -92,12 +95,15 @@ class OfflineBackend:
         self.db = db
         self.mode = mode
         self.max_age = max_age
+        self.conflict_policy = conflict_policy
         self.offline_retry = offline_retry
         self.clock = clock
         self.last_read: ReadInfo | None = None
         self._store: Store | None = None
         self._offline_until: dt.datetime | None = None
         self._token: Callable[[], str | None] = lambda: None
+        self._credentials: Callable[[], Credentials | None] = lambda: None
+        self._new_token: Callable[[str], None] = lambda token: None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -116,9 +122,42 @@ class OfflineBackend:
             self._store.close()
             self._store = None
 
-    def bind_token(self, token: Callable[[], str | None]) -> None:
-        """Tell the backend how to read the facade's current token."""
+    def bind_session(
+        self,
+        token: Callable[[], str | None],
+        credentials: Callable[[], Credentials | None],
+        new_token: Callable[[str], None],
+    ) -> None:
+        """Tell the backend how to read the facade's token and in-memory credentials,
+        and how to hand it a token got by logging in again."""
         self._token = token
+        self._credentials = credentials
+        self._new_token = new_token
+
+    def token_for(self, account: str) -> str | None:
+        """The facade's token when it belongs to ``account``, else the stored one."""
+        token = self._token()
+        if token and self.account(token) == account:
+            return token
+        return self.store.load_token(account)
+
+    def relogin(self, account: str) -> str | None:
+        """Log in again for ``account`` with the process's own credentials or those in
+        the environment; store and return the new token (None: no way to log in)."""
+        username = account.rpartition("|")[2]
+        mine = self._credentials()
+        creds = mine if mine is not None and mine.username == username else None
+        creds = creds or from_environment(username)
+        if creds is None:
+            return None
+        answer = self.direct.login(creds.username, creds.password, creds.auth_type)
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token or self.account(token) != account:
+            return None
+        self.store.save_token(account, token)
+        if self.account(self._token() or token) == account:
+            self._new_token(token)
+        return token
 
     def account(self, token: str) -> str:
         """The account key of ``token``."""
@@ -134,7 +173,13 @@ class OfflineBackend:
         """A sync worker for the account of ``token``."""
         account = self.account(token)
         return SyncWorker(
-            self.store, self.transport, account, lambda: self._token() or token, clock=self.clock
+            self.store,
+            self.transport,
+            account,
+            lambda: self.token_for(account),
+            relogin=lambda: self.relogin(account),
+            conflict_policy=self.conflict_policy,
+            clock=self.clock,
         )
 
     def sync(

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from pymesync import errors, wire
+from pymesync import errors, reconcile, tokens, wire
+from pymesync.reconcile import ConflictPolicy
 from pymesync.status import NEEDS_LOGIN
 from pymesync.validation import EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
+    import tenacity
+
     from pymesync.store import Operation, Store
     from pymesync.transport import Transport
 
-Outcome = Literal["synced", "failed", "deferred", "needs_login"]
+Outcome = Literal["synced", "failed", "deferred", "held", "needs_login"]
 
 
 def utcnow() -> dt.datetime:
@@ -47,6 +51,12 @@ class RetryPolicy:
     base: float = 1.0
     factor: float = 2.0
     cap: float = 300.0
+    #: Tries of one operation within one pass before it is deferred to a later pass.
+    pass_attempts: int = 3
+    #: First in-pass wait ceiling, and the longest in-pass wait (a longer Retry-After
+    #: defers the operation to a later pass instead of blocking this one).
+    pass_base: float = 0.2
+    pass_cap: float = 5.0
 
     def delay(
         self, attempts: int, retry_after: float | None = None, rng: random.Random | None = None
@@ -148,11 +158,31 @@ def server_key(entity: str, obj: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class Held(Exception):
+    """An operation that must not be sent now (a failed prerequisite, a held conflict)."""
+
+    def __init__(self, reason: str, *, conflict: bool = False, retry_in: float = 60.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.conflict = conflict
+        self.retry_in = retry_in
+
+
+@dataclass
+class _Attempt:
+    """What one push has learnt so far (mutable, local to :meth:`SyncWorker.push`)."""
+
+    unknown: bool
+    relogged: bool = False
+
+
 class SyncWorker:
     """Pushes one account's queued operations to the server.
 
     ``token`` is called before each request so that a token refreshed meanwhile (by
-    ``authenticate()`` or ``pymesync login``) is used at once.
+    ``authenticate()`` or ``pymesync login``) is used at once; ``relogin`` (if given)
+    logs in again and returns a new token, or None when there is no way to. ``sleep``
+    is what the short in-pass retries wait with (injectable for tests).
     """
 
     def __init__(
@@ -162,19 +192,25 @@ class SyncWorker:
         account: str,
         token: Callable[[], str | None],
         *,
+        relogin: Callable[[], str | None] | None = None,
         policy: RetryPolicy | None = None,
+        conflict_policy: ConflictPolicy = "local",
         owner: str | None = None,
         lease_seconds: float = 120.0,
         clock: Callable[[], dt.datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.transport = transport
         self.account = account
         self.token = token
+        self.relogin = relogin
         self.policy = policy or RetryPolicy()
+        self.conflict_policy = conflict_policy
         self.owner = owner or f"worker-{uuid.uuid4()}"
         self.lease_seconds = lease_seconds
         self.clock = clock
+        self.sleep = sleep
 
     def run_once(
         self,
@@ -185,7 +221,7 @@ class SyncWorker:
         should_stop: Callable[[], bool] | None = None,
     ) -> SyncReport:
         """One pass: send claimable operations in queue order until none is left, the
-        server is unreachable, the token is refused, ``stop_after`` has been sent, or
+        server is unreachable, no token is accepted, ``stop_after`` has been sent, or
         ``should_stop()`` says so (checked between operations, so the one in flight is
         always finished). ``progress`` is called with each operation's result."""
         results: list[OpResult] = []
@@ -210,26 +246,52 @@ class SyncWorker:
             if stop_after is not None and op.op_id == stop_after:
                 return SyncReport(tuple(results))
 
+    # ------------------------------------------------------------------ one operation
+
     def push(self, op: Operation, now: dt.datetime) -> OpResult:
         """Send one claimed operation and record its outcome in the store."""
-        token = self.token()
         base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
+        last = op.last_error or {}
+        attempt = _Attempt(unknown=op.outcome_unknown or bool(last.get("maybe_sent")))
         try:
-            answer, canonical, key = self._send(op, token)
-        except errors.TokenRejectedError as error:
+            self._check_prerequisites(op)
+            answer, canonical, key = self._send_with_retries(op, attempt)
+        except Held as held:
+            self.store.fail(
+                op.op_id,
+                error={"status": None, "body": None, "message": held.reason, "held": True},
+                permanent=held.conflict,
+                conflict=held.conflict,
+                next_attempt_at=None
+                if held.conflict
+                else now + dt.timedelta(seconds=held.retry_in),
+                count_attempt=False,
+                now=now,
+            )
+            outcome: Outcome = "failed" if held.conflict else "held"
+            return replace(base, outcome=outcome)
+        except _NoToken as missing:
             self.store.release(op.op_id, now=now)
             self.store.set_state(self.account, NEEDS_LOGIN, True)
-            return _replace(base, outcome=NEEDS_LOGIN, error=error)
+            return replace(base, outcome="needs_login", error=missing.error)
         except errors.PymesyncError as error:
-            return self._failed(op, base, error, now)
+            return self._failed(op, base, error, attempt, now)
         self.store.ack(op.op_id, server_object=canonical, server_key=key, now=now)
         self.store.set_state(self.account, "last_success", now.isoformat())
-        return _replace(base, answer=answer, canonical=canonical)
+        self.store.set_state(self.account, NEEDS_LOGIN, False)
+        return replace(base, answer=answer, canonical=canonical)
 
     def _failed(
-        self, op: Operation, base: OpResult, error: errors.PymesyncError, now: dt.datetime
+        self,
+        op: Operation,
+        base: OpResult,
+        error: errors.PymesyncError,
+        attempt: _Attempt,
+        now: dt.datetime,
     ) -> OpResult:
         record = error_record(error)
+        if attempt.unknown:
+            record["maybe_sent"] = True
         self.store.set_state(self.account, "last_error", {**record, "at": now.isoformat()})
         if error.transient:
             wait = self.policy.delay(op.attempts + 1, error.retry_after)
@@ -240,30 +302,286 @@ class SyncWorker:
                 next_attempt_at=now + dt.timedelta(seconds=wait),
                 now=now,
             )
-            return _replace(base, outcome="deferred", error=error)
+            return replace(base, outcome="deferred", error=error)
         self.store.fail(op.op_id, error=record, permanent=True, now=now)
-        return _replace(base, outcome="failed", error=error)
+        return replace(base, outcome="failed", error=error)
 
-    def _send(
-        self, op: Operation, token: str | None
+    def _token(self, attempt: _Attempt) -> str:
+        """The token to send with; logs in again first when it is missing or expired."""
+        token = self.token()
+        if token is None or _expired(token, self.clock()):
+            token = self._relogin(attempt, None) or token
+        if token is None:
+            raise _NoToken(errors.NotAuthenticatedError("no token for " + self.account))
+        return token
+
+    def _relogin(self, attempt: _Attempt, error: errors.PymesyncError | None) -> str | None:
+        if attempt.relogged or self.relogin is None:
+            return None
+        attempt.relogged = True
+        try:
+            return self.relogin()
+        except errors.PymesyncError:
+            return None
+
+    def _send_with_retries(
+        self, op: Operation, attempt: _Attempt
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        entity = op.entity
-        ident = self.ident_for(op)
-        if op.kind == "delete":
-            self.transport.send(wire.delete_request(entity, ident), token)
-            return None, None, None
-        payload = dict(op.payload or {})
-        answer = self.transport.send(
-            wire.write_request(entity, None if op.kind == "create" else ident, payload), token
+        """:meth:`_attempt`, retried a few times within this pass for transient errors
+        (backoff with full jitter, honouring a short Retry-After); a refused token means
+        one new login, without spending an attempt."""
+        import tenacity  # only needed once there is something to send
+
+        policy = self.policy
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.pass_attempts),
+            wait=_wait(policy),
+            retry=tenacity.retry_if_exception(
+                lambda exc: (
+                    isinstance(exc, errors.PymesyncError)
+                    and exc.transient
+                    and (exc.retry_after or 0) <= policy.pass_cap
+                )
+            ),
+            sleep=self.sleep,
+            reraise=True,
         )
+        for round_ in retrying:
+            with round_:
+                try:
+                    return self._attempt(op, attempt, self._token(attempt))
+                except errors.TokenRejectedError as rejected:
+                    fresh = self._relogin(attempt, rejected)
+                    if fresh is None:
+                        raise _NoToken(rejected) from None
+                    return self._attempt(op, attempt, fresh)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        try:
+            if op.kind == "create":
+                return self._create(op, attempt, token)
+            if op.kind == "update":
+                return self._update(op, attempt, token)
+            return self._delete(op, attempt, token)
+        except errors.PymesyncError as error:
+            if error.maybe_sent:
+                attempt.unknown = True
+            raise
+
+    def _create(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        entity, payload = op.entity, dict(op.payload or {})
+        if attempt.unknown:
+            found = self._find_created(op, payload, token)
+            if found is not None:
+                return found, found, server_key(entity, found)
+        try:
+            answer = self._send(wire.write_request(entity, None, payload), token)
+        except (errors.ConflictError, errors.BadObjectError) as error:
+            found = None if entity == "time" else self._existing(entity, payload, token)
+            if found is None or not reconcile.matches(entity, payload, found):
+                raise error from None
+            return found, found, server_key(entity, found)
+        canonical = self._canonical(entity, answer, token)
+        return answer, canonical, server_key(entity, canonical)
+
+    def _update(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        entity, ident, payload = op.entity, self.ident_for(op), dict(op.payload or {})
+        if entity != "user" and (op.base_revision is not None or attempt.unknown):
+            current = self._fetch(entity, ident, token)
+            if current is not None:
+                payload = self._merge(op, ident, payload, current, attempt, token)
+                if not payload:
+                    return current, current, server_key(entity, current)
+        answer = self._send(wire.write_request(entity, ident, payload), token)
+        canonical = self._canonical(entity, answer, token)
+        return answer, canonical, server_key(entity, canonical)
+
+    def _delete(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        try:
+            self.transport.send(wire.delete_request(op.entity, self.ident_for(op)), token)
+        except errors.NotFoundError:
+            if not attempt.unknown:
+                raise
+        return None, None, None
+
+    # ------------------------------------------------------------------ reconciling
+
+    def _merge(
+        self,
+        op: Operation,
+        ident: str,
+        payload: dict[str, Any],
+        current: dict[str, Any],
+        attempt: _Attempt,
+        token: str,
+    ) -> dict[str, Any]:
+        """What of ``payload`` still has to be sent, given the server's ``current``."""
+        moved = op.base_revision is not None and current.get("revision") != op.base_revision
+        if (
+            attempt.unknown
+            and reconcile.matches(op.entity, payload, current)
+            and (op.base_revision is None or moved)
+        ):
+            return {}  # our earlier, unanswered update did arrive
+        if not moved or op.base_revision is None:
+            return payload
+        history = self._fetch(op.entity, ident, token, revisions=True)
+        base = None if history is None else reconcile.base_revision_of(history, op.base_revision)
+        merged = reconcile.merge_update(op.entity, payload, base, current, self.conflict_policy)
+        if merged.conflicts:
+            self._record_conflict(op, merged)
+        if merged.hold:
+            raise Held(
+                f"conflict on {', '.join(merged.conflicts)}: changed here and on the server",
+                conflict=True,
+            )
+        return merged.payload
+
+    def _record_conflict(self, op: Operation, merged: reconcile.Merge) -> None:
+        log = list(self.store.get_state(self.account, "conflicts") or [])
+        log.append(
+            {
+                "op_id": op.op_id,
+                "entity": op.entity,
+                "target": op.target,
+                "fields": list(merged.conflicts),
+                "policy": self.conflict_policy,
+                "at": self.clock().isoformat(),
+            }
+        )
+        self.store.set_state(self.account, "conflicts", log[-100:])
+
+    def _find_created(
+        self, op: Operation, payload: dict[str, Any], token: str
+    ) -> dict[str, Any] | None:
+        """The object a create with a lost response produced, if it exists."""
+        if op.entity != "time":
+            found = self._existing(op.entity, payload, token)
+            return (
+                found
+                if found is not None and reconcile.matches(op.entity, payload, found)
+                else None
+            )
+        query = TimesQuery(
+            filters=tuple(
+                (key, (str(payload[name]),))
+                for key, name in (
+                    ("end", "date_worked"),
+                    ("project", "project"),
+                    ("start", "date_worked"),
+                    ("user", "user"),
+                )
+                if isinstance(payload.get(name), str)
+            )
+        )
+        try:
+            candidates = self.transport.send(wire.times_request(query), token)
+        except errors.TimeSyncError:
+            return None
+        sent = op.first_sent_at or op.created_at
+        taken = self._taken_time_uuids(op)
+        found = reconcile.find_lost_time(
+            payload,
+            candidates if isinstance(candidates, list) else [],
+            sent.astimezone(dt.timezone.utc).date().isoformat(),
+            taken,
+        )
+        if found is None:
+            return None
+        return self._canonical("time", found, token)
+
+    def _taken_time_uuids(self, op: Operation) -> set[str]:
+        """Server uuids already mapped to other local creates (their own entries)."""
+        taken = set()
+        for cached in self.store.list_objects(self.account, "time", include_deleted=True):
+            if cached.local:
+                continue
+            local = self.store.local_id_for(self.account, "time", cached.key)
+            if (local is not None and local != op.target) or cached.fetched_at < (
+                op.first_sent_at or op.created_at
+            ):
+                taken.add(cached.key)
+        return taken
+
+    def _existing(self, entity: str, payload: dict[str, Any], token: str) -> dict[str, Any] | None:
+        ident = payload.get("username") if entity == "user" else _first_slug(payload)
+        return None if not isinstance(ident, str) else self._fetch(entity, ident, token)
+
+    def _fetch(
+        self, entity: str, ident: str, token: str, *, revisions: bool = False
+    ) -> dict[str, Any] | None:
+        """GET one object, or None when the server does not have it."""
+        flag = True if revisions else None
+        if entity == "time":
+            request = wire.times_request(TimesQuery(uuid=ident, include_revisions=flag))
+        else:
+            flags = (("include_revisions", True),) if revisions else ()
+            request = wire.entity_request(EntityQuery(entity, slug=ident, flags=flags))  # type: ignore[arg-type]
+        try:
+            found = self.transport.send(request, token)
+        except (errors.NotFoundError, errors.InvalidIdentifierError, errors.BadQueryError):
+            return None
+        except errors.ServerError:
+            if revisions:  # NODE fails on the history of a never-updated time
+                return None
+            raise
+        return found if isinstance(found, dict) and "error" not in found else None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_prerequisites(self, op: Operation) -> None:
+        """A time waits for the queued project or activity it refers to."""
+        if op.entity != "time" or op.kind == "delete" or not op.payload:
+            return
+        wanted = {("project", op.payload.get("project"))}
+        wanted |= {("activity", slug) for slug in op.payload.get("activities") or []}
+        for earlier in self.store.operations(self.account):
+            if earlier.id >= op.id or earlier.entity not in ("project", "activity"):
+                continue
+            if earlier.kind == "delete":
+                continue
+            slugs = self._slugs_of(earlier)
+            hit = next(
+                (slug for kind, slug in wanted if kind == earlier.entity and slug in slugs), None
+            )
+            if hit is None:
+                continue
+            state = "failed" if earlier.state in ("failed", "conflict") else "waiting"
+            raise Held(f"waiting for {earlier.entity} {hit} ({state} in the queue)")
+
+    def _slugs_of(self, op: Operation) -> set[str]:
+        payload = op.payload or {}
+        slugs = set(payload.get("slugs") or [])
+        if isinstance(payload.get("slug"), str):
+            slugs.add(payload["slug"])
+        cached = self.store.get_object(self.account, op.entity, op.target)
+        if cached is not None:
+            slugs |= set(cached.payload.get("slugs") or [])
+            if isinstance(cached.payload.get("slug"), str):
+                slugs.add(cached.payload["slug"])
+        slugs.add(op.target)
+        return slugs
+
+    def _send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
+        answer = self.transport.send(request, token)
         if not isinstance(answer, dict):
-            raise errors.BadResponseError(
+            error = errors.BadResponseError(
                 f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
                 "unexpected answer to a write",
                 status=200,
             )
-        canonical = self._canonical(entity, answer, token)
-        return answer, canonical, server_key(entity, canonical)
+            error.maybe_sent = True
+            raise error
+        return answer
 
     def ident_for(self, op: Operation) -> str:
         """The identifier to put in the URL: a local uuid becomes the server's."""
@@ -277,22 +595,45 @@ class SyncWorker:
                     return slug
         return op.target
 
-    def _canonical(self, entity: str, answer: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _canonical(self, entity: str, answer: dict[str, Any], token: str) -> dict[str, Any]:
         """The object as a GET shows it (write responses are not canonical, §3)."""
-        request: wire.WireRequest | None = None
-        if entity == "time" and isinstance(answer.get("uuid"), str):
-            request = wire.times_request(TimesQuery(uuid=answer["uuid"]))
-        elif entity == "user" and isinstance(answer.get("username"), str):
-            request = wire.entity_request(EntityQuery("user", slug=answer["username"]))
-        elif entity in ("project", "activity") and _first_slug(answer):
-            request = wire.entity_request(EntityQuery(entity, slug=_first_slug(answer)))  # type: ignore[arg-type]
-        if request is None:
+        ident = answer.get("username") if entity == "user" else answer.get("uuid")
+        if entity in ("project", "activity"):
+            ident = _first_slug(answer)
+        if not isinstance(ident, str):
             return answer
         try:
-            fetched = self.transport.send(request, token)
+            fetched = self._fetch(entity, ident, token)
         except errors.PymesyncError:
             return answer
-        return fetched if isinstance(fetched, dict) and "error" not in fetched else answer
+        return fetched if fetched is not None else answer
+
+
+class _NoToken(Exception):
+    """No token the server accepts, and no way to get one."""
+
+    def __init__(self, error: errors.PymesyncError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _expired(token: str, now: dt.datetime) -> bool:
+    try:
+        return tokens.expiration_ms(token) <= now.timestamp() * 1000
+    except errors.ValidationError:
+        return False
+
+
+def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
+    """Full-jitter exponential waits between in-pass retries, at least Retry-After."""
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None)
+        ceiling = min(policy.pass_cap, policy.pass_base * 2 ** (state.attempt_number - 1))
+        return max(random.uniform(0, ceiling), retry_after or 0.0)
+
+    return wait
 
 
 def _first_slug(obj: dict[str, Any]) -> str | None:
@@ -301,9 +642,3 @@ def _first_slug(obj: dict[str, Any]) -> str | None:
         return slugs[0]
     slug = obj.get("slug")
     return slug if isinstance(slug, str) else None
-
-
-def _replace(result: OpResult, **changes: Any) -> OpResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)

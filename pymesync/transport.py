@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT = 10.0
 REDACTED = "<redacted>"
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+# Socket errors that happen after the request may have gone out.
+_AFTER_SENDING = ("reset", "broken pipe", "aborted")
 _PREFIX_HINT = (
     " (the server answered with an HTML 404 page: check that the base URL ends with the"
     " API version prefix the server mounts, e.g. /v0)"
@@ -100,7 +102,10 @@ class Transport:
                 timeout=self.timeout,
             )
         except requests.Timeout as exc:
-            raise errors.ConnectionFailedError(self._failure(self._timeout_reason(exc))) from None
+            raise errors.ConnectionFailedError(
+                self._failure(self._timeout_reason(exc)),
+                maybe_sent=not isinstance(exc, requests.ConnectTimeout),
+            ) from None
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.MissingSchema,
@@ -110,7 +115,10 @@ class Transport:
                 self._failure(f"invalid URL: {redact(str(exc), token)}")
             ) from None
         except requests.RequestException as exc:
-            raise errors.ConnectionFailedError(self._failure(self._reason(exc, token))) from None
+            reason = self._reason(exc, token)
+            raise errors.ConnectionFailedError(
+                self._failure(reason), maybe_sent=not reason.startswith("could not connect")
+            ) from None
         return self._parse(response.status_code, response.content, response.headers)
 
     def _failure(self, reason: str) -> str:
@@ -127,8 +135,10 @@ class Transport:
     def _reason(exc: Exception, token: str | None) -> str:
         text = str(exc)
         match = _ERRNO.search(text)
-        if match:
+        if match and not any(word in match.group(1).lower() for word in _AFTER_SENDING):
             return f"could not connect: {match.group(1).strip()}"
+        if match:
+            return f"the connection broke: {match.group(1).strip()}"
         if "RemoteDisconnected" in text or "Connection aborted" in text:
             return "the connection was closed before a response arrived"
         return f"{type(exc).__name__}: {redact(text, token)}"
@@ -159,6 +169,8 @@ class Transport:
             return errors.WrongPrefixError(message + _PREFIX_HINT, status=status)
         error = errors.BadResponseError(message, status=status)
         error.transient = status >= 500 or status in (408, 429) or status < 400
+        # A success status with an unreadable body: the write was carried out.
+        error.maybe_sent = status < 400
         error.retry_after = _retry_after(headers)
         return error
 
