@@ -96,6 +96,9 @@ class OfflineBackend:
         self.mode = mode
         self.max_age = max_age
         self.conflict_policy = conflict_policy
+        #: How long a claimed operation stays leased to one sender (a crashed sender's
+        #: operation comes back, as "outcome unknown", after this long).
+        self.lease_seconds = 120.0
         self.offline_retry = offline_retry
         self.clock = clock
         self.last_read: ReadInfo | None = None
@@ -171,7 +174,10 @@ class OfflineBackend:
 
     def worker(self, token: str) -> SyncWorker:
         """A sync worker for the account of ``token``."""
-        account = self.account(token)
+        return self.worker_for(self.account(token))
+
+    def worker_for(self, account: str) -> SyncWorker:
+        """A sync worker for ``account`` (its token: the facade's or the stored one)."""
         return SyncWorker(
             self.store,
             self.transport,
@@ -179,6 +185,7 @@ class OfflineBackend:
             lambda: self.token_for(account),
             relogin=lambda: self.relogin(account),
             conflict_policy=self.conflict_policy,
+            lease_seconds=self.lease_seconds,
             clock=self.clock,
         )
 

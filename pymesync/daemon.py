@@ -1,0 +1,150 @@
+"""The background sync loop behind ``pymesync daemon``.
+
+One daemon per store (an exclusive lock file next to the database). Every ``interval``
+seconds it pushes the operations that are due; operations backing off after transient
+failures wait for their own ``next_attempt_at``, and while the server is unreachable
+the loop itself backs off (doubling up to ``max_backoff``). SIGTERM and SIGINT finish
+the operation in flight (or give its lease back) and stop the loop. It logs through the
+standard :mod:`logging` module (logger ``pymesync.daemon``); the token never appears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pymesync.errors import PymesyncError
+from pymesync.transport import redact
+
+if TYPE_CHECKING:
+    from pymesync.client import TimeSync
+
+LOG = logging.getLogger("pymesync.daemon")
+
+
+class DaemonAlreadyRunning(PymesyncError):
+    """Another daemon already syncs this store."""
+
+
+class RedactingFilter(logging.Filter):
+    """Removes the current token from every log record, whatever its origin."""
+
+    def __init__(self, token: Callable[[], str | None]) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the token."""
+        token = self._token()
+        if token:
+            record.msg = redact(record.getMessage(), token)
+            record.args = None
+        return True
+
+
+@contextlib.contextmanager
+def store_lock(db_path: Path) -> Iterator[Path]:
+    """Hold ``<db>.daemon.lock`` exclusively, or raise :class:`DaemonAlreadyRunning`."""
+    import fcntl
+
+    path = db_path.with_name(db_path.name + ".daemon.lock")
+    handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DaemonAlreadyRunning(
+                f"another pymesync daemon is already syncing {db_path}"
+            ) from None
+        yield path
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        LOG.info(
+            "received %s: finishing the operation in flight, then stopping",
+            signal.Signals(signum).name,
+        )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_daemon(
+    ts: TimeSync,
+    *,
+    interval: float = 30.0,
+    stop: threading.Event | None = None,
+    logger: logging.Logger | None = None,
+    max_backoff: float = 300.0,
+) -> None:
+    """Sync ``ts``'s account until ``stop`` is set (or SIGTERM/SIGINT arrives).
+
+    ``ts`` must be an offline-first client (mode ``"auto"`` or ``"queue"``) that knows
+    its account (a token, or ``TimeSync.resume``). Raises
+    :class:`DaemonAlreadyRunning` when another daemon holds the store.
+    """
+    log = logger or LOG
+    guard = RedactingFilter(lambda: ts.token)
+    log.addFilter(guard)
+    stop = stop or threading.Event()
+    backend = ts._queue()
+    account = ts._account()
+    worker = backend.worker_for(account)
+    try:
+        with store_lock(backend.store.path), _stop_on_signals(stop):
+            log.info("syncing %s every %s s (store %s)", account, interval, backend.store.path)
+            failures = 0
+            while not stop.is_set():
+                report = worker.run_once(should_stop=stop.is_set)
+                if report.results:
+                    log.info(
+                        "pass: %d synced, %d failed, %d sent",
+                        report.synced,
+                        report.failed,
+                        len(report.results),
+                    )
+                for result in report.results:
+                    if result.outcome == "failed" and result.error is not None:
+                        log.error(
+                            "operation %s (%s %s %s) failed: %s",
+                            result.op_id,
+                            result.kind,
+                            result.entity,
+                            result.target,
+                            result.error.message,
+                        )
+                if report.stopped == "offline":
+                    failures += 1
+                    wait = min(max_backoff, interval * 2 ** (failures - 1))
+                    log.warning("server unreachable; next try in %.0f s", wait)
+                elif report.stopped == "needs_login":
+                    failures = 0
+                    wait = interval
+                    log.warning(
+                        "the server refused the token and there is no way to log in "
+                        "again: run `pymesync login` (queue kept)"
+                    )
+                else:
+                    failures, wait = 0, interval
+                stop.wait(wait)
+            log.info("stopped")
+    finally:
+        log.removeFilter(guard)
