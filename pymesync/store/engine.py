@@ -143,59 +143,81 @@ def _check_header(path: Path) -> None:
         )
 
 
+def _inspect(
+    path: Path, *, read_only: bool, quick_check: bool
+) -> tuple[set[str], list[str], list[str]]:
+    """(table names, quick_check result, alembic_version rows); sqlite3 errors propagate."""
+    if read_only:
+        # Such a connection never writes, not even a checkpoint when it closes.
+        target, uri = f"{path.as_uri()}?mode=ro", True
+    else:
+        target, uri = str(path), False
+    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        tables = {
+            str(row[0])
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        problems = (
+            [str(row[0]) for row in conn.execute("PRAGMA quick_check")] if quick_check else ["ok"]
+        )
+        versions: list[str] = []
+        if "alembic_version" in tables and problems == ["ok"]:
+            versions = [str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")]
+        return tables, problems, versions
+    finally:
+        conn.close()
+
+
 def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, str | None]:
     """Inspect ``path`` without writing to it: ``(status, revision)``.
 
     ``status`` is one of the :class:`SchemaStatus` values. Raises
     :class:`CorruptDatabaseError` when the file is not a SQLite database, fails
     ``PRAGMA quick_check`` (when ``quick_check``), or holds tables but no
-    ``alembic_version`` (it belongs to something else).
+    ``alembic_version`` (it belongs to something else), and
+    :class:`SchemaTooNewError` when it records more than one head.
+
+    The file is read through a read-only connection. Only if that is impossible because
+    SQLite must first roll back a crashed rollback-journal transaction (which a
+    read-only connection cannot do) is a normal connection used, doing exactly that
+    recovery.
     """
     _check_header(path)
     try:
-        # Read-only: such a connection never writes, not even a checkpoint on close.
-        conn = sqlite3.connect(
-            f"{path.as_uri()}?mode=ro",
-            uri=True,
-            timeout=BUSY_TIMEOUT_SECONDS,
-            isolation_level=None,
-        )
-    except sqlite3.Error as exc:
-        raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
-    try:
-        tables = {
-            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if quick_check:
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
-            if problems != ["ok"]:
-                raise CorruptDatabaseError(
-                    f"The database {path} is damaged (PRAGMA quick_check: "
-                    f"{'; '.join(str(p) for p in problems[:5])}). pymesync left it untouched."
-                )
-        user_tables = {t for t in tables if not t.startswith("sqlite_")}
-        if not user_tables:
-            return SchemaStatus.EMPTY, None
-        if "alembic_version" not in user_tables:
-            raise CorruptDatabaseError(
-                f"{path} is a SQLite database but not a pymesync store (it has no "
-                "alembic_version table). pymesync left it untouched."
-            )
-        rows = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+        try:
+            tables, problems, rows = _inspect(path, read_only=True, quick_check=quick_check)
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc) and "read-only" not in str(exc):
+                raise
+            tables, problems, rows = _inspect(path, read_only=False, quick_check=quick_check)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             raise StoreError(f"The database {path} stayed locked: {exc}") from exc
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+            raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
         raise CorruptDatabaseError(
             f"The database {path} cannot be read ({exc}). pymesync left it untouched."
         ) from exc
-    finally:
-        conn.close()
+    if problems != ["ok"]:
+        raise CorruptDatabaseError(
+            f"The database {path} is damaged (PRAGMA quick_check: "
+            f"{'; '.join(problems[:5])}). pymesync left it untouched."
+        )
+    user_tables = {t for t in tables if not t.startswith("sqlite_")}
+    if not user_tables:
+        return SchemaStatus.EMPTY, None
+    if "alembic_version" not in user_tables:
+        raise CorruptDatabaseError(
+            f"{path} is a SQLite database but not a pymesync store (it has no "
+            "alembic_version table). pymesync left it untouched."
+        )
     if not rows:
         # alembic_version exists but is empty: the schema was dropped (downgrade base).
         return SchemaStatus.EMPTY, None
     if len(rows) > 1:
         raise SchemaTooNewError(str(path), ",".join(sorted(rows)), SCHEMA_HEAD)
-    revision = str(rows[0])
+    revision = rows[0]
     if revision == SCHEMA_HEAD:
         return SchemaStatus.CURRENT, revision
     return SchemaStatus.OLDER_OR_NEWER, revision

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from store_helpers import ACCOUNT, WORKER, op, run_worker
+from store_helpers import ACCOUNT, REPO, WORKER, op, run_worker
 
 from pymesync.store import (
     SCHEMA_HEAD,
@@ -340,3 +340,28 @@ def test_unwritable_parent_of_new_folder(tmp_path: Path) -> None:
     out = _run_unprivileged(parent / "sub" / "db.sqlite3")
     assert out.startswith("StoreLocationError"), out
     assert not (parent / "sub").exists()
+
+
+_CRASH_MID_TRANSACTION = r"""
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode = DELETE")
+conn.execute("PRAGMA cache_size = 1")
+conn.execute("BEGIN")
+for i in range(3000):
+    conn.execute(
+        "INSERT INTO sync_state (account, key, value, updated_at) VALUES ('x', ?, ?, 'now')",
+        (str(i), "v" * 200),
+    )
+os._exit(0)  # die inside the transaction, leaving a hot rollback journal
+"""
+
+
+def test_hot_rollback_journal_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(REPO / "tests" / "data" / "store_v0001.sqlite3", path)
+    subprocess.run([sys.executable, "-c", _CRASH_MID_TRANSACTION, str(path)], check=True)
+    assert path.with_name("db.sqlite3-journal").exists()
+    with Store.open(path) as store:
+        assert store.all_states("x") == {}
+        assert store.load_token(ACCOUNT) == "sample-token"
