@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from . import idmap
 from .records import ENTITIES, CacheObject, Entity, PutResult
-from .schema import CacheRow, CacheTagRow, OperationRow, cache_table, cache_tags_table
+from .schema import (
+    CacheRow,
+    CacheTagRow,
+    IdMapRow,
+    OperationRow,
+    cache_table,
+    cache_tags_table,
+)
 
 __all__ = [
     "CacheEntry",
@@ -181,14 +188,22 @@ def put_entries(
 
 
 def _protected_targets(session: Session, account: str, entity: str) -> set[str]:
-    targets = set(
-        session.scalars(
-            select(OperationRow.target)
-            .where(OperationRow.account == account, OperationRow.entity == entity)
-            .distinct()
-        )
+    """Every name under which a queued operation refers to an object of ``entity``."""
+    queued = select(OperationRow.target).where(
+        OperationRow.account == account, OperationRow.entity == entity
     )
-    return targets | {idmap.resolve_id(session, account, entity, t) for t in targets}
+    targets = set(session.scalars(queued.distinct()))
+    if targets:
+        targets.update(
+            session.scalars(
+                select(IdMapRow.server_id).where(
+                    IdMapRow.account == account,
+                    IdMapRow.entity == entity,
+                    IdMapRow.local_id.in_(queued),
+                )
+            )
+        )
+    return targets
 
 
 def _slug_tags(

@@ -12,7 +12,6 @@ keys on, and SQLite's own transaction handling switched off so that the store em
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -36,6 +35,7 @@ __all__ = [
     "prepare_location",
     "read_schema_revision",
     "resolve_path",
+    "set_wal",
 ]
 
 #: The newest schema revision this code knows (the head of ``migrations/versions``).
@@ -79,20 +79,23 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
 def prepare_location(path: Path) -> bool:
     """Make sure ``path``'s folder and file exist and are writable; True if the file is new.
 
-    A missing folder is created with mode 0700 (an existing folder is never chmod-ed); a
-    missing file is created empty with mode 0600, whatever the umask. Raises
-    :class:`StoreLocationError` when that is impossible or the existing file or folder
-    is not writable.
+    A missing folder (and any missing parent) is created with mode 0700; an existing
+    folder is never chmod-ed. A missing file is created empty with mode 0600. Both modes
+    are set whatever the umask. Raises :class:`StoreLocationError` when that is
+    impossible or the existing file or folder is not writable.
     """
     folder = path.parent
-    if not folder.exists():
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for new_folder in reversed(missing):
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
+            new_folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process made it meanwhile: theirs, leave it alone
         except OSError as exc:
             raise StoreLocationError(
-                f"Cannot create the database folder {folder}: {exc.strerror or exc}"
+                f"Cannot create the database folder {new_folder}: {exc.strerror or exc}"
             ) from exc
+        os.chmod(new_folder, 0o700)
     if not folder.is_dir():
         raise StoreLocationError(f"The database folder {folder} is not a folder")
     if path.exists() and not path.is_file():
@@ -267,9 +270,3 @@ def create_store_engine(path: Path) -> Engine:
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
-
-
-def dispose_quietly(engine: Engine) -> None:
-    """Close every pooled connection of ``engine``, ignoring errors."""
-    with contextlib.suppress(Exception):
-        engine.dispose()

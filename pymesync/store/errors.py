@@ -30,6 +30,7 @@ class StoreError(PymesyncError):
     """
 
     def __init__(self, message: str) -> None:
+        """Keep ``message`` as the error text."""
         super().__init__(message)
 
 
@@ -41,6 +42,7 @@ class SchemaTooNewError(StoreError):
     """
 
     def __init__(self, path: str, found: str, expected: str) -> None:
+        """Build the message from the file and the two revisions."""
         super().__init__(
             f"The database {path} has schema revision {found!r}, which this version of "
             f"pymesync does not know (its newest is {expected!r}). It was written by a "
@@ -64,6 +66,7 @@ class UnknownOperationError(StoreError, KeyError):
     """No queued operation has the given ``op_id`` (it was acked or discarded)."""
 
     def __str__(self) -> str:
+        """The message itself (KeyError would show its repr)."""
         return self.message
 
 

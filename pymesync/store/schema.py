@@ -145,6 +145,7 @@ class OperationRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
+        """A short description (no payload)."""
         return f"<OperationRow {self.id} {self.kind} {self.entity} {self.target} {self.state}>"
 
 
@@ -174,6 +175,7 @@ class CacheRow(Base):
     date_worked: Mapped[str | None] = mapped_column(String(10))
 
     def __repr__(self) -> str:
+        """A short description (no payload)."""
         return f"<CacheRow {self.entity} {self.key} local={self.local}>"
 
 
@@ -235,6 +237,7 @@ class CredentialRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
+        """The account only: the token is never shown."""
         return f"<CredentialRow {self.account} token=***>"
 
 

@@ -92,6 +92,14 @@ def test_new_folder_0700_and_file_0600_under_umask_0(tmp_path: Path, umask0: Non
                 assert stat.S_IMODE(extra.stat().st_mode) == 0o600
 
 
+def test_missing_parents_are_created_0700_too(tmp_path: Path, umask0: None) -> None:
+    path = tmp_path / "a" / "b" / "db.sqlite3"
+    Store.open(path).close()
+    for folder in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(tmp_path.stat().st_mode) != 0o777
+
+
 def test_existing_folder_is_not_chmodded(tmp_path: Path, umask0: None) -> None:
     folder = tmp_path / "mine"
     folder.mkdir(mode=0o755)
