@@ -1,36 +1,1374 @@
-"""The ``pymesync`` command line: wiring and output only."""
+"""The ``pymesync`` command line: wiring and output only.
+
+Configuration lives in :mod:`pymesync.config`, the duration grammar in
+:mod:`pymesync.durations`, tables and colour in :mod:`pymesync.tables`; everything else is
+the library (:class:`pymesync.TimeSync` with ``raise_errors=True``).
+
+Every error a person can cause is one line on stderr (``Error: ...``) and a non-zero exit
+status: 1 for most errors, 2 for a command line click cannot parse, 3 when the server
+cannot be reached, 4 when operations failed and wait for the user, 5 when a login is
+needed. Nothing here imports requests, SQLAlchemy or bcrypt at module level.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from pymesync import config as cfg
+from pymesync import durations, tables
+from pymesync.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConfigurationError,
+    NotAuthenticatedError,
+    PymesyncError,
+    TimeSyncError,
+    TokenRejectedError,
+    TransportError,
+)
 
-@click.group()
+if TYPE_CHECKING:
+    from pymesync.client import TimeSync
+    from pymesync.sync import OpResult, SyncReport
+
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_LOGIN", "EXIT_OFFLINE", "App", "CliError", "main"]
+
+#: Exit status of an ordinary error.
+EXIT_ERROR = 1
+#: Exit status when the server cannot be reached (what was queued stays queued).
+EXIT_OFFLINE = 3
+#: Exit status when operations failed for good and wait for ``pymesync failed``.
+EXIT_FAILED = 4
+#: Exit status when a login is needed (none yet, or the server refused the token).
+EXIT_LOGIN = 5
+
+#: Show a progress bar (on a terminal) when a sync has more operations than this.
+BAR_THRESHOLD = 3
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_STATE_COLOURS = {
+    "synced": "green",
+    "pending": "yellow",
+    "inflight": "yellow",
+    "failed": "red",
+    "conflict": "red",
+    "unknown": "dim",
+}
+
+
+class CliError(click.ClickException):
+    """One clear line on stderr (``Error: ...``) and the exit status ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.__dict__["exit_code"] = code  # click reads ``exit_code``; a class default elsewhere
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def translate(error: PymesyncError, app: App | None = None) -> CliError:
+    """The one line (and exit status) for a library error."""
+    who = ""
+    if app is not None and app.resolved is not None:
+        user, url = app.resolved.get("username"), app.resolved.get("base_url")
+        who = f" as {user} at {url}" if user and url else ""
+    if isinstance(error, NotAuthenticatedError):
+        return CliError(f"not logged in{who}: run `pymesync login`", EXIT_LOGIN)
+    if isinstance(error, TokenRejectedError):
+        return CliError(
+            "the server refused the stored login (it expired, or the server restarted):"
+            " run `pymesync login`",
+            EXIT_LOGIN,
+        )
+    if isinstance(error, ConfigurationError):
+        return CliError(error.message)
+    if isinstance(error, TransportError):
+        return CliError(f"server unreachable: {error.message}", EXIT_OFFLINE)
+    if isinstance(error, AuthorizationError):
+        return CliError(f"not allowed: {error.text or error.error}")
+    if isinstance(error, AuthenticationError):
+        return CliError(f"login refused by the server: {error.text or error.error}", EXIT_LOGIN)
+    if isinstance(error, TimeSyncError):
+        detail = f"{error.error}: {error.text}" if error.text else error.error
+        return CliError(f"the server refused it ({error.status} {detail})")
+    from pymesync.store.errors import StoreError
+
+    if isinstance(error, StoreError):
+        return CliError(f"local store: {error.message}")
+    return CliError(error.message)
+
+
+class MainGroup(click.Group):
+    """The top-level group: turns every error a person can cause into one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the global options; a usage error becomes one line."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, translating errors to :class:`CliError`."""
+        app = ctx.obj if isinstance(ctx.obj, App) else None
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+        except (cfg.ConfigError, durations.DurationError) as error:
+            raise CliError(str(error)) from None
+        except PymesyncError as error:
+            raise translate(error, app) from None
+
+
+def _one_line(error: click.UsageError) -> CliError:
+    where = error.ctx.command_path if error.ctx is not None else "pymesync"
+    return CliError(f"{error.format_message()} (see `{where} --help`)", error.exit_code)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+@dataclass
+class App:
+    """What every command needs: the effective configuration and a client.
+
+    ``flags`` are the global options; the configuration file is read on first use (so
+    ``--help`` and the ``config``, ``emulator`` and ``demo`` commands never need it).
+    ``settings`` may be given directly (the demo does, with a throwaway store).
+    """
+
+    flags: dict[str, str | None] = field(default_factory=dict)
+    settings_given: cfg.Settings | None = None
+    out_colour: bool = False
+    err_colour: bool = False
+    notes_to_stdout: bool = False
+    _settings: cfg.Settings | None = None
+    _client: TimeSync | None = None
+
+    @property
+    def resolved(self) -> cfg.Settings | None:
+        """The settings if they have been read already (for error messages)."""
+        return self.settings_given or self._settings
+
+    @property
+    def settings(self) -> cfg.Settings:
+        """The effective settings: flags, environment, file, defaults."""
+        if self.settings_given is not None:
+            return self.settings_given
+        if self._settings is None:
+            path = cfg.config_path()
+            self._settings = cfg.resolve(path, cfg.read_file(path), os.environ, self.flags)
+        return self._settings
+
+    def db(self) -> str | None:
+        """The store's path from the configuration (None: the library's default)."""
+        value = self.settings.get("db")
+        return None if value is None else str(Path(value).expanduser())
+
+    def client(self) -> TimeSync:
+        """A client for the configured account with its stored token (if any); errors
+        are raised, not returned."""
+        if self._client is None:
+            from pymesync.client import TimeSync
+
+            url = self.settings.require("base_url")
+            user = self.settings.require("username")
+            self._client = TimeSync.resume(url, user, raise_errors=True, db=self.db())
+        return self._client
+
+    def logged_in(self) -> TimeSync:
+        """The client, after checking that it has a token."""
+        ts = self.client()
+        if not ts.token:
+            raise NotAuthenticatedError("not logged in")
+        return ts
+
+    def close(self) -> None:
+        """Release the client (connections and store)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ---- output
+
+    def out(self, text: str = "", colour: str | None = None) -> None:
+        """A line on stdout."""
+        click.echo(tables.paint(text, colour, self.out_colour))
+
+    def note(self, text: str, colour: str | None = "dim") -> None:
+        """A remark on stderr (where the data came from, what to do next)."""
+        if self.notes_to_stdout:
+            self.out(text, colour)
+            return
+        click.echo(tables.paint(text, colour, self.err_colour), err=True)
+
+    def warn(self, text: str) -> None:
+        """A warning on stderr."""
+        click.echo(tables.paint(f"Warning: {text}", "yellow", self.err_colour), err=True)
+
+    def table(
+        self,
+        columns: Sequence[tables.Column],
+        rows: Sequence[Sequence[str]],
+        *,
+        footer: Sequence[str] | None = None,
+        colours: Sequence[Sequence[str | None]] | None = None,
+    ) -> None:
+        """A table on stdout (notes cut to fit only on a terminal)."""
+        if not self.out_colour:
+            columns = [tables.Column(c.header, align=c.align) for c in columns]
+        click.echo(
+            tables.render_table(
+                columns, rows, footer=footer, colours=colours, colour=self.out_colour
+            )
+        )
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout."""
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ago(seconds: float | None) -> str:
+    """A rough age: ``just now``, ``12 s ago``, ``5 min ago``, ``3 h ago``, ``2 days ago``."""
+    if seconds is None:
+        return "never"
+    if seconds < 0:
+        return in_(-seconds)
+    if seconds < 2:
+        return "just now"
+    return f"{_span(seconds)} ago"
+
+
+def in_(seconds: float) -> str:
+    """A rough time ahead: ``now``, ``in 12 s``, ``in 5 min``."""
+    return "now" if seconds < 1 else f"in {_span(seconds)}"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+    return f"{int(seconds // 86400)} days"
+
+
+def _parse_when(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def local_time(value: Any, now: dt.datetime | None = None) -> str:
+    """An ISO timestamp as local time with its age (``2026-11-30 10:48:18, 5 min ago``)."""
+    when = _parse_when(value)
+    if when is None:
+        return "never" if value is None else str(value)
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return f"{when.astimezone():%Y-%m-%d %H:%M:%S}, {ago((moment - when).total_seconds())}"
+
+
+def short(ident: Any) -> str:
+    """The first 8 characters of an id (enough to name it: prefixes are accepted)."""
+    return str(ident or "")[:8]
+
+
+def read_note(app: App, ts: TimeSync) -> None:
+    """Say so on stderr when the last read came from the local cache."""
+    read = ts.last_read
+    if read is None or read.source != "cache":
+        return
+    if read.fetched_at is None:
+        app.note("offline: from the local cache (never refreshed from the server)", "yellow")
+    else:
+        when = local_time(read.fetched_at.isoformat())
+        app.note(f"offline: from the local cache, last refreshed {when}", "yellow")
+
+
+def read_info(ts: TimeSync) -> dict[str, Any]:
+    """``last_read`` as JSON (source, fetched_at, age)."""
+    read = ts.last_read
+    return {"source": "server", "fetched_at": None, "age": None} if read is None else read.as_dict()
+
+
+def resolve_prefix(prefix: str, candidates: Sequence[str], what: str) -> str:
+    """The one candidate that starts with ``prefix`` (case-insensitive); a full uuid is
+    taken as given (the library resolves local uuids). One clear error otherwise."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        raise CliError(f"empty {what} id")
+    if _UUID.fullmatch(wanted):
+        return wanted
+    found = sorted({c for c in candidates if c.lower().startswith(wanted)})
+    if not found:
+        raise CliError(f"no {what} with an id starting with {prefix!r}")
+    if len(found) > 1:
+        listed = ", ".join(short(c) if len(short(c)) > len(wanted) else c for c in found[:5])
+        more = ", ..." if len(found) > 5 else ""
+        raise CliError(
+            f"{prefix!r} is ambiguous: {len(found)} {what}s start with it ({listed}{more});"
+            " give more characters"
+        )
+    return found[0]
+
+
+def first_slug(project: Any) -> str:
+    """A project as one word: its shortest slug."""
+    slugs = project.get("slugs") if isinstance(project, dict) else project
+    if isinstance(slugs, list) and slugs:
+        return min((str(s) for s in slugs), key=lambda s: (len(s), s))
+    return str(slugs or "")
+
+
+def parse_day(text: str | None) -> str | None:
+    """A ``--date``/``--from``/``--to`` value as ``YYYY-MM-DD`` (None stays None)."""
+    return None if text is None else durations.parse_day(text).isoformat()
+
+
+def _state(ts: TimeSync, uuid: str) -> str:
+    return str(ts.sync_status("time", uuid).get("state", "unknown"))
+
+
+def outcome_phrase(app: App, ts: TimeSync, state: str) -> tuple[str, str | None]:
+    """What happened to a write, truthfully: ``synced``, or queued and why."""
+    if state == "synced":
+        return "synced", "green"
+    if state in ("pending", "inflight"):
+        status = ts.status()
+        if status.get("needs_login"):
+            return "queued, will sync after `pymesync login` (the server refused the login)", (
+                "yellow"
+            )
+        return "queued, will sync (server unreachable)", "yellow"
+    if state in ("failed", "conflict"):
+        return f"{state}: see `pymesync failed list`", "red"
+    return state, None
+
+
+def check_known(app: App, ts: TimeSync, project: str | None, activities: Sequence[str]) -> None:
+    """Refuse an unknown project or activity when the server's list says so; when only
+    the cache answers, warn instead (the cache may be stale)."""
+    if project is not None:
+        _check(app, ts, "project", [project], ts.get_projects)
+    if activities:
+        _check(app, ts, "activity", list(activities), ts.get_activities)
+
+
+def _check(
+    app: App, ts: TimeSync, what: str, wanted: list[str], read: Callable[[], list[Any]]
+) -> None:
+    try:
+        found = read()
+    except (TransportError, TokenRejectedError):
+        return  # offline with nothing cached, or the login expired: the server decides
+    known: set[str] = set()
+    for item in found:
+        if isinstance(item, dict) and not item.get("deleted_at"):
+            known.update(str(s) for s in item.get("slugs") or [item.get("slug")] if s)
+    missing = [slug for slug in wanted if slug not in known]
+    if not missing or not known:
+        return
+    source = ts.last_read.source if ts.last_read is not None else "server"
+    listing = ", ".join(sorted(known))
+    if source == "server":
+        raise CliError(f"unknown {what} {missing[0]!r} (known: {listing})")
+    app.warn(f"{what} {missing[0]!r} is not in the local cache; queued anyway")
+
+
+# --------------------------------------------------------------------------- the group
+
+
+@click.group(cls=MainGroup)
 @click.version_option(package_name="pymesync")
-def main() -> None:
-    """pymesync: log time to TimeSync, online or offline."""
+@click.option("--url", metavar="URL", help="TimeSync base URL, with /v0 (else base_url).")
+@click.option("--user", "username", metavar="NAME", help="Your username (else username).")
+@click.option("--db", metavar="FILE", help="The local store (else db, $PYMESYNC_DB).")
+@click.pass_context
+def main(ctx: click.Context, url: str | None, username: str | None, db: str | None) -> None:
+    """pymesync: log time to TimeSync, online or offline.
+
+    Writes go to a local queue first and reach the server at once when it can be reached,
+    else at the next `pymesync sync` (or by `pymesync daemon`). Settings come from
+    `pymesync config`, environment variables (PYMESYNC_URL, PYMESYNC_USERNAME, ...) and
+    the options below, which win.
+    """
+    app = App(
+        flags={"base_url": url, "username": username, "db": db},
+        out_colour=tables.colour_enabled(sys.stdout),
+        err_colour=tables.colour_enabled(sys.stderr),
+    )
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+# --------------------------------------------------------------------------- login
+
+
+def do_login(app: App, username: str, password: str) -> None:
+    """Log in, keep the token in the store, and say what is waiting."""
+    from pymesync.client import TimeSync
+
+    url = app.settings.require("base_url")
+    auth_type = app.settings.require("auth_type")
+    app.close()
+    ts = TimeSync(url, raise_errors=True, db=app.db())
+    app._client = ts
+    ts.authenticate(username, password, auth_type)
+    ts.user = username
+    try:
+        expiry = ts.token_expiration_time()
+        until = f"; the login is valid until {expiry:%Y-%m-%d %H:%M}"
+    except PymesyncError:
+        until = ""
+    app.out(f"logged in as {username} at {url}{until}")
+    waiting = ts.status()
+    queued = int(waiting.get("pending", 0)) + int(waiting.get("inflight", 0))
+    if queued:
+        app.note(f"{queued} queued operation(s) waiting: run `pymesync sync`", None)
 
 
 @main.command()
-def demo() -> None:
-    """Run a short scripted example against the built-in test mode (no network, no disk)."""
-    from pymesync import TimeSync
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (for scripts).")
+@pass_app
+def login(app: App, password_stdin: bool) -> None:
+    """Log in and keep the token (never the password) in the local store."""
+    url = app.settings.require("base_url")
+    username = app.settings.get("username")
+    if username is None:
+        if password_stdin:
+            app.settings.require("username")
+        username = cfg.normalise("username", click.prompt("Username"))
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(f"Password for {username} at {url}", hide_input=True)
+    if not password:
+        raise CliError("no password given")
+    do_login(app, username, password)
+    remember(app, {"base_url": url, "username": username})
 
-    ts = TimeSync("http://timesync.example.com/v0", test=True)
 
-    def show(label: str, value: Any) -> None:
-        click.echo(f"{label}:\n  {json.dumps(value, default=str, sort_keys=True)}")
+def remember(app: App, values: dict[str, str]) -> None:
+    """Save ``values`` in the config file where it has none yet (after a login)."""
+    path = app.settings.path
+    stored = cfg.read_file(path, check_keys=False)
+    new = {k: v for k, v in values.items() if not stored.get(k)}
+    if new:
+        cfg.write_file(path, {**stored, **new})
+        app.note(f"saved {', '.join(sorted(new))} in {path}")
 
-    show("authenticate", ts.authenticate("alice", "secret", "password"))
-    entry = {"duration": "1h30m", "project": "gwm", "user": "alice", "date_worked": "2026-11-30"}
-    show("create_time (duration '1h30m' becomes seconds)", ts.create_time(entry))
-    show("create_time with a bad duration", ts.create_time({**entry, "duration": "90 minutes"}))
-    show("get_times", [t["uuid"] for t in ts.get_times({"user": "alice"})])
-    show("token_expiration_time", ts.token_expiration_time())
-    click.echo("demo finished: every call above was validated and answered in test mode")
+
+@main.command()
+@pass_app
+def logout(app: App) -> None:
+    """Forget the stored token; queued operations stay queued."""
+    ts = app.client()
+    had = bool(ts.token)
+    ts.logout()
+    app.out("logged out" if had else "was not logged in")
+    waiting = ts.status()
+    queued = int(waiting.get("pending", 0)) + int(waiting.get("inflight", 0))
+    if queued:
+        app.note(f"{queued} queued operation(s) stay queued until you log in again", None)
+
+
+# --------------------------------------------------------------------------- log / edit / rm
+
+
+def _text(value: str | None, what: str) -> str | None:
+    if value is not None and not value.strip():
+        raise CliError(f"{what} cannot be empty (the server keeps the old value)")
+    return value
+
+
+def do_log(
+    app: App,
+    duration: str,
+    *,
+    project: str | None = None,
+    activities: Sequence[str] = (),
+    notes: str | None = None,
+    issue: str | None = None,
+    day: str | None = None,
+) -> str:
+    """Create one time entry (queued, pushed when possible); returns its uuid."""
+    seconds = durations.parse_duration(duration)
+    app.out(durations.explain(duration, seconds))
+    slug = project or app.settings.get("default_project")
+    if not slug:
+        raise CliError(
+            "no project: give --project or run `pymesync config set default_project SLUG`"
+        )
+    default = app.settings.get("default_activity")
+    chosen = list(activities) or ([default] if default else [])
+    date_worked = parse_day(day or "today")
+    ts = app.logged_in()
+    check_known(app, ts, slug, chosen)
+    entry: dict[str, Any] = {
+        "duration": seconds,
+        "project": slug,
+        "user": app.settings.require("username"),
+        "date_worked": date_worked,
+    }
+    if chosen:
+        entry["activities"] = chosen
+    if _text(notes, "--notes") is not None:
+        entry["notes"] = notes
+    if _text(issue, "--issue") is not None:
+        entry["issue_uri"] = issue
+    answer = ts.create_time(entry)
+    uuid = str(answer["uuid"])
+    phrase, colour = outcome_phrase(app, ts, _state(ts, uuid))
+    what = f" ({', '.join(chosen)})" if chosen else ""
+    app.out(
+        f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {uuid}: "
+        + tables.paint(phrase, colour, app.out_colour)
+    )
+    return uuid
+
+
+@main.command("log")
+@click.argument("duration")
+@click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="Activity slug; repeat for several (else default_activity, else the project's).",
+)
+@click.option("--notes", "-n", metavar="TEXT", help="What you did.")
+@click.option("--issue", metavar="URI", help="An issue URI.")
+@click.option("--date", "-d", "day", metavar="DAY", help="YYYY-MM-DD, today (default), yesterday.")
+@pass_app
+def log_command(
+    app: App,
+    duration: str,
+    project: str | None,
+    activities: tuple[str, ...],
+    notes: str | None,
+    issue: str | None,
+    day: str | None,
+) -> None:
+    """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
+
+    Works offline: the entry is queued and synced when the server can be reached.
+    """
+    do_log(app, duration, project=project, activities=activities, notes=notes, issue=issue, day=day)
+
+
+def resolve_time(ts: TimeSync, ident: str) -> str:
+    """A time's uuid from a full uuid or a unique prefix of one the user can see."""
+    if _UUID.fullmatch(ident.strip().lower()):
+        return ident.strip().lower()
+    times = ts.get_times()
+    uuids = [str(t["uuid"]) for t in times if isinstance(t, dict) and t.get("uuid")]
+    return resolve_prefix(ident, uuids, "time entry")
+
+
+@main.command()
+@click.argument("uuid")
+@click.option("--duration", metavar="DURATION", help="New duration (1h30m, 90m, ...).")
+@click.option("--project", "-p", metavar="SLUG", help="New project.")
+@click.option(
+    "--activity", "-a", "activities", multiple=True, metavar="SLUG", help="New activities."
+)
+@click.option("--notes", "-n", metavar="TEXT", help="New notes.")
+@click.option("--issue", metavar="URI", help="New issue URI.")
+@click.option("--date", "-d", "day", metavar="DAY", help="New date: YYYY-MM-DD, today, ...")
+@pass_app
+def edit(
+    app: App,
+    uuid: str,
+    duration: str | None,
+    project: str | None,
+    activities: tuple[str, ...],
+    notes: str | None,
+    issue: str | None,
+    day: str | None,
+) -> None:
+    """Change a time entry (UUID: a full uuid, local or server, or a unique prefix)."""
+    changes: dict[str, Any] = {}
+    if duration is not None:
+        seconds = durations.parse_duration(duration)
+        app.out(durations.explain(duration, seconds))
+        changes["duration"] = seconds
+    if project is not None:
+        changes["project"] = project
+    if activities:
+        changes["activities"] = list(activities)
+    if _text(notes, "--notes") is not None:
+        changes["notes"] = notes
+    if _text(issue, "--issue") is not None:
+        changes["issue_uri"] = issue
+    if day is not None:
+        changes["date_worked"] = parse_day(day)
+    if not changes:
+        raise CliError(
+            "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
+        )
+    ts = app.logged_in()
+    target = resolve_time(ts, uuid)
+    check_known(app, ts, project, activities)
+    ts.update_time(changes, target)
+    phrase, colour = outcome_phrase(app, ts, _state(ts, target))
+    fields = ", ".join(sorted(changes))
+    app.out(f"updated {target} ({fields}): " + tables.paint(phrase, colour, app.out_colour))
+
+
+@main.command()
+@click.argument("uuid")
+@pass_app
+def rm(app: App, uuid: str) -> None:
+    """Delete a time entry (UUID: a full uuid or a unique prefix)."""
+    ts = app.logged_in()
+    target = resolve_time(ts, uuid)
+    ts.delete_time(target)
+    state = _state(ts, target)
+    if state == "unknown":
+        app.out(f"removed {target}: it had not reached the server, nothing to sync")
+        return
+    phrase, colour = outcome_phrase(app, ts, state)
+    app.out(f"removed {target}: " + tables.paint(phrase, colour, app.out_colour))
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def show_times(
+    app: App,
+    *,
+    users: Sequence[str] = (),
+    all_users: bool = False,
+    projects: Sequence[str] = (),
+    activities: Sequence[str] = (),
+    start: str | None = None,
+    end: str | None = None,
+    deleted: bool = False,
+    as_json: bool = False,
+) -> None:
+    """The times table (or JSON) with totals and sync states."""
+    ts = app.logged_in()
+    query: dict[str, Any] = {}
+    if not all_users:
+        query["user"] = list(users) or [app.settings.require("username")]
+    if projects:
+        query["project"] = list(projects)
+    if activities:
+        query["activity"] = list(activities)
+    if start:
+        query["start"] = parse_day(start)
+    if end:
+        query["end"] = parse_day(end)
+    if deleted:
+        query["include_deleted"] = True
+    found = [t for t in ts.get_times(query) if isinstance(t, dict)]
+    info = read_info(ts)
+    found.sort(key=lambda t: (str(t.get("date_worked")), str(t.get("created_at"))))
+    states = time_states(ts, found)
+    total = sum(int(t.get("duration") or 0) for t in found)
+    if as_json:
+        emit_json(
+            {
+                **info,
+                "total_seconds": total,
+                "times": [{**t, "sync_state": states[str(t.get("uuid"))]} for t in found],
+            }
+        )
+        return
+    read_note(app, ts)
+    if not found:
+        app.out("no time entries")
+        return
+    several = len({t.get("user") for t in found}) > 1
+    columns = [
+        tables.Column("ID"),
+        tables.Column("DATE"),
+        tables.Column("TIME", align="right"),
+        *([tables.Column("USER")] if several else []),
+        tables.Column("PROJECT"),
+        tables.Column("ACTIVITIES"),
+        tables.Column("NOTES", limit=40),
+        tables.Column("SYNC"),
+    ]
+    rows: list[list[str]] = []
+    colours: list[list[str | None]] = []
+    for t in found:
+        state = states[str(t.get("uuid"))]
+        shown = f"{state}, deleted" if t.get("deleted_at") else state
+        rows.append(
+            [
+                short(t.get("uuid")),
+                str(t.get("date_worked") or ""),
+                durations.format_hm(int(t.get("duration") or 0)),
+                *([str(t.get("user") or "")] if several else []),
+                first_slug(t.get("project")),
+                ", ".join(str(a) for a in t.get("activities") or []),
+                str(t.get("notes") or ""),
+                shown,
+            ]
+        )
+        shades: list[str | None] = [None] * (len(columns) - 1)
+        colours.append([*shades, _STATE_COLOURS.get(state)])
+    count = f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}"
+    footer = ["total", count, durations.format_hm(total)]
+    app.table(columns, rows, footer=footer + [""] * (len(columns) - len(footer)), colours=colours)
+
+
+def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each time's sync state (one status query when nothing at all is queued)."""
+    status = ts.status()
+    busy = sum(int(status.get(k, 0)) for k in ("pending", "inflight", "failed", "conflicts"))
+    if not busy:
+        return {str(t.get("uuid")): "synced" for t in times}
+    return {str(t.get("uuid")): _state(ts, str(t.get("uuid"))) for t in times}
+
+
+@main.command()
+@click.option("--user", "-u", "users", multiple=True, metavar="NAME", help="Whose (default: you).")
+@click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
+@click.option("--project", "-p", "projects", multiple=True, metavar="SLUG", help="Project.")
+@click.option("--activity", "-a", "activities", multiple=True, metavar="SLUG", help="Activity.")
+@click.option("--from", "start", metavar="DAY", help="First day (YYYY-MM-DD, today, yesterday).")
+@click.option("--to", "end", metavar="DAY", help="Last day (inclusive).")
+@click.option("--deleted", is_flag=True, help="Include deleted entries.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def times(
+    app: App,
+    users: tuple[str, ...],
+    all_users: bool,
+    projects: tuple[str, ...],
+    activities: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    deleted: bool,
+    as_json: bool,
+) -> None:
+    """Your time entries: a table with totals and each entry's sync state.
+
+    From the local cache when the server cannot be reached (and it says so).
+    """
+    show_times(
+        app,
+        users=users,
+        all_users=all_users,
+        projects=projects,
+        activities=activities,
+        start=start,
+        end=end,
+        deleted=deleted,
+        as_json=as_json,
+    )
+
+
+def show_projects(app: App, as_json: bool = False) -> None:
+    """The projects table (or JSON)."""
+    ts = app.logged_in()
+    found = [p for p in ts.get_projects() if isinstance(p, dict)]
+    if as_json:
+        emit_json({**read_info(ts), "projects": found})
+        return
+    read_note(app, ts)
+    found.sort(key=first_slug)
+    app.table(
+        [
+            tables.Column("SLUGS"),
+            tables.Column("NAME"),
+            tables.Column("DEFAULT ACTIVITY"),
+            tables.Column("URI", limit=50),
+        ],
+        [
+            [
+                ", ".join(sorted(str(s) for s in p.get("slugs") or [])),
+                str(p.get("name") or ""),
+                str(p.get("default_activity") or ""),
+                str(p.get("uri") or ""),
+            ]
+            for p in found
+        ],
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def projects(app: App, as_json: bool) -> None:
+    """The projects you can see."""
+    show_projects(app, as_json)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def activities(app: App, as_json: bool) -> None:
+    """The activities."""
+    ts = app.logged_in()
+    found = [a for a in ts.get_activities() if isinstance(a, dict)]
+    if as_json:
+        emit_json({**read_info(ts), "activities": found})
+        return
+    read_note(app, ts)
+    found.sort(key=lambda a: str(a.get("slug")))
+    app.table(
+        [tables.Column("SLUG"), tables.Column("NAME")],
+        [[str(a.get("slug") or ""), str(a.get("name") or "")] for a in found],
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def users(app: App, as_json: bool) -> None:
+    """The users."""
+    ts = app.logged_in()
+    found = [u for u in ts.get_users() if isinstance(u, dict)]
+    if as_json:
+        emit_json({**read_info(ts), "users": found})
+        return
+    read_note(app, ts)
+    found.sort(key=lambda u: str(u.get("username")))
+    rows = []
+    for u in found:
+        roles = [r for r in ("admin", "manager", "spectator") if u.get(f"site_{r}") is True]
+        if u.get("active") is False:
+            roles.append("inactive")
+        rows.append(
+            [
+                str(u.get("username") or ""),
+                str(u.get("display_name") or ""),
+                str(u.get("email") or ""),
+                ", ".join(roles),
+            ]
+        )
+    app.table(
+        [
+            tables.Column("USERNAME"),
+            tables.Column("NAME"),
+            tables.Column("EMAIL"),
+            tables.Column("SITE ROLES"),
+        ],
+        rows,
+    )
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def status_data(app: App) -> dict[str, Any]:
+    """The account's queue status plus the login state (never the token)."""
+    ts = app.client()
+    data = dict(ts.status())
+    data["logged_in"] = bool(ts.token)
+    data["token_expires"] = None
+    data["token_expired"] = None
+    if ts.token:
+        try:
+            expiry = ts.token_expiration_time()
+        except PymesyncError:
+            expiry = None
+        if isinstance(expiry, dt.datetime):
+            data["token_expires"] = expiry.astimezone().isoformat()
+            data["token_expired"] = expiry <= dt.datetime.now()
+    data["store"] = _store_path(app)
+    return data
+
+
+def _store_path(app: App) -> str:
+    from pymesync.store import resolve_path
+
+    return str(resolve_path(app.db()))
+
+
+def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
+    """Print the status (table or JSON); returns it."""
+    data = status_data(app)
+    if as_json:
+        emit_json(data)
+        return data
+    account = data.get("account") or {}
+    if data.get("needs_login"):
+        login_line, login_colour = (
+            "needed: the server refused the stored login; run `pymesync login`",
+            "red",
+        )
+    elif not data["logged_in"]:
+        login_line, login_colour = "not logged in: run `pymesync login`", "red"
+    elif data["token_expired"]:
+        login_line, login_colour = (
+            f"expired at {data['token_expires'][:16].replace('T', ' ')}: run `pymesync login`",
+            "yellow",
+        )
+    elif data["token_expires"]:
+        login_line = f"logged in until {data['token_expires'][:16].replace('T', ' ')}"
+        login_colour = "green"
+    else:
+        login_line, login_colour = "logged in", "green"
+    oldest = data.get("oldest_pending_age")
+    pending = f"{data.get('pending', 0)}"
+    if data.get("pending") and oldest is not None:
+        pending += f" (oldest queued {ago(float(oldest))})"
+    error = data.get("last_error")
+    if isinstance(error, dict):
+        error_line = f"{local_time(error.get('at'))}: {error.get('message')}"
+    else:
+        error_line = "none"
+    retry = _parse_when(data.get("next_retry"))
+    retry_line = "-"
+    if retry is not None:
+        retry_line = f"{retry.astimezone():%H:%M:%S}, " + in_(
+            (retry - dt.datetime.now(dt.timezone.utc)).total_seconds()
+        )
+    lines: list[tuple[str, str, str | None]] = [
+        ("account", f"{account.get('username')} at {account.get('base_url')}", None),
+        ("login", login_line, login_colour),
+        ("pending", pending, "yellow" if data.get("pending") else None),
+        ("in flight", str(data.get("inflight", 0)), None),
+        ("failed", str(data.get("failed", 0)), "red" if data.get("failed") else None),
+        ("conflicts", str(data.get("conflicts", 0)), "red" if data.get("conflicts") else None),
+        ("last success", local_time(data.get("last_success")), None),
+        ("last error", error_line, None),
+        ("next retry", retry_line, None),
+        ("store", data["store"], None),
+    ]
+    if data.get("conflict_log"):
+        lines.append(("conflict log", f"{len(data['conflict_log'])} entries (see --json)", None))
+    size = max(len(label) for label, _, _ in lines)
+    for label, value, colour in lines:
+        app.out(f"{label.ljust(size)}  " + tables.paint(value, colour, app.out_colour))
+    if data.get("failed") or data.get("conflicts"):
+        app.note("see `pymesync failed list`", None)
+    return data
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """What is queued, failed or waiting, and whether you are logged in."""
+    show_status(app, as_json)
+
+
+def describe(result: OpResult) -> str:
+    """One operation's result as a line: outcome, what, and the server's id or error."""
+    line = f"{result.outcome:<11} {result.kind} {result.entity} {short(result.target)}"
+    canonical = result.canonical or {}
+    server_id = canonical.get("uuid") if result.entity == "time" else None
+    if result.kind == "create" and server_id and server_id != result.target:
+        line += f" -> {short(server_id)}"
+    if result.error is not None and result.outcome != "synced":
+        line += f": {result.error.message}"
+    return line
+
+
+def do_sync(app: App, *, as_json: bool = False, bar_threshold: int = BAR_THRESHOLD) -> SyncReport:
+    """One sync pass with a progress bar (on a terminal, for more than a few operations),
+    then the truth: exits non-zero when something failed or waits for a login."""
+    ts = app.logged_in()
+    before = ts.status()
+    todo = int(before.get("pending", 0)) + int(before.get("inflight", 0))
+    use_bar = not as_json and todo > bar_threshold and tables.is_terminal(sys.stderr)
+    colours = {"synced": "green", "deferred": "yellow", "needs_login": "yellow", "failed": "red"}
+
+    def line(result: OpResult) -> None:
+        if not as_json:
+            app.out(describe(result), colours.get(result.outcome))
+
+    if use_bar:
+        with click.progressbar(length=todo, label="syncing", file=sys.stderr) as bar:
+            report = ts.sync(progress=lambda result: bar.update(1))
+        for result in report.results:
+            if result.outcome != "synced":
+                line(result)
+    else:
+        report = ts.sync(progress=line)
+    after = ts.status()
+    if as_json:
+        emit_json({**report.as_dict(), "status": after})
+    else:
+        left = int(after.get("pending", 0)) + int(after.get("inflight", 0))
+        summary = f"synced {report.synced} operation(s)"
+        if report.failed:
+            summary += f", {report.failed} failed"
+        if left:
+            summary += f", {left} still queued"
+        app.out(summary if report.results else "nothing to sync")
+    if report.stopped == "needs_login":
+        raise CliError(
+            "the server refused the stored login: run `pymesync login`, then `pymesync sync`",
+            EXIT_LOGIN,
+        )
+    if report.stopped == "offline":
+        last = report.results[-1].error if report.results else None
+        reason = f": {last.message}" if last is not None else ""
+        raise CliError(
+            f"server unreachable{reason} (the queue is kept; sync again later)", EXIT_OFFLINE
+        )
+    problems = int(after.get("failed", 0)) + int(after.get("conflicts", 0))
+    if problems:
+        raise CliError(
+            f"{problems} operation(s) failed and wait for you: see `pymesync failed list`",
+            EXIT_FAILED,
+        )
+    return report
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@pass_app
+def sync(app: App, as_json: bool) -> None:
+    """Push the queue to the server now (one pass).
+
+    Exit status: 0 when everything is on the server, 3 when the server cannot be reached,
+    4 when operations failed, 5 when a login is needed.
+    """
+    do_sync(app, as_json=as_json)
+
+
+@main.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between passes.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Log every pass, not only changes.")
+@pass_app
+def daemon(app: App, interval: float, verbose: bool) -> None:
+    """Keep syncing in the foreground until SIGTERM or Ctrl-C (one daemon per store)."""
+    import logging
+
+    try:
+        from pymesync.daemon import DaemonAlreadyRunning, run_daemon
+    except ImportError:
+        raise CliError("the daemon is not available in this installation") from None
+    ts = app.client()
+    if not ts.token:
+        app.warn("not logged in: nothing can be synced until `pymesync login`")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("pymesync.daemon")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+    try:
+        run_daemon(ts, interval=interval, logger=logger)
+    except DaemonAlreadyRunning as error:
+        raise CliError(error.message) from None
+    finally:
+        logger.removeHandler(handler)
+
+
+# --------------------------------------------------------------------------- failed
+
+
+@main.group()
+def failed() -> None:
+    """Operations the server refused for good (or held as conflicts)."""
+
+
+def resolve_op(ts: TimeSync, ident: str) -> str:
+    """An operation id from a full id or a unique prefix of a failed one."""
+    ops = [str(op["op_id"]) for op in ts.failed() if isinstance(op, dict)]
+    return resolve_prefix(ident, ops, "failed operation")
+
+
+def _op_error(op: dict[str, Any]) -> str:
+    error = op.get("last_error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error or "")
+
+
+@failed.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def failed_list(app: App, as_json: bool) -> None:
+    """List them, oldest first."""
+    ops = [op for op in app.client().failed() if isinstance(op, dict)]
+    if as_json:
+        emit_json(ops)
+        return
+    if not ops:
+        app.out("no failed operations")
+        return
+    app.table(
+        [
+            tables.Column("OP"),
+            tables.Column("STATE"),
+            tables.Column("WHAT"),
+            tables.Column("TARGET"),
+            tables.Column("QUEUED"),
+            tables.Column("ATTEMPTS", align="right"),
+            tables.Column("ERROR", limit=60),
+        ],
+        [
+            [
+                short(op.get("op_id")),
+                str(op.get("state")),
+                f"{op.get('kind')} {op.get('entity')}",
+                short(op.get("target")) if op.get("entity") == "time" else str(op.get("target")),
+                str(op.get("created_at") or "")[:16].replace("T", " "),
+                str(op.get("attempts", "")),
+                _op_error(op),
+            ]
+            for op in ops
+        ],
+        colours=[[None, "red"] + [None] * 5 for _ in ops],
+    )
+    app.note(
+        "`pymesync failed retry OP` sends one again; `pymesync failed discard OP` drops it", None
+    )
+
+
+@failed.command("retry")
+@click.argument("op_id")
+@pass_app
+def failed_retry(app: App, op_id: str) -> None:
+    """Send a failed operation again at the next sync (OP_ID: id or unique prefix)."""
+    ts = app.client()
+    op = ts.retry(resolve_op(ts, op_id))
+    app.out(f"{op['op_id']} ({op['kind']} {op['entity']}) will be sent at the next `pymesync sync`")
+
+
+@failed.command("discard")
+@click.argument("op_id")
+@pass_app
+def failed_discard(app: App, op_id: str) -> None:
+    """Drop a failed operation for good (OP_ID: id or unique prefix)."""
+    ts = app.client()
+    op = ts.discard(resolve_op(ts, op_id))
+    extra = " and the later changes to that object" if op.get("kind") == "create" else ""
+    app.out(f"discarded {op['op_id']} ({op['kind']} {op['entity']}){extra}")
+
+
+# --------------------------------------------------------------------------- config
+
+
+@main.group("config")
+def config_group() -> None:
+    """Read and change the configuration file (see `pymesync config path`)."""
+
+
+@config_group.command("set")
+@click.argument("key")
+@click.argument("value")
+def config_set(key: str, value: str) -> None:
+    """Set KEY to VALUE in the configuration file."""
+    path = cfg.config_path()
+    clean = cfg.normalise(key, value)
+    stored = cfg.read_file(path, check_keys=False)
+    cfg.write_file(path, {**stored, key: clean})
+    click.echo(f"{key} = {clean} (saved in {path})")
+    override = os.environ.get(cfg.ENV_VARS[key])
+    if override:
+        click.echo(f"Warning: {cfg.ENV_VARS[key]} is set and overrides it", err=True)
+    if key == "base_url" and not re.search(r"/v[0-9]+$", clean):
+        click.echo(
+            "Warning: the URL has no API version prefix such as /v0; TimeSync mounts its API"
+            " under one",
+            err=True,
+        )
+
+
+@config_group.command("get")
+@click.argument("key")
+@pass_app
+def config_get(app: App, key: str) -> None:
+    """Print KEY's effective value (flags, environment, file, default)."""
+    cfg.check_key(key)
+    value = app.settings.get(key)
+    if value is None:
+        raise CliError(f"{key} is not set")
+    click.echo(value)
+
+
+@config_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@pass_app
+def config_list(app: App, as_json: bool) -> None:
+    """Every key with its effective value and where it comes from."""
+    settings = app.settings
+    if as_json:
+        emit_json(
+            {
+                "path": str(settings.path),
+                "values": {
+                    k: {"value": s.value, "source": s.source} for k, s in settings.values.items()
+                },
+            }
+        )
+        return
+    app.table(
+        [tables.Column("KEY"), tables.Column("VALUE"), tables.Column("FROM")],
+        [
+            [
+                key,
+                "" if s.value is None else s.value,
+                _source(key, s.source),
+            ]
+            for key, s in settings.values.items()
+        ],
+    )
+    app.note(f"config file: {settings.path}")
+
+
+def _source(key: str, source: str | None) -> str:
+    if source == "env":
+        return f"${cfg.ENV_VARS[key]}"
+    if source == "flag":
+        return {"base_url": "--url", "username": "--user", "db": "--db"}.get(key, "flag")
+    return source or "(not set)"
+
+
+@config_group.command("unset")
+@click.argument("key")
+def config_unset(key: str) -> None:
+    """Remove KEY from the configuration file (any key, so typos can be removed)."""
+    path = cfg.config_path()
+    stored = cfg.read_file(path, check_keys=False)
+    if key not in stored:
+        cfg.check_key(key)
+        click.echo(f"{key} was not set in {path}")
+        return
+    del stored[key]
+    cfg.write_file(path, stored)
+    click.echo(f"removed {key} from {path}")
+
+
+@config_group.command("path")
+def config_path() -> None:
+    """Print the configuration file's path (it may not exist yet)."""
+    click.echo(str(cfg.config_path()))
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Show offline logging and syncing against a built-in emulator, in a few seconds.
+
+    Uses a throwaway store and configuration; never yours.
+    """
+    import tempfile
+    import time
+
+    from pymesync.testing import run_emulator
+
+    started = time.monotonic()
+    parent = ctx.obj if isinstance(ctx.obj, App) else App()
+    with (
+        tempfile.TemporaryDirectory(prefix="pymesync-demo-") as folder,
+        run_emulator(seed_data=True) as emu,
+    ):
+        store = str(Path(folder) / "pymesync.sqlite3")
+        settings = cfg.resolve(
+            Path(folder) / "config.toml",
+            {"base_url": emu.base_url, "username": "alice", "db": store},
+            environ={},
+        )
+        app = App(
+            settings_given=settings,
+            out_colour=parent.out_colour,
+            err_colour=parent.err_colour,
+            notes_to_stdout=True,
+        )
+        try:
+            _demo_script(app, emu)
+        finally:
+            app.close()
+    app.out(
+        f"\ndemo finished in {time.monotonic() - started:.1f} s; the emulator and the"
+        " throwaway store are gone."
+    )
+
+
+def _demo_script(app: App, emu: Any) -> None:
+    def step(command: str) -> None:
+        app.out("")
+        app.out(f"$ {command}", "bold")
+
+    def say(text: str) -> None:
+        app.out("")
+        app.out(f"# {text}", "cyan")
+
+    app.out(f"A TimeSync emulator runs at {emu.base_url} (seed data: alice, bob, gwm, ...);")
+    app.out(f"the store is a throwaway file, {app.db()}.")
+    step("pymesync login        # as alice")
+    do_login(app, "alice", "alice")
+    step("pymesync projects")
+    show_projects(app)
+    say("The server goes down: from now on every request gets a 503 answer.")
+    emu.fail_next(10**6, status=503)
+    today = dt.date.today()
+    entries = [
+        ("1h30m", "gwm", ["dev"], "design review", "today"),
+        ("45m", "ts", ["docs"], "API notes", "today"),
+        ("1.5h", "gwm", ["dev", "plan"], "sprint planning", "yesterday"),
+        ("5400", "ts", ["plan"], "roadmap", "yesterday"),
+    ]
+    local: list[str] = []
+    for duration, project, acts, notes, day in entries:
+        flags = " ".join(f"-a {a}" for a in acts)
+        step(f'pymesync log {duration} -p {project} {flags} -n "{notes}" --date {day}')
+        local.append(do_log(app, duration, project=project, activities=acts, notes=notes, day=day))
+    step("pymesync status")
+    show_status(app)
+    step(f"pymesync times --from {today - dt.timedelta(days=1)}")
+    show_times(app, start=(today - dt.timedelta(days=1)).isoformat())
+    say("The server comes back.")
+    emu.clear_faults()
+    if app.err_colour:
+        emu.add_latency(0.3, method="POST")  # so that the progress bar can be seen
+    step("pymesync sync")
+    do_sync(app, bar_threshold=0)
+    emu.clear_faults()
+    step(f"pymesync times --from {today - dt.timedelta(days=1)}")
+    show_times(app, start=(today - dt.timedelta(days=1)).isoformat())
+    say("The local uuids handed out offline now point at the server's:")
+    ts = app.logged_in()
+    for uuid in local:
+        server = ts.sync_status("time", uuid).get("server_id")
+        app.out(f"  {uuid} -> {server}")
+    step("pymesync status")
+    show_status(app)
+
+
+# --------------------------------------------------------------------------- tools
 
 
 @main.command()
@@ -50,14 +1388,11 @@ def emulator(port: int, seed_data: bool, db: str | None, prefix: str) -> None:
     "--db",
     type=click.Path(dir_okay=False),
     envvar="PYMESYNC_DB",
-    help="The store to migrate (default: $PYMESYNC_DB or the user data dir).",
+    help="The store to migrate (default: $PYMESYNC_DB, the db setting, or the user data dir).",
 )
-def migrate(db: str | None) -> None:
+@pass_app
+def migrate(app: App, db: str | None) -> None:
     """Create the local store or bring its schema up to date."""
     from pymesync.store import migrate as run_migrations
-    from pymesync.store.errors import StoreError
 
-    try:
-        click.echo(run_migrations(db))
-    except StoreError as error:
-        raise click.ClickException(str(error)) from None
+    click.echo(run_migrations(db or app.db()))
