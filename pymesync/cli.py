@@ -127,7 +127,6 @@ class MainGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand, translating errors to :class:`CliError`."""
-        app = ctx.obj if isinstance(ctx.obj, App) else None
         try:
             return super().invoke(ctx)
         except click.UsageError as error:
@@ -135,11 +134,12 @@ class MainGroup(click.Group):
         except (cfg.ConfigError, durations.DurationError) as error:
             raise CliError(str(error)) from None
         except PymesyncError as error:
-            raise translate(error, app) from None
+            raise translate(error, ctx.obj if isinstance(ctx.obj, App) else None) from None
 
 
 def _one_line(error: click.UsageError) -> CliError:
-    where = error.ctx.command_path if error.ctx is not None else "pymesync"
+    parts = error.ctx.command_path.split(" ")[1:] if error.ctx is not None else []
+    where = " ".join(["pymesync", *parts])
     return CliError(f"{error.format_message()} (see `{where} --help`)", error.exit_code)
 
 

@@ -74,6 +74,7 @@ Source = Literal["flag", "env", "file", "default"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SLUG = re.compile(r"[^\s/?#]+")
+_NO_TABLES = 'tables ([...]) are not supported: use flat key = "value" lines'
 _HEADER = "# pymesync configuration: edit with `pymesync config set KEY VALUE`.\n"
 
 
@@ -151,6 +152,8 @@ def loads(text: str, *, where: str = "config") -> dict[str, str]:
         raise ConfigError(f"{where}: not valid TOML ({error})") from None
     result: dict[str, str] = {}
     for key, value in data.items():
+        if isinstance(value, dict):
+            raise ConfigError(f"{where}: {_NO_TABLES}")
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {key} must be a quoted string")
         result[key] = value
@@ -164,18 +167,25 @@ def _mini_loads(text: str, *, where: str = "config") -> dict[str, str]:
     """A reader for the flat subset of TOML this file uses: comments, blank lines and
     ``key = "basic string"`` or ``key = 'literal string'`` lines."""
     result: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        at = f"{where}, line {number}"
-        stripped = line.strip()
+    segments = text.split("\n")
+    for number, raw in enumerate(segments, start=1):
+        at = f"{where}: not valid TOML, line {number}"
+        crlf = raw.endswith("\r") and number < len(segments)
+        line = raw[:-1] if crlf else raw
+        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
+            raise ConfigError(f"{at}: control character")
+        stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
             continue
+        if stripped.startswith("["):
+            raise ConfigError(f"{where}: {_NO_TABLES}")
         key, sep, rest = stripped.partition("=")
-        key = key.strip()
+        key = key.strip(" \t")
         if not sep or not _BARE_KEY.fullmatch(key):
             raise ConfigError(f'{at}: expected key = "value"')
         if key in result:
             raise ConfigError(f"{at}: {key} is set twice")
-        rest = rest.strip()
+        rest = rest.strip(" \t")
         if rest.startswith("'"):
             end = rest.find("'", 1)
             if end < 0:
@@ -184,8 +194,8 @@ def _mini_loads(text: str, *, where: str = "config") -> dict[str, str]:
         elif rest.startswith('"'):
             value, tail = _basic_string(rest, at)
         else:
-            raise ConfigError(f"{at}: {key} must be a quoted string")
-        tail = tail.strip()
+            raise ConfigError(f"{where}: {key} must be a quoted string")
+        tail = tail.strip(" \t")
         if tail and not tail.startswith("#"):
             raise ConfigError(f"{at}: unexpected text after the value")
         result[key] = value

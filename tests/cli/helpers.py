@@ -1,0 +1,49 @@
+"""Helpers for the command line's tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import Result
+
+
+def offline(emu: Any) -> None:
+    """Every request answers 503, as a proxy does when the server is down."""
+    emu.fail_next(10**6, status=503)
+
+
+def one_error_line(result: Result, code: int | None = None) -> str:
+    """The single ``Error: ...`` line of a failed command (asserts there is exactly one
+    line on stderr, no traceback, and a non-zero status)."""
+    assert result.exit_code != 0, result.output
+    if code is not None:
+        assert result.exit_code == code, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return errors[0][len("Error: ") :]
+
+
+def pymesync_executable() -> str:
+    """The installed ``pymesync`` script next to this interpreter (or on PATH)."""
+    candidate = Path(sys.executable).parent / "pymesync"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("pymesync")
+    assert found, "the pymesync executable is not installed"
+    return found
+
+
+def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment for running the executable with a private config and store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYMESYNC_")}
+    env.pop("NO_COLOR", None)
+    env["PYMESYNC_CONFIG"] = str(tmp_path / "e2e-config.toml")
+    env["PYMESYNC_DB"] = str(tmp_path / "e2e-store.sqlite3")
+    env.update(extra)
+    return env
