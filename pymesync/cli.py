@@ -461,7 +461,7 @@ def do_login(app: App, username: str, password: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (for scripts).")
 @pass_app
 def login(app: App, password_stdin: bool) -> None:
-    """Log in and keep the token (never the password) in the local store."""
+    """Log in; only the token is kept, never the password."""
     url = app.settings.require("base_url")
     username = app.settings.get("username")
     if username is None:
@@ -618,7 +618,10 @@ def edit(
     issue: str | None,
     day: str | None,
 ) -> None:
-    """Change a time entry (UUID: a full uuid, local or server, or a unique prefix)."""
+    """Change a time entry.
+
+    UUID is a full uuid (local or the server's) or a unique prefix.
+    """
     changes: dict[str, Any] = {}
     if duration is not None:
         seconds = durations.parse_duration(duration)
@@ -651,7 +654,7 @@ def edit(
 @click.argument("uuid")
 @pass_app
 def rm(app: App, uuid: str) -> None:
-    """Delete a time entry (UUID: a full uuid or a unique prefix)."""
+    """Delete a time entry (by uuid or unique prefix)."""
     ts = app.logged_in()
     target = resolve_time(ts, uuid)
     ts.delete_time(target)
@@ -776,7 +779,7 @@ def times(
     deleted: bool,
     as_json: bool,
 ) -> None:
-    """Your time entries: a table with totals and each entry's sync state.
+    """Your time entries, with totals and sync states.
 
     From the local cache when the server cannot be reached (and it says so).
     """
@@ -918,13 +921,13 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
         emit_json(data)
         return data
     account = data.get("account") or {}
-    if data.get("needs_login"):
+    if not data["logged_in"]:
+        login_line, login_colour = "not logged in: run `pymesync login`", "red"
+    elif data.get("needs_login"):
         login_line, login_colour = (
             "needed: the server refused the stored login; run `pymesync login`",
             "red",
         )
-    elif not data["logged_in"]:
-        login_line, login_colour = "not logged in: run `pymesync login`", "red"
     elif data["token_expired"]:
         login_line, login_colour = (
             f"expired at {data['token_expires'][:16].replace('T', ' ')}: run `pymesync login`",
@@ -976,7 +979,7 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """What is queued, failed or waiting, and whether you are logged in."""
+    """What is queued, failed or waiting; the login state."""
     show_status(app, as_json)
 
 
@@ -1067,7 +1070,10 @@ def sync(app: App, as_json: bool) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Log every pass, not only changes.")
 @pass_app
 def daemon(app: App, interval: float, verbose: bool) -> None:
-    """Keep syncing in the foreground until SIGTERM or Ctrl-C (one daemon per store)."""
+    """Keep syncing in the foreground (one daemon per store).
+
+    Stops on SIGTERM or Ctrl-C after the operation in flight.
+    """
     import logging
 
     try:
@@ -1116,7 +1122,7 @@ def _op_error(op: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 @pass_app
 def failed_list(app: App, as_json: bool) -> None:
-    """List them, oldest first."""
+    """List failed operations, oldest first."""
     ops = [op for op in app.client().failed() if isinstance(op, dict)]
     if as_json:
         emit_json(ops)
@@ -1157,7 +1163,10 @@ def failed_list(app: App, as_json: bool) -> None:
 @click.argument("op_id")
 @pass_app
 def failed_retry(app: App, op_id: str) -> None:
-    """Send a failed operation again at the next sync (OP_ID: id or unique prefix)."""
+    """Send a failed operation again at the next sync.
+
+    OP_ID is the id or a unique prefix.
+    """
     ts = app.client()
     op = ts.retry(resolve_op(ts, op_id))
     app.out(f"{op['op_id']} ({op['kind']} {op['entity']}) will be sent at the next `pymesync sync`")
@@ -1167,7 +1176,10 @@ def failed_retry(app: App, op_id: str) -> None:
 @click.argument("op_id")
 @pass_app
 def failed_discard(app: App, op_id: str) -> None:
-    """Drop a failed operation for good (OP_ID: id or unique prefix)."""
+    """Drop a failed operation for good.
+
+    OP_ID is the id or a unique prefix.
+    """
     ts = app.client()
     op = ts.discard(resolve_op(ts, op_id))
     extra = " and the later changes to that object" if op.get("kind") == "create" else ""
@@ -1179,7 +1191,7 @@ def failed_discard(app: App, op_id: str) -> None:
 
 @main.group("config")
 def config_group() -> None:
-    """Read and change the configuration file (see `pymesync config path`)."""
+    """Read and change the configuration file."""
 
 
 @config_group.command("set")
@@ -1280,7 +1292,7 @@ def config_path() -> None:
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
-    """Show offline logging and syncing against a built-in emulator, in a few seconds.
+    """A tour in seconds: log offline, then sync.
 
     Uses a throwaway store and configuration; never yours.
     """
@@ -1377,7 +1389,10 @@ def _demo_script(app: App, emu: Any) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), help="Keep the data in this SQLite file.")
 @click.option("--prefix", default="/v0", show_default=True, help="The API's version prefix.")
 def emulator(port: int, seed_data: bool, db: str | None, prefix: str) -> None:
-    """Run the built-in TimeSync emulator until interrupted; prints its base URL."""
+    """Run the built-in TimeSync emulator until interrupted.
+
+    Prints its base URL.
+    """
     from pymesync.testing import serve
 
     serve(port=port, seed_data=seed_data, db=db, prefix=prefix)
