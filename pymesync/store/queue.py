@@ -140,6 +140,11 @@ def _put_provisional(
     )
 
 
+def _maybe_sent(row: OperationRow) -> bool:
+    """Whether the operation may already have been carried out by the server."""
+    return bool(isinstance(row.last_error, dict) and row.last_error.get("maybe_sent"))
+
+
 def enqueue(
     session: Session, op: NewOperation, provisional: CacheObject | None, now: datetime
 ) -> EnqueueResult:
@@ -150,7 +155,12 @@ def enqueue(
     target = idmap.resolve_id(session, op.account, op.entity, op.target)
     last = _last_for_target(session, op.account, op.entity, target)
     result: EnqueueResult | None = None
-    if last is not None and last.state == "pending" and last.lease_owner is None:
+    # Only an operation that cannot have reached the server may change: never handed to
+    # a sender, or handed back with an error saying nothing was carried out. One that
+    # may have been carried out (a lost response: ``last_error["maybe_sent"]``) keeps
+    # its payload, which reconciliation looks for on the server.
+    unsent = last is not None and last.lease_owner is None and not _maybe_sent(last)
+    if last is not None and last.state == "pending" and unsent:
         if op.kind == "update" and last.kind in ("create", "update"):
             last.payload = {**(last.payload or {}), **(op.payload or {})}
             if last.kind == "update" and last.base_revision is None:

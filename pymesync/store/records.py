@@ -100,8 +100,10 @@ class Operation:
 
     @property
     def unsent(self) -> bool:
-        """True when the operation is pending and not leased (so enqueue may coalesce it)."""
-        return self.state == "pending" and self.lease_owner is None
+        """True when the operation is pending, not leased, and cannot have reached the
+        server (``last_error`` does not say ``maybe_sent``): enqueue may coalesce it."""
+        maybe_sent = bool(self.last_error and self.last_error.get("maybe_sent"))
+        return self.state == "pending" and self.lease_owner is None and not maybe_sent
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,18 @@ def test_daemon_syncs_and_stops_cleanly(emu: Any) -> None:
         thread.join(10)
     assert not thread.is_alive()
     assert all(len(alices_times(emu, f"daemon {i}")) == 1 for i in range(3))
+
+
+def test_update_after_a_lost_create_response_is_not_merged_into_it(emu: Any) -> None:
+    """Found by the state machine: the create may already be on the server, so a later
+    update must not change what reconciliation looks for."""
+    ts = client(emu, mode="auto")
+    ts._queue().offline_retry = 0
+    emu.lose_response_next(1)
+    emu.fail_next(2, status=503)
+    local = ts.create_time(a_time(notes="first"))["uuid"]
+    ts.update_time({"notes": "second"}, local)
+    emu.clear_faults()
+    assert ts.wait_synced(timeout=10)
+    assert [t["notes"] for t in alices_times(emu, "second")] == ["second"]
+    assert alices_times(emu, "first") == []
