@@ -479,3 +479,29 @@ def test_daemon_refuses_a_second_one(run: Run, alice: Any, private_store: Path) 
     with store_lock(private_store):
         message = one_error_line(run("daemon", "--interval", "1"), 1)
     assert message == f"another pymesync daemon is already syncing {private_store}"
+
+
+def test_demo_in_process(run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PYMESYNC_URL", "http://127.0.0.1:9/v0")  # never used by the demo
+    monkeypatch.setenv("PYMESYNC_DB", str(tmp_path / "mine.sqlite3"))
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "synced 4 operation(s)" in result.stdout
+    assert "offline: from the local cache" in result.stdout
+    assert result.stdout.rstrip().endswith("the emulator and the throwaway store are gone.")
+    assert not (tmp_path / "mine.sqlite3").exists()
+
+
+def test_emulator_command_wiring(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pymesync.testing
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(pymesync.testing, "serve", lambda **kwargs: seen.update(kwargs))
+    result = run("emulator", "--port", "8123", "--seed-data", "--db", "x.sqlite3")
+    assert result.exit_code == 0, result.output
+    assert seen == {"port": 8123, "seed_data": True, "db": "x.sqlite3", "prefix": "/v0"}
+
+
+def test_version(run: Run) -> None:
+    result = run("--version")
+    assert result.exit_code == 0 and pymesync.__version__ in result.stdout

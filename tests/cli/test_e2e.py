@@ -180,7 +180,7 @@ def test_demo_on_a_fresh_machine(tmp_path: Path) -> None:
 
 
 def test_daemon_syncs_in_the_background_and_stops_on_sigterm(
-    pymesync: Pymesync, server: Any
+    pymesync: Pymesync, server: Any, tmp_path: Path
 ) -> None:
     pymesync("config", "set", "base_url", server.base_url)
     pymesync("config", "set", "username", "alice")
@@ -188,16 +188,21 @@ def test_daemon_syncs_in_the_background_and_stops_on_sigterm(
     server.fail_next(10**6, status=503)
     pymesync("log", "1h", "-p", "gwm", "-n", "for the daemon")
     pymesync("log", "2h", "-p", "gwm", "-n", "for the daemon too")
-    daemon = subprocess.Popen(
-        [pymesync.exe, "daemon", "--interval", "0.2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=pymesync.env,
-    )
+    log = tmp_path / "daemon.log"
+    with log.open("w") as sink:
+        daemon = subprocess.Popen(
+            [pymesync.exe, "daemon", "--interval", "0.2"],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            text=True,
+            env=pymesync.env,
+        )
     try:
-        time.sleep(0.5)
-        second = pymesync("daemon", "--interval", "0.2", code=1)
+        deadline = time.monotonic() + 30
+        while " syncing " not in log.read_text() and time.monotonic() < deadline:
+            assert daemon.poll() is None, log.read_text()
+            time.sleep(0.05)
+        second = pymesync("daemon", "--interval", "0.2", code=1, timeout=30)
         assert second.stderr.startswith("Error: another pymesync daemon is already syncing")
         server.clear_faults()
         deadline = time.monotonic() + 30
@@ -205,11 +210,12 @@ def test_daemon_syncs_in_the_background_and_stops_on_sigterm(
             time.sleep(0.2)
         assert pymesync.json("status")["pending"] == 0
         daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=20)
+        daemon.wait(timeout=20)
     finally:
         if daemon.poll() is None:
             daemon.kill()
-            daemon.communicate()
+            daemon.wait()
+    err = log.read_text()
     assert daemon.returncode == 0, err
     assert "Traceback" not in err
     assert "stopped" in err
