@@ -152,11 +152,14 @@ class App:
 
     ``flags`` are the global options; the configuration file is read on first use (so
     ``--help`` and the ``config``, ``emulator`` and ``demo`` commands never need it).
-    ``settings`` may be given directly (the demo does, with a throwaway store).
+    ``settings_given`` replaces all of that (the demo's throwaway configuration).
+    ``out_terminal`` says whether stdout is a terminal (long table cells are cut to fit
+    only there); ``out_colour``/``err_colour`` whether to colour stdout/stderr.
     """
 
     flags: dict[str, str | None] = field(default_factory=dict)
     settings_given: cfg.Settings | None = None
+    out_terminal: bool = False
     out_colour: bool = False
     err_colour: bool = False
     notes_to_stdout: bool = False
@@ -232,8 +235,8 @@ class App:
         footer: Sequence[str] | None = None,
         colours: Sequence[Sequence[str | None]] | None = None,
     ) -> None:
-        """A table on stdout (notes cut to fit only on a terminal)."""
-        if not self.out_colour:
+        """A table on stdout (long cells cut to fit only on a terminal)."""
+        if not self.out_terminal:
             columns = [tables.Column(c.header, align=c.align) for c in columns]
         click.echo(
             tables.render_table(
@@ -321,7 +324,9 @@ def read_info(ts: TimeSync) -> dict[str, Any]:
     return {"source": "server", "fetched_at": None, "age": None} if read is None else read.as_dict()
 
 
-def resolve_prefix(prefix: str, candidates: Sequence[str], what: str) -> str:
+def resolve_prefix(
+    prefix: str, candidates: Sequence[str], what: str, plural: str | None = None
+) -> str:
     """The one candidate that starts with ``prefix`` (case-insensitive); a full uuid is
     taken as given (the library resolves local uuids). One clear error otherwise."""
     wanted = prefix.strip().lower()
@@ -336,7 +341,8 @@ def resolve_prefix(prefix: str, candidates: Sequence[str], what: str) -> str:
         listed = ", ".join(short(c) if len(short(c)) > len(wanted) else c for c in found[:5])
         more = ", ..." if len(found) > 5 else ""
         raise CliError(
-            f"{prefix!r} is ambiguous: {len(found)} {what}s start with it ({listed}{more});"
+            f"{prefix!r} is ambiguous: {len(found)} {plural or what + 's'} start with it"
+            f" ({listed}{more});"
             " give more characters"
         )
     return found[0]
@@ -424,6 +430,7 @@ def main(ctx: click.Context, url: str | None, username: str | None, db: str | No
     """
     app = App(
         flags={"base_url": url, "username": username, "db": db},
+        out_terminal=tables.is_terminal(sys.stdout),
         out_colour=tables.colour_enabled(sys.stdout),
         err_colour=tables.colour_enabled(sys.stderr),
     )
@@ -594,7 +601,7 @@ def resolve_time(ts: TimeSync, ident: str) -> str:
         return ident.strip().lower()
     times = ts.get_times()
     uuids = [str(t["uuid"]) for t in times if isinstance(t, dict) and t.get("uuid")]
-    return resolve_prefix(ident, uuids, "time entry")
+    return resolve_prefix(ident, uuids, "time entry", "time entries")
 
 
 @main.command()
@@ -1315,6 +1322,7 @@ def demo(ctx: click.Context) -> None:
         )
         app = App(
             settings_given=settings,
+            out_terminal=parent.out_terminal,
             out_colour=parent.out_colour,
             err_colour=parent.err_colour,
             notes_to_stdout=True,

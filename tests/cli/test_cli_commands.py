@@ -273,8 +273,10 @@ def test_rm_offline(run: Run, alice: Any) -> None:
 def test_resolve_prefix() -> None:
     ids = ["abc12345-0000", "abd99999-0000", "ffff0000-0000"]
     assert cli.resolve_prefix("ABC", ids, "time entry") == "abc12345-0000"
-    with pytest.raises(cli.CliError, match="'ab' is ambiguous: 2 time entrys start with it"):
-        cli.resolve_prefix("ab", ids, "time entry")
+    with pytest.raises(cli.CliError, match="'ab' is ambiguous: 2 time entries start with it"):
+        cli.resolve_prefix("ab", ids, "time entry", "time entries")
+    with pytest.raises(cli.CliError, match=r"2 failed operations start with it \(abc12345, abd9"):
+        cli.resolve_prefix("a", ids, "failed operation")
     with pytest.raises(cli.CliError, match="no time entry with an id starting with 'x'"):
         cli.resolve_prefix("x", ids, "time entry")
     with pytest.raises(cli.CliError, match="empty"):
@@ -505,3 +507,16 @@ def test_emulator_command_wiring(run: Run, monkeypatch: pytest.MonkeyPatch) -> N
 def test_version(run: Run) -> None:
     result = run("--version")
     assert result.exit_code == 0 and pymesync.__version__ in result.stdout
+
+
+def test_ambiguous_prefix_is_one_clear_error(run: Run, alice: Any) -> None:
+    seen: dict[str, str] = {t["uuid"][0]: t["uuid"] for t in my_times(run)}
+    for _ in range(17):  # 16 hex digits: a shared first character is certain by then
+        uuid = logged(run, "10m", "-p", "gwm")
+        if uuid[0] in seen:
+            break
+        seen[uuid[0]] = uuid
+    message = one_error_line(run("rm", uuid[0]), 1)
+    assert message.startswith(f"'{uuid[0]}' is ambiguous: ")
+    assert "time entries start with it" in message and message.endswith("give more characters")
+    assert uuid in [t["uuid"] for t in my_times(run)]
