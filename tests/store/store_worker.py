@@ -8,6 +8,7 @@ python store_worker.py open_check DB              # open; report if alembic load
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
@@ -20,10 +21,14 @@ def payload_for(op_id: str, seq: int) -> dict[str, object]:
     return {"seq": seq, "op_id": op_id, "notes": "x" * (seq % 97), "duration": seq * 60}
 
 
-def _wait_until(start: float) -> None:
-    delay = start - time.time()
-    if delay > 0:
-        time.sleep(delay)
+def _ready_then_wait_for(go: str) -> None:
+    """Say we are ready, then wait until the file ``go`` exists (a start barrier)."""
+    print("ready", flush=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(go):
+        if time.monotonic() > deadline:
+            raise SystemExit("never told to go")
+        time.sleep(0.001)
 
 
 def main(argv: list[str]) -> int:
@@ -49,8 +54,8 @@ def main(argv: list[str]) -> int:
             print(f"{op_id} {seq}", flush=True)
             seq += 1
     if command == "enqueue_n":
-        count, tag, start = int(argv[2]), argv[3], float(argv[4])
-        _wait_until(start)
+        count, tag = int(argv[2]), argv[3]
+        _ready_then_wait_for(argv[4])
         for seq in range(count):
             op_id = str(uuid.uuid4())
             store.enqueue(
@@ -61,14 +66,15 @@ def main(argv: list[str]) -> int:
         print(count, flush=True)
         return 0
     if command == "claim_loop":
-        owner, start = argv[2], float(argv[3])
-        _wait_until(start)
+        owner = argv[2]
+        _ready_then_wait_for(argv[3])
         while True:
             claimed = store.claim(ACCOUNT, owner, 600, limit=3)
             if not claimed:
                 return 0
             for operation in claimed:
                 print(operation.op_id, flush=True)
+            time.sleep(0.002)  # "sending": the other claimer gets its turn
     raise SystemExit(f"unknown command {command}")
 
 

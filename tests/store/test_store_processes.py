@@ -6,6 +6,7 @@ import json
 import random
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -82,10 +83,20 @@ def test_sigkill_never_loses_a_returned_enqueue(tmp_path: Path) -> None:
         assert len(store.operations(ACCOUNT)) >= len(printed)
 
 
+def start_together(procs: list[subprocess.Popen[str]], go: Path) -> None:
+    """Wait until every worker printed "ready", then let them all go at once."""
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == "ready\n", proc.communicate(timeout=30)[1]
+    go.touch()
+
+
 def test_four_processes_enqueue_concurrently(tmp_path: Path) -> None:
     db = tmp_path / "busy.sqlite3"  # not created yet: the four race to create it too
-    start = time.time() + 2.0
-    procs = [run_worker("enqueue_n", str(db), "250", f"p{i}", repr(start)) for i in range(4)]
+    go = tmp_path / "go"
+    procs = [run_worker("enqueue_n", str(db), "250", f"p{i}", str(go)) for i in range(4)]
+    start_together(procs, go)
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -107,8 +118,9 @@ def test_two_processes_claim_without_sharing(tmp_path: Path) -> None:
     with Store.open(db) as store:
         for i in range(300):
             store.enqueue(NewOperation(ACCOUNT, "update", "time", f"t{i}", {"i": i}))
-    start = time.time() + 1.5
-    procs = [run_worker("claim_loop", str(db), owner, repr(start)) for owner in ("a", "b")]
+    go = tmp_path / "go"
+    procs = [run_worker("claim_loop", str(db), owner, str(go)) for owner in ("a", "b")]
+    start_together(procs, go)
     claimed: list[list[str]] = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
