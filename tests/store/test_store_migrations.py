@@ -153,8 +153,18 @@ def test_alembic_cli_from_repo_root(tmp_path: Path) -> None:
 def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     if not (REPO / "pyproject.toml").is_file():
         pytest.skip("not running from a source checkout")
+    # Build from a clean copy: no stale build/ leftovers, nothing written into the checkout.
+    source = tmp_path / "src"
+    shutil.copytree(
+        REPO,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
