@@ -51,7 +51,9 @@ class TimeSync:
     default ``$PYMESYNC_DB`` or the user data dir), ``max_age`` (seconds: reads are
     answered from the cache without asking the server while it is that fresh) and
     ``conflict_policy`` (``"local"``, ``"server"`` or ``"hold"``: what wins when a
-    queued update and the server both changed a field).
+    queued update and the server both changed a field), ``sync_concurrency`` (how many
+    queued operations a sync pass sends at once, default 8) and ``requests_per_second``
+    (an optional cap on the sync's request rate).
     """
 
     def __init__(
@@ -67,6 +69,8 @@ class TimeSync:
         db: str | os.PathLike[str] | None = None,
         max_age: float | None = None,
         conflict_policy: ConflictPolicy = "local",
+        sync_concurrency: int = 8,
+        requests_per_second: float | None = None,
     ) -> None:
         if not isinstance(baseurl, str):
             raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
@@ -91,8 +95,16 @@ class TimeSync:
         else:
             if conflict_policy not in POLICIES:
                 raise ValueError(f"conflict_policy must be one of {', '.join(POLICIES)}")
+            if not isinstance(sync_concurrency, int) or sync_concurrency < 1:
+                raise ValueError("sync_concurrency must be a whole number >= 1")
             self._offline = OfflineBackend(
-                self._transport, db=db, mode=mode, max_age=max_age, conflict_policy=conflict_policy
+                self._transport,
+                db=db,
+                mode=mode,
+                max_age=max_age,
+                conflict_policy=conflict_policy,
+                concurrency=sync_concurrency,
+                requests_per_second=requests_per_second,
             )
             self._offline.bind_session(lambda: self.token, self._credentials, self._took_token)
             self._backend = self._offline

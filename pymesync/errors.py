@@ -28,6 +28,7 @@ __all__ = [
     "PymesyncError",
     "RateLimitedError",
     "ServerError",
+    "StaleOperationError",
     "TimeSyncError",
     "TokenRejectedError",
     "TransportError",
@@ -70,6 +71,11 @@ class ValidationError(PymesyncError):
 
 class NotAuthenticatedError(PymesyncError):
     """A method needing a token was called before ``authenticate()``."""
+
+
+class StaleOperationError(PymesyncError):
+    """A queued operation is gone (acked or discarded) or in a state that does not allow
+    the change: typically another sync worker took it over."""
 
 
 class TransportError(PymesyncError):

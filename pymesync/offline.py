@@ -87,6 +87,8 @@ class OfflineBackend:
         mode: Mode = "auto",
         max_age: float | None = None,
         conflict_policy: ConflictPolicy = "local",
+        concurrency: int = 8,
+        requests_per_second: float | None = None,
         offline_retry: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -96,6 +98,8 @@ class OfflineBackend:
         self.mode = mode
         self.max_age = max_age
         self.conflict_policy = conflict_policy
+        self.concurrency = concurrency
+        self.requests_per_second = requests_per_second
         #: How long a claimed operation stays leased to one sender (a crashed sender's
         #: operation comes back, as "outcome unknown", after this long).
         self.lease_seconds = 120.0
@@ -187,6 +191,8 @@ class OfflineBackend:
             conflict_policy=self.conflict_policy,
             lease_seconds=self.lease_seconds,
             clock=self.clock,
+            concurrency=self.concurrency,
+            requests_per_second=self.requests_per_second,
         )
 
     def sync(

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from pymesync.store import Operation, Store
     from pymesync.transport import Transport
 
-Outcome = Literal["synced", "failed", "deferred", "held", "needs_login"]
+Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
 
 
 def utcnow() -> dt.datetime:
@@ -65,6 +67,25 @@ class RetryPolicy:
         ceiling = min(self.cap, self.base * self.factor ** max(0, attempts - 1))
         jittered = (rng or random).uniform(0, ceiling)
         return max(jittered, retry_after or 0.0)
+
+
+class RateLimiter:
+    """Spaces requests evenly to at most ``rate`` per second (shared by all threads)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait for the next free slot."""
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
 
 
 @dataclass(frozen=True)
@@ -182,7 +203,9 @@ class SyncWorker:
     ``token`` is called before each request so that a token refreshed meanwhile (by
     ``authenticate()`` or ``pymesync login``) is used at once; ``relogin`` (if given)
     logs in again and returns a new token, or None when there is no way to. ``sleep``
-    is what the short in-pass retries wait with (injectable for tests).
+    is what the short in-pass retries wait with (injectable for tests). ``concurrency``
+    is how many operations may be in flight at once; ``requests_per_second`` caps the
+    request rate for servers that need it.
     """
 
     def __init__(
@@ -199,6 +222,8 @@ class SyncWorker:
         lease_seconds: float = 120.0,
         clock: Callable[[], dt.datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
+        concurrency: int = 1,
+        requests_per_second: float | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -211,6 +236,9 @@ class SyncWorker:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.sleep = sleep
+        self.concurrency = max(1, concurrency)
+        self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
+        self._busy: set[str] = set()
 
     def run_once(
         self,
@@ -222,40 +250,77 @@ class SyncWorker:
     ) -> SyncReport:
         """One pass: send claimable operations in queue order until none is left, the
         server is unreachable, no token is accepted, ``stop_after`` has been sent, or
-        ``should_stop()`` says so (checked between operations, so the one in flight is
-        always finished). ``progress`` is called with each operation's result."""
+        ``should_stop()`` says so (checked between operations, so operations in flight
+        are always finished). ``progress`` is called with each operation's result.
+
+        Up to ``concurrency`` operations are in flight at once, never two on the same
+        object, and a time never before the project or activity it refers to.
+        """
         results: list[OpResult] = []
-        while True:
-            if should_stop is not None and should_stop():
-                return SyncReport(tuple(results), stopped="stopped")
-            moment = now or self.clock()
-            claimed = self.store.claim(
-                self.account, self.owner, self.lease_seconds, now=moment, limit=1
-            )
-            if not claimed:
-                return SyncReport(tuple(results))
-            op = claimed[0]
-            result = self.push(op, moment)
-            results.append(result)
-            if progress is not None:
-                progress(result)
-            if result.outcome == "deferred":
-                return SyncReport(tuple(results), stopped="offline")
-            if result.outcome == NEEDS_LOGIN:
-                return SyncReport(tuple(results), stopped=NEEDS_LOGIN)
-            if stop_after is not None and op.op_id == stop_after:
-                return SyncReport(tuple(results))
+        stopped: str | None = None
+        in_flight: dict[Future[OpResult], Operation] = {}
+        pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
+        try:
+            while True:
+                if stopped is None and should_stop is not None and should_stop():
+                    stopped = "stopped"
+                free = self.concurrency - len(in_flight)
+                if stopped is None and free > 0:
+                    moment = now or self.clock()
+                    for op in self.store.claim(
+                        self.account, self.owner, self.lease_seconds, now=moment, limit=free
+                    ):
+                        self._busy.add(op.op_id)
+                        if pool is None:
+                            in_flight[_done(self.push(op, moment))] = op
+                        else:
+                            in_flight[pool.submit(self.push, op, moment)] = op
+                if not in_flight:
+                    break
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    op = in_flight.pop(future)
+                    self._busy.discard(op.op_id)
+                    result = future.result()
+                    if result.outcome in ("waiting", "lost"):
+                        continue
+                    results.append(result)
+                    if progress is not None:
+                        progress(result)
+                    if result.outcome == "deferred" and stopped is None:
+                        stopped = "offline"
+                    elif result.outcome == NEEDS_LOGIN and stopped is None:
+                        stopped = NEEDS_LOGIN
+                    if stop_after is not None and op.op_id == stop_after and stopped is None:
+                        stopped = "done"
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        return SyncReport(tuple(results), stopped=None if stopped == "done" else stopped)
 
     # ------------------------------------------------------------------ one operation
 
     def push(self, op: Operation, now: dt.datetime) -> OpResult:
-        """Send one claimed operation and record its outcome in the store."""
+        """Send one claimed operation and record its outcome in the store.
+
+        If the lease ran out meanwhile and another worker took the operation over, this
+        one neither sends it nor records anything (outcome ``"lost"``).
+        """
+        try:
+            return self._push(op, now)
+        except (_LeaseLost, errors.StaleOperationError):
+            return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+
+    def _push(self, op: Operation, now: dt.datetime) -> OpResult:
         base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
         last = op.last_error or {}
         attempt = _Attempt(unknown=op.outcome_unknown or bool(last.get("maybe_sent")))
         try:
             self._check_prerequisites(op)
             answer, canonical, key = self._send_with_retries(op, attempt)
+        except _Waiting:
+            self.store.release(op.op_id, now=now)
+            return replace(base, outcome="waiting")
         except Held as held:
             self.store.fail(
                 op.op_id,
@@ -360,6 +425,7 @@ class SyncWorker:
     def _attempt(
         self, op: Operation, attempt: _Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        self._check_lease(op)
         try:
             if op.kind == "create":
                 return self._create(op, attempt, token)
@@ -407,7 +473,7 @@ class SyncWorker:
         self, op: Operation, attempt: _Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         try:
-            self.transport.send(wire.delete_request(op.entity, self.ident_for(op)), token)
+            self._http(wire.delete_request(op.entity, self.ident_for(op)), token)
         except errors.NotFoundError:
             if not attempt.unknown:
                 raise
@@ -484,7 +550,7 @@ class SyncWorker:
             )
         )
         try:
-            candidates = self.transport.send(wire.times_request(query), token)
+            candidates = self._http(wire.times_request(query), token)
         except errors.TimeSyncError:
             return None
         sent = op.first_sent_at or op.created_at
@@ -527,7 +593,7 @@ class SyncWorker:
             flags = (("include_revisions", True),) if revisions else ()
             request = wire.entity_request(EntityQuery(entity, slug=ident, flags=flags))  # type: ignore[arg-type]
         try:
-            found = self.transport.send(request, token)
+            found = self._http(request, token)
         except (errors.NotFoundError, errors.InvalidIdentifierError, errors.BadQueryError):
             return None
         except errors.ServerError:
@@ -539,15 +605,15 @@ class SyncWorker:
     # ------------------------------------------------------------------ helpers
 
     def _check_prerequisites(self, op: Operation) -> None:
-        """A time waits for the queued project or activity it refers to."""
+        """A time waits for the queued project or activity it refers to: while that one
+        is in flight in this pass, the time goes back to the queue (``_Waiting``);
+        while it is failed, backing off or blocked, the time is held."""
         if op.entity != "time" or op.kind == "delete" or not op.payload:
             return
         wanted = {("project", op.payload.get("project"))}
         wanted |= {("activity", slug) for slug in op.payload.get("activities") or []}
-        for earlier in self.store.operations(self.account):
-            if earlier.id >= op.id or earlier.entity not in ("project", "activity"):
-                continue
-            if earlier.kind == "delete":
+        for earlier in self.store.operations(self.account, entities=("project", "activity")):
+            if earlier.id >= op.id or earlier.kind == "delete":
                 continue
             slugs = self._slugs_of(earlier)
             hit = next(
@@ -555,8 +621,13 @@ class SyncWorker:
             )
             if hit is None:
                 continue
+            if earlier.op_id in self._busy:
+                raise _Waiting()
             state = "failed" if earlier.state in ("failed", "conflict") else "waiting"
-            raise Held(f"waiting for {earlier.entity} {hit} ({state} in the queue)")
+            raise Held(
+                f"waiting for {earlier.entity} {hit} ({state} in the queue)",
+                retry_in=60.0 if state == "failed" else 5.0,
+            )
 
     def _slugs_of(self, op: Operation) -> set[str]:
         payload = op.payload or {}
@@ -572,7 +643,7 @@ class SyncWorker:
         return slugs
 
     def _send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
-        answer = self.transport.send(request, token)
+        answer = self._http(request, token)
         if not isinstance(answer, dict):
             error = errors.BadResponseError(
                 f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
@@ -582,6 +653,21 @@ class SyncWorker:
             error.maybe_sent = True
             raise error
         return answer
+
+    def _check_lease(self, op: Operation) -> None:
+        """Never send under a lease that ran out: another worker may own the op now."""
+        row = self.store.get_operation(op.op_id)
+        expires = None if row is None else row.lease_expires_at
+        if row is None or row.lease_owner != self.owner or expires is None:
+            raise _LeaseLost()
+        if expires <= self.clock():
+            raise _LeaseLost()
+
+    def _http(self, request: wire.WireRequest, token: str | None) -> Any:
+        """Every request of the worker goes out here (rate limit applied)."""
+        if self.limiter is not None:
+            self.limiter.acquire()
+        return self.transport.send(request, token)
 
     def ident_for(self, op: Operation) -> str:
         """The identifier to put in the URL: a local uuid becomes the server's."""
@@ -607,6 +693,21 @@ class SyncWorker:
         except errors.PymesyncError:
             return answer
         return fetched if fetched is not None else answer
+
+
+class _LeaseLost(Exception):
+    """The operation's lease ran out or passed to another worker."""
+
+
+class _Waiting(Exception):
+    """The operation's prerequisite is in flight in this pass: try it again after."""
+
+
+def _done(result: OpResult) -> Future[OpResult]:
+    """A finished future holding ``result`` (the one-at-a-time path of run_once)."""
+    future: Future[OpResult] = Future()
+    future.set_result(result)
+    return future
 
 
 class _NoToken(Exception):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: Seconds to wait for a connection and for each read, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 10.0
 REDACTED = "<redacted>"
+#: Connections kept alive per host (at least the sync concurrency).
+POOL_SIZE = 32
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 # Socket errors that happen after the request may have gone out.
@@ -68,8 +70,14 @@ class Transport:
         """The session every request goes through (created on first use)."""
         if self._session is None:
             import requests  # the HTTP stack is imported only when first needed
+            from requests.adapters import HTTPAdapter
 
-            self._session = requests.Session()
+            session = requests.Session()
+            # One keep-alive pool, large enough for a concurrent sync pass.
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._session = session
         return self._session
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ name is left exactly as it was.
 
 from __future__ import annotations
 
-from pymesync.errors import PymesyncError
+from pymesync.errors import PymesyncError, StaleOperationError
 
 __all__ = [
     "CorruptDatabaseError",
@@ -62,7 +62,7 @@ class StoreLocationError(StoreError):
     """The database folder or file cannot be created, read or written."""
 
 
-class UnknownOperationError(StoreError, KeyError):
+class UnknownOperationError(StoreError, StaleOperationError, KeyError):
     """No queued operation has the given ``op_id`` (it was acked or discarded)."""
 
     def __str__(self) -> str:
@@ -74,5 +74,5 @@ class DuplicateOperationError(StoreError):
     """An operation with the same ``op_id`` is already queued."""
 
 
-class OperationStateError(StoreError):
+class OperationStateError(StoreError, StaleOperationError):
     """The operation is in a state that does not allow the requested change."""

@@ -401,14 +401,20 @@ def discard(session: Session, op_id: str, now: datetime) -> Operation:
 
 
 def operations(
-    session: Session, account: str | None, states: Sequence[str] | None
+    session: Session,
+    account: str | None,
+    states: Sequence[str] | None,
+    entities: Sequence[str] | None = None,
 ) -> list[Operation]:
-    """Queued operations in queue order, optionally for one account and some states."""
+    """Queued operations in queue order, optionally for one account, some states and
+    some entities."""
     stmt = select(OperationRow)
     if account is not None:
         stmt = stmt.where(OperationRow.account == account)
     if states is not None:
         stmt = stmt.where(OperationRow.state.in_([_state(s) for s in states]))
+    if entities is not None:
+        stmt = stmt.where(OperationRow.entity.in_(list(entities)))
     return [to_record(row) for row in session.scalars(stmt.order_by(OperationRow.id))]
 
 

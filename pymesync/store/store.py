@@ -316,11 +316,15 @@ class Store:
                 return None
 
     def operations(
-        self, account: str | None = None, states: Sequence[str] | None = None
+        self,
+        account: str | None = None,
+        states: Sequence[str] | None = None,
+        entities: Sequence[str] | None = None,
     ) -> list[Operation]:
-        """Queued operations in queue order, of one account (default all) and states."""
+        """Queued operations in queue order, of one account (default all), states and
+        entities (default all)."""
         with self._read() as session:
-            return queue.operations(session, account, states)
+            return queue.operations(session, account, states, entities)
 
     def counts(self, account: str) -> dict[str, int]:
         """The account's number of queued operations per state, e.g. ``{"pending": 2,

@@ -19,8 +19,9 @@ YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).iso
 
 
 def sync(base: str, stop_file: str | None) -> None:
-    ts = pymesync.TimeSync.resume(base, "alice", mode="queue")
-    ts._queue().lease_seconds = 0.5
+    concurrency = int(os.environ.get("SYNC_CONCURRENCY", "8"))
+    ts = pymesync.TimeSync.resume(base, "alice", mode="queue", sync_concurrency=concurrency)
+    ts._queue().lease_seconds = 3.0
     while True:
         report = ts.sync()
         status = ts.status()
