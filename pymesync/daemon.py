@@ -112,6 +112,7 @@ def run_daemon(
         with store_lock(backend.store.path), _stop_on_signals(stop):
             log.info("syncing %s every %s s (store %s)", account, interval, backend.store.path)
             failures = 0
+            warned_login = False
             while not stop.is_set():
                 report = worker.run_once(should_stop=stop.is_set)
                 if report.results:
@@ -138,12 +139,16 @@ def run_daemon(
                 elif report.stopped == "needs_login":
                     failures = 0
                     wait = interval
-                    log.warning(
-                        "the server refused the token and there is no way to log in "
-                        "again: run `pymesync login` (queue kept)"
-                    )
+                    if not warned_login:
+                        warned_login = True
+                        log.warning(
+                            "the server refused the token and there is no way to log in "
+                            "again: run `pymesync login` (queue kept)"
+                        )
                 else:
                     failures, wait = 0, interval
+                if report.stopped != "needs_login":
+                    warned_login = False
                 stop.wait(wait)
             log.info("stopped")
     finally:

@@ -28,7 +28,7 @@ from pymesync.backend import DirectBackend, roles_by_user
 from pymesync.credentials import Credentials, from_environment
 from pymesync.reconcile import ConflictPolicy
 from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
-from pymesync.sync import OpResult, SyncReport, SyncWorker, server_key, utcnow
+from pymesync.sync import OpResult, SyncReport, SyncWorker, error_record, server_key, utcnow
 from pymesync.transport import Transport
 from pymesync.validation import Entity, EntityQuery, TimesQuery
 
@@ -173,8 +173,17 @@ class OfflineBackend:
     def _is_offline(self, now: dt.datetime) -> bool:
         return self._offline_until is not None and now < self._offline_until
 
-    def _went_offline(self, now: dt.datetime) -> None:
+    def _went_offline(self, now: dt.datetime, error: errors.PymesyncError | None = None) -> None:
         self._offline_until = now + dt.timedelta(seconds=self.offline_retry)
+        if error is not None and self._store is not None:
+            with contextlib.suppress(errors.PymesyncError):
+                token = self._token()
+                if token:
+                    self.store.set_state(
+                        self.account(token),
+                        "last_error",
+                        {**error_record(error), "at": now.isoformat()},
+                    )
 
     def worker(self, token: str) -> SyncWorker:
         """A sync worker for the account of ``token``."""
@@ -448,7 +457,7 @@ class OfflineBackend:
         self,
         account: str,
         entity: Entity,
-        ask_server: Callable[[], Any],
+        ask_server: Callable[[str], Any],
         from_cache: Callable[[], Any],
         keep: Callable[[Any], Any],
     ) -> Any:
@@ -468,15 +477,26 @@ class OfflineBackend:
                 ),
             )
         try:
-            answer = ask_server()
+            answer = self._ask_with_relogin(account, ask_server)
         except errors.PymesyncError as error:
             if not unreachable(error):
                 raise
-            self._went_offline(now)
+            self._went_offline(now, error)
             return self._from_cache(account, entity, from_cache, error)
         self._offline_until = None
         self.last_read = ReadInfo("server", now, 0.0)
         return keep(answer)
+
+    def _ask_with_relogin(self, account: str, ask_server: Callable[[str], Any]) -> Any:
+        """Ask the server; a refused token means one new login (when there is a way to)."""
+        token = self.token_for(account) or ""
+        try:
+            return ask_server(token)
+        except errors.TokenRejectedError:
+            fresh = self.relogin(account)
+            if fresh is None:
+                raise
+            return ask_server(fresh)
 
     def _refresh(self, account: str, entity: Entity, answer: Any) -> set[str]:
         """Put the server's objects in the cache; return the keys with pending changes."""
@@ -539,7 +559,7 @@ class OfflineBackend:
             return self._overlay(account, "time", answer, local)
 
         return self._read(
-            account, "time", lambda: self.direct.times(query, token), from_cache, keep
+            account, "time", lambda tok: self.direct.times(query, tok), from_cache, keep
         )
 
     def entities(self, query: EntityQuery, token: str) -> Any:
@@ -560,7 +580,7 @@ class OfflineBackend:
             return self._overlay(account, query.entity, answer, local)
 
         return self._read(
-            account, query.entity, lambda: self.direct.entities(query, token), from_cache, keep
+            account, query.entity, lambda tok: self.direct.entities(query, tok), from_cache, keep
         )
 
     def project_users(self, slug: str, token: str) -> dict[str, list[str]]:
