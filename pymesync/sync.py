@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import errors, reconcile, tokens, wire
+from pymesync.provisional import normalise_time
 from pymesync.reconcile import ConflictPolicy
 from pymesync.status import NEEDS_LOGIN
 from pymesync.validation import EntityQuery, TimesQuery
@@ -296,7 +297,15 @@ class SyncWorker:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
+        if any(result.outcome == "synced" for result in results):
+            self._record_success(now or self.clock())
         return SyncReport(tuple(results), stopped=None if stopped == "done" else stopped)
+
+    def _record_success(self, now: dt.datetime) -> None:
+        """Once per pass: the last success time, and the end of a needs-login state."""
+        self.store.set_state(self.account, "last_success", now.isoformat())
+        if self.store.get_state(self.account, NEEDS_LOGIN):
+            self.store.set_state(self.account, NEEDS_LOGIN, False)
 
     # ------------------------------------------------------------------ one operation
 
@@ -342,8 +351,6 @@ class SyncWorker:
         except errors.PymesyncError as error:
             return self._failed(op, base, error, attempt, now)
         self.store.ack(op.op_id, server_object=canonical, server_key=key, now=now)
-        self.store.set_state(self.account, "last_success", now.isoformat())
-        self.store.set_state(self.account, NEEDS_LOGIN, False)
         return replace(base, answer=answer, canonical=canonical)
 
     def _failed(
@@ -452,8 +459,22 @@ class SyncWorker:
             if found is None or not reconcile.matches(entity, payload, found):
                 raise error from None
             return found, found, server_key(entity, found)
-        canonical = self._canonical(entity, answer, token)
+        canonical = self._created_time(answer) if entity == "time" else None
+        if canonical is None:
+            canonical = self._canonical(entity, answer, token)
         return answer, canonical, server_key(entity, canonical)
+
+    def _created_time(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """The GET form of a just-created time, built from its create response when the
+        cache knows its project (so no second request is needed): the response differs
+        from a GET only in ``project`` (one slug) and omitted defaults."""
+        slug = answer.get("project")
+        if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
+            return None
+        project = self.store.find_by_slug(self.account, "project", slug)
+        if project is None or project.local:
+            return None
+        return normalise_time(answer, project.payload)
 
     def _update(
         self, op: Operation, attempt: _Attempt, token: str

@@ -188,15 +188,16 @@ def test_time_waits_for_its_queued_project(emu: Any) -> None:
     emu.fail_next(1, status=500, route="POST /projects")
     emu.fail_next(10, status=503, route="POST /projects")
     sleeps = Sleeps()
-    first = worker(admin, sleeps).run_once()
+    slow = RetryPolicy(base=30.0)  # so that the project is surely not due in the next pass
+    first = worker(admin, sleeps, policy=slow).run_once()
     outcomes = {r.entity: r.outcome for r in first.results}
     # the time went back to the queue while its project was in flight, or was held
     assert outcomes["project"] == "deferred" and outcomes.get("time", "held") == "held"
     assert emu.request_count("POST /times") == 0
     # the project is backing off: the time is held, not sent
-    held = worker(admin, sleeps).run_once()
+    held = worker(admin, sleeps, policy=slow).run_once()
     assert emu.request_count("POST /times") == 0
-    assert all(r.outcome in ("held",) for r in held.results)
+    assert all(r.outcome in ("held",) for r in held.results), held.as_dict()
     emu.clear_faults()
     assert admin.sync().failed == 0
     assert [t["notes"] for t in server(emu).get_times({"project": "brand-new"})] == [
@@ -239,7 +240,7 @@ def test_long_outage_defers_with_persisted_backoff(emu: Any) -> None:
     ts.create_time(a_time(notes="outage"))
     emu.fail_next(1000, status=503)
     sleeps = Sleeps()
-    w = worker(ts, sleeps, policy=RetryPolicy(base=10.0, cap=60.0))
+    w = worker(ts, sleeps, policy=RetryPolicy(base=1000.0, cap=1000.0))
     report = w.run_once()
     assert report.stopped == "offline" and len(sleeps.calls) == 2
     [op] = ts._queue().store.operations(ts._account())
