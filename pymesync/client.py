@@ -8,10 +8,11 @@ what the old library returned. With ``raise_errors=True`` errors are raised as
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import validation
@@ -386,6 +387,22 @@ class TimeSync:
         return self._one(call)
 
     # ------------------------------------------------------------------ the queue
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[TimeSync]:
+        """Queue many writes in one transaction (e.g. importing history).
+
+        Inside ``with ts.batch():`` every ``create_*``/``update_*``/``delete_*`` call is
+        validated as usual and answers at once with its provisional object; the
+        operations are written to the store together when the block ends (durable from
+        then on; nothing is queued if the block raises), and in ``auto`` mode pushed
+        right after. Outside the offline-first modes it changes nothing.
+        """
+        if self._offline is None:
+            yield self
+            return
+        with self._offline.batch(lambda: self.token):
+            yield self
 
     @classmethod
     def resume(cls, baseurl: str, username: str, **options: Any) -> TimeSync:

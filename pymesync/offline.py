@@ -19,7 +19,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +33,7 @@ from pymesync.transport import Transport
 from pymesync.validation import Entity, EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
-    from pymesync.store import CacheObject, Operation, Store
+    from pymesync.store import CacheObject, NewOperation, Operation, Store
 
 Mode = Literal["auto", "queue"]
 PENDING_STATES = ("pending", "inflight")
@@ -107,6 +107,7 @@ class OfflineBackend:
         self.clock = clock
         self.last_read: ReadInfo | None = None
         self._store: Store | None = None
+        self._batch: list[tuple[NewOperation, CacheObject | None]] | None = None
         self._offline_until: dt.datetime | None = None
         self._token: Callable[[], str | None] = lambda: None
         self._credentials: Callable[[], Credentials | None] = lambda: None
@@ -403,9 +404,39 @@ class OfflineBackend:
         )
         return self._queue_and_push(op, obj, None, token)
 
+    @contextlib.contextmanager
+    def batch(self, token: Callable[[], str | None]) -> Iterator[None]:
+        """Collect the writes made inside the block and queue them in ONE transaction
+        when it ends (nothing is queued if it raises); then push them in auto mode."""
+        if self._batch is not None:
+            yield  # nested: the outer block writes everything
+            return
+        self._batch = []
+        try:
+            yield
+            items, self._batch = self._batch, None
+            if items:
+                self._enqueue_all(items)
+        finally:
+            self._batch = None
+        current = token()
+        if items and self.mode == "auto" and current and not self._is_offline(self.clock()):
+            self.sync(current)
+
+    def _enqueue_all(self, items: list[tuple[NewOperation, CacheObject | None]]) -> None:
+        bulk = getattr(self.store, "enqueue_many", None)
+        if bulk is not None:
+            bulk(items, now=self.clock())
+            return
+        for op, obj in items:  # pragma: no cover - stores without the bulk API
+            self.store.enqueue(op, obj, now=self.clock())
+
     def _queue_and_push(
         self, op: Any, obj: CacheObject | None, offline_answer: Any, token: str
     ) -> Any:
+        if self._batch is not None:
+            self._batch.append((op, obj))
+            return offline_answer
         queued = self.store.enqueue(op, obj, now=self.clock())
         carrier = queued.operation
         if carrier is None:  # a delete cancelled an unsent create: nothing to send

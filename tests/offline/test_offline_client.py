@@ -313,3 +313,23 @@ def test_no_plaintext_password_reaches_the_disk(emu: Any, private_store: Path) -
     assert admin.sync().synced == 1
     frank = pymesync.TimeSync(emu.base_url, mode="direct")
     assert "token" in frank.authenticate("frank", "plain-secret-123", "password")
+
+
+def test_batch_queues_everything_in_one_go(emu: Any) -> None:
+    ts = client(emu, mode="queue")
+    with ts.batch():
+        made = [ts.create_time(a_time(notes=f"batch {i}")) for i in range(20)]
+        assert pending(ts)["pending"] == 0  # nothing written before the block ends
+        bad = ts.create_time(a_time(duration="3h"))
+    assert bad == [{"pymesync error": "time object: invalid duration string"}]
+    assert len({m["uuid"] for m in made}) == 20
+    assert pending(ts)["pending"] == 20
+    try:
+        with ts.batch():
+            ts.create_time(a_time(notes="never queued"))
+            raise RuntimeError("abort the import")
+    except RuntimeError:
+        pass
+    assert pending(ts)["pending"] == 20
+    assert ts.sync().synced == 20
+    assert len([t for t in ts.get_times() if str(t["notes"]).startswith("batch ")]) == 20
