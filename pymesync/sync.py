@@ -240,6 +240,7 @@ class SyncWorker:
         self.concurrency = max(1, concurrency)
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
         self._busy: set[str] = set()
+        self._parents: list[Operation] | None = None
 
     def run_once(
         self,
@@ -267,6 +268,7 @@ class SyncWorker:
                     stopped = "stopped"
                 free = self.concurrency - len(in_flight)
                 if stopped is None and free > 0:
+                    self._parents = None  # project/activity ops may have changed
                     moment = now or self.clock()
                     for op in self.store.claim(
                         self.account, self.owner, self.lease_seconds, now=moment, limit=free
@@ -633,7 +635,7 @@ class SyncWorker:
             return
         wanted = {("project", op.payload.get("project"))}
         wanted |= {("activity", slug) for slug in op.payload.get("activities") or []}
-        for earlier in self.store.operations(self.account, entities=("project", "activity")):
+        for earlier in self._parent_ops():
             if earlier.id >= op.id or earlier.kind == "delete":
                 continue
             slugs = self._slugs_of(earlier)
@@ -649,6 +651,13 @@ class SyncWorker:
                 f"waiting for {earlier.entity} {hit} ({state} in the queue)",
                 retry_in=60.0 if state == "failed" else 5.0,
             )
+
+    def _parent_ops(self) -> list[Operation]:
+        """The queued project and activity operations, read at most once per claim
+        round (they are few; times are many)."""
+        if self._parents is None:
+            self._parents = self.store.operations(self.account, entities=("project", "activity"))
+        return self._parents
 
     def _slugs_of(self, op: Operation) -> set[str]:
         payload = op.payload or {}
@@ -676,7 +685,14 @@ class SyncWorker:
         return answer
 
     def _check_lease(self, op: Operation) -> None:
-        """Never send under a lease that ran out: another worker may own the op now."""
+        """Never send under a lease that ran out: another worker may own the op now.
+
+        While the lease this worker was given is comfortably valid, nobody else can have
+        claimed the operation, so the database is only asked when it is nearly over.
+        """
+        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
+        if op.lease_expires_at is not None and self.clock() + margin < op.lease_expires_at:
+            return
         row = self.store.get_operation(op.op_id)
         expires = None if row is None else row.lease_expires_at
         if row is None or row.lease_owner != self.owner or expires is None:

@@ -47,3 +47,21 @@ def test_every_cli_command_is_documented() -> None:
     assert paths
     missing = [path for path in paths if f"`{path}" not in documented]
     assert not missing, f"undocumented in docs/cli.md: {missing}"
+
+
+def test_docs_links_resolve() -> None:
+    """The docs "build": every relative link in README.md and docs/ points at a file
+    that exists (and an anchor-free page), and every page is linked from the README."""
+    root = DOCS.parent
+    pages = [root / "README.md", *sorted(DOCS.glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text("utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).resolve().exists():
+                broken.append(f"{page.name} -> {target}")
+    assert not broken, broken
+    readme = (root / "README.md").read_text("utf-8")
+    unlinked = [p.name for p in DOCS.glob("*.md") if f"docs/{p.name}" not in readme]
+    assert not unlinked, f"docs pages not linked from README.md: {unlinked}"
