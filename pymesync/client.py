@@ -179,7 +179,13 @@ class TimeSync:
         return answer
 
     def _deleted(self, call: Callable[[], Any]) -> Any:
-        answer = self._one(call)
+        def checked() -> Any:
+            answer = call()
+            if answer is None or answer == [{"status": 200}]:  # the latter: test mode
+                return answer
+            return self._object(answer)
+
+        answer = self._one(checked)
         return {"status": 200} if answer is None else answer
 
     def _token(self) -> str:
