@@ -803,30 +803,45 @@ def times(
     )
 
 
-def show_projects(app: App, as_json: bool = False) -> None:
-    """The projects table (or JSON)."""
+def show_objects(
+    app: App,
+    as_json: bool,
+    name: str,
+    fetch: Callable[[TimeSync], list[Any]],
+    sort_key: Callable[[dict[str, Any]], str],
+    columns: list[tables.Column],
+    row: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """A table (or JSON under ``name``) of the objects ``fetch`` returns."""
     ts = app.logged_in()
-    found = [p for p in ts.get_projects() if isinstance(p, dict)]
+    found = [o for o in fetch(ts) if isinstance(o, dict)]
     if as_json:
-        emit_json({**read_info(ts), "projects": found})
+        emit_json({**read_info(ts), name: found})
         return
     read_note(app, ts)
-    found.sort(key=first_slug)
-    app.table(
+    found.sort(key=sort_key)
+    app.table(columns, [row(o) for o in found])
+
+
+def show_projects(app: App, as_json: bool = False) -> None:
+    """The projects table (or JSON)."""
+    show_objects(
+        app,
+        as_json,
+        "projects",
+        lambda ts: ts.get_projects(),
+        first_slug,
         [
             tables.Column("SLUGS"),
             tables.Column("NAME"),
             tables.Column("DEFAULT ACTIVITY"),
             tables.Column("URI", limit=50),
         ],
-        [
-            [
-                ", ".join(sorted(str(s) for s in p.get("slugs") or [])),
-                str(p.get("name") or ""),
-                str(p.get("default_activity") or ""),
-                str(p.get("uri") or ""),
-            ]
-            for p in found
+        lambda p: [
+            ", ".join(sorted(str(s) for s in p.get("slugs") or [])),
+            str(p.get("name") or ""),
+            str(p.get("default_activity") or ""),
+            str(p.get("uri") or ""),
         ],
     )
 
@@ -844,17 +859,27 @@ def projects(app: App, as_json: bool) -> None:
 @pass_app
 def activities(app: App, as_json: bool) -> None:
     """The activities."""
-    ts = app.logged_in()
-    found = [a for a in ts.get_activities() if isinstance(a, dict)]
-    if as_json:
-        emit_json({**read_info(ts), "activities": found})
-        return
-    read_note(app, ts)
-    found.sort(key=lambda a: str(a.get("slug")))
-    app.table(
+    show_objects(
+        app,
+        as_json,
+        "activities",
+        lambda ts: ts.get_activities(),
+        lambda a: str(a.get("slug")),
         [tables.Column("SLUG"), tables.Column("NAME")],
-        [[str(a.get("slug") or ""), str(a.get("name") or "")] for a in found],
+        lambda a: [str(a.get("slug") or ""), str(a.get("name") or "")],
     )
+
+
+def _user_row(user: dict[str, Any]) -> list[str]:
+    roles = [r for r in ("admin", "manager", "spectator") if user.get(f"site_{r}") is True]
+    if user.get("active") is False:
+        roles.append("inactive")
+    return [
+        str(user.get("username") or ""),
+        str(user.get("display_name") or ""),
+        str(user.get("email") or ""),
+        ", ".join(roles),
+    ]
 
 
 @main.command()
@@ -862,34 +887,19 @@ def activities(app: App, as_json: bool) -> None:
 @pass_app
 def users(app: App, as_json: bool) -> None:
     """The users."""
-    ts = app.logged_in()
-    found = [u for u in ts.get_users() if isinstance(u, dict)]
-    if as_json:
-        emit_json({**read_info(ts), "users": found})
-        return
-    read_note(app, ts)
-    found.sort(key=lambda u: str(u.get("username")))
-    rows = []
-    for u in found:
-        roles = [r for r in ("admin", "manager", "spectator") if u.get(f"site_{r}") is True]
-        if u.get("active") is False:
-            roles.append("inactive")
-        rows.append(
-            [
-                str(u.get("username") or ""),
-                str(u.get("display_name") or ""),
-                str(u.get("email") or ""),
-                ", ".join(roles),
-            ]
-        )
-    app.table(
+    show_objects(
+        app,
+        as_json,
+        "users",
+        lambda ts: ts.get_users(),
+        lambda u: str(u.get("username")),
         [
             tables.Column("USERNAME"),
             tables.Column("NAME"),
             tables.Column("EMAIL"),
             tables.Column("SITE ROLES"),
         ],
-        rows,
+        _user_row,
     )
 
 
