@@ -1,33 +1,28 @@
 """The object cache: server objects and provisional local ones, with searchable tags.
 
 Functions here work inside a transaction the caller (:class:`~pymesync.store.Store`)
-opened; they never commit.
+opened on a DB-API connection; they never commit. Every statement is plain SQL with
+``?`` parameters, so that SQLite's statement cache serves the repeated ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
 from . import idmap
 from .records import ENTITIES, CacheObject, Entity, PutResult
-from .schema import (
-    CacheRow,
-    CacheTagRow,
-    IdMapRow,
-    OperationRow,
-    cache_table,
-    cache_tags_table,
-)
+from .schema import dump_json, format_utc, gc_paused, load_json, parse_utc
 
 __all__ = [
     "CacheEntry",
+    "TimesFilter",
+    "cache_row",
+    "check_entity",
+    "choose_driver",
     "extract_key",
     "find_by_slug",
     "get_object",
@@ -38,12 +33,33 @@ __all__ = [
     "query_times",
     "remove_object",
     "revision_of",
+    "tag_rows",
     "tags_for",
-    "to_record",
+    "times_query",
+    "write_rows",
 ]
 
+#: Keys per statement in bulk lookups (well under SQLite's oldest 999-variable limit).
 _CHUNK = 500
 _T = TypeVar("_T")
+_ENTITIES: dict[str, Entity] = {entity: entity for entity in ENTITIES}
+
+#: The columns a :class:`CacheObject` is built from, in :func:`_records` order.
+_COLUMNS = "key, payload, revision, deleted, fetched_at, local"
+_UPSERT = (
+    "INSERT INTO cache (account, entity, key, payload, revision, deleted, fetched_at, local,"
+    ' "user", date_worked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    " ON CONFLICT (account, entity, key) DO UPDATE SET payload = excluded.payload,"
+    " revision = excluded.revision, deleted = excluded.deleted,"
+    " fetched_at = excluded.fetched_at, local = excluded.local,"
+    ' "user" = excluded."user", date_worked = excluded.date_worked'
+)
+_DELETE_TAGS = "DELETE FROM cache_tags WHERE account = ? AND entity = ? AND key = ?"
+_INSERT_TAG = (
+    "INSERT OR IGNORE INTO cache_tags (account, entity, key, tag_kind, value)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_GET = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key = ?"
 
 
 @dataclass(frozen=True)
@@ -59,15 +75,20 @@ class CacheEntry:
 
 def check_entity(entity: str) -> Entity:
     """``entity`` if it is one of the known entities, else ValueError."""
-    for known in ENTITIES:
-        if entity == known:
-            return known
-    raise ValueError(f"unknown entity {entity!r} (expected one of {', '.join(ENTITIES)})")
+    known = _ENTITIES.get(entity)
+    if known is None:
+        raise ValueError(f"unknown entity {entity!r} (expected one of {', '.join(ENTITIES)})")
+    return known
 
 
-def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(count: int) -> str:
+    """``?, ?, ?`` with ``count`` placeholders."""
+    return ", ".join("?" * count)
 
 
 def _strings(value: Any) -> list[str]:
@@ -111,120 +132,152 @@ def tags_for(entity: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
 
 
-def to_record(row: CacheRow) -> CacheObject:
-    """The frozen record for a cache row."""
-    return CacheObject(
-        account=row.account,
-        entity=check_entity(row.entity),
-        key=row.key,
-        payload=dict(row.payload),
-        revision=row.revision,
-        deleted=bool(row.deleted),
-        fetched_at=row.fetched_at,
-        local=bool(row.local),
+def _records(account: str, entity: Entity, rows: Iterable[Sequence[Any]]) -> list[CacheObject]:
+    """Records for rows of :data:`_COLUMNS` (the JSON payload decoded: each its own copy)."""
+    records: list[CacheObject] = []
+    append = records.append
+    last_text, last_when = "", None
+    with gc_paused():
+        for key, payload, revision, deleted, fetched_at, local in rows:
+            if fetched_at != last_text or last_when is None:
+                last_text, last_when = fetched_at, parse_utc(fetched_at)
+            append(
+                CacheObject(
+                    account,
+                    entity,
+                    key,
+                    load_json(payload),
+                    revision,
+                    bool(deleted),
+                    last_when,
+                    bool(local),
+                )
+            )
+    return records
+
+
+def cache_row(
+    account: str, entity: str, entry: CacheEntry, now_text: str
+) -> tuple[str, str, str, str, int | None, bool, str, bool, str | None, str | None]:
+    """The parameters of :data:`_UPSERT` for one entry (``now_text``: its fetched_at)."""
+    user = worked = None
+    if entity == "time":
+        found = entry.payload.get("user")
+        user = found if isinstance(found, str) else None
+        found = entry.payload.get("date_worked")
+        worked = found if isinstance(found, str) else None
+    return (
+        account,
+        entity,
+        entry.key,
+        dump_json(entry.payload),
+        entry.revision,
+        entry.deleted,
+        now_text,
+        entry.local,
+        user,
+        worked,
     )
+
+
+def tag_rows(
+    account: str, entity: str, key: str, payload: dict[str, Any]
+) -> list[tuple[str, str, str, str, str]]:
+    """The cache_tags rows of one object."""
+    return [(account, entity, key, kind, value) for kind, value in tags_for(entity, payload)]
+
+
+def write_rows(
+    db: sqlite3.Connection,
+    rows: Sequence[Sequence[Any]],
+    tags: list[tuple[str, str, str, str, str]],
+    stale: Sequence[tuple[str, str, str]],
+) -> None:
+    """Write cache rows (:func:`cache_row`, distinct keys) and their tags, after deleting
+    the old tags of the ``stale`` (account, entity, key) that may be cached already.
+
+    Tags are written in primary-key order, which keeps the b-tree writes together.
+    """
+    if stale:
+        db.executemany(_DELETE_TAGS, stale)
+    if len(rows) == 1:
+        db.execute(_UPSERT, rows[0])
+    elif rows:
+        db.executemany(_UPSERT, rows)
+    if len(tags) == 1:
+        db.execute(_INSERT_TAG, tags[0])
+    elif tags:
+        tags.sort()
+        db.executemany(_INSERT_TAG, tags)
 
 
 def put_entries(
-    session: Session, account: str, entity: str, entries: Sequence[CacheEntry], now: datetime
+    db: sqlite3.Connection,
+    account: str,
+    entity: str,
+    entries: Sequence[CacheEntry],
+    now_text: str,
+    *,
+    existing: Collection[str] | None = None,
 ) -> None:
-    """Insert or replace cache rows and rewrite their tags (no protection checks)."""
-    if not entries:
-        return
-    stmt = sqlite_insert(cache_table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["account", "entity", "key"],
-        set_={
-            name: stmt.excluded[name]
-            for name in (
-                "payload",
-                "revision",
-                "deleted",
-                "fetched_at",
-                "local",
-                "user",
-                "date_worked",
-            )
-        },
-    )
+    """Insert or replace cache rows (distinct keys) and rewrite their tags (no protection
+    checks). ``now_text`` is the fetched_at (:func:`~pymesync.store.schema.format_utc`).
+
+    ``existing``, when given, holds the keys that may already be cached: only their old
+    tags need deleting (None: any key may be).
+    """
     rows = []
-    tags = []
+    tags: list[tuple[str, str, str, str, str]] = []
+    stale = []
     for entry in entries:
-        is_time = entity == "time"
-        user = entry.payload.get("user") if is_time else None
-        worked = entry.payload.get("date_worked") if is_time else None
-        rows.append(
-            {
-                "account": account,
-                "entity": entity,
-                "key": entry.key,
-                "payload": entry.payload,
-                "revision": entry.revision,
-                "deleted": entry.deleted,
-                "fetched_at": now,
-                "local": entry.local,
-                "user": user if isinstance(user, str) else None,
-                "date_worked": worked if isinstance(worked, str) else None,
-            }
-        )
-        tags += [
-            {"account": account, "entity": entity, "key": entry.key, "tag_kind": k, "value": v}
-            for k, v in tags_for(entity, entry.payload)
-        ]
-    session.flush()
-    session.execute(stmt, rows)
-    keys = [entry.key for entry in entries]
-    tag_table = cache_tags_table
-    for chunk in _chunks(keys):
-        session.execute(
-            delete(tag_table).where(
-                tag_table.c.account == account,
-                tag_table.c.entity == entity,
-                tag_table.c.key.in_(chunk),
-            )
-        )
-    if tags:
-        session.execute(sqlite_insert(tag_table).on_conflict_do_nothing(), tags)
+        rows.append(cache_row(account, entity, entry, now_text))
+        tags += tag_rows(account, entity, entry.key, entry.payload)
+        if existing is None or entry.key in existing:
+            stale.append((account, entity, entry.key))
+    write_rows(db, rows, tags, stale)
 
 
-def _protected_targets(session: Session, account: str, entity: str) -> set[str]:
-    """Every name under which a queued operation refers to an object of ``entity``."""
-    queued = select(OperationRow.target).where(
-        OperationRow.account == account, OperationRow.entity == entity
+def _has_queued_ops(db: sqlite3.Connection, account: str, entity: str) -> bool:
+    return (
+        db.execute(
+            "SELECT 1 FROM operations WHERE account = ? AND entity = ? LIMIT 1", (account, entity)
+        ).fetchone()
+        is not None
     )
-    targets = set(session.scalars(queued.distinct()))
-    if targets:
-        targets.update(
-            session.scalars(
-                select(IdMapRow.server_id).where(
-                    IdMapRow.account == account,
-                    IdMapRow.entity == entity,
-                    IdMapRow.local_id.in_(queued),
-                )
-            )
+
+
+def _targeted(db: sqlite3.Connection, account: str, entity: str, names: Sequence[str]) -> set[str]:
+    """Those of ``names`` under which a queued operation refers to an object: as its
+    target, or as the server id of a local id that is a target."""
+    found: set[str] = set()
+    for chunk in _chunks(names, 400):
+        marks = _marks(len(chunk))
+        sql = (
+            "SELECT target FROM operations WHERE account = ? AND entity = ?"
+            f" AND target IN ({marks})"
+            " UNION SELECT m.server_id FROM id_map AS m WHERE m.account = ? AND m.entity = ?"
+            f" AND m.server_id IN ({marks}) AND EXISTS (SELECT 1 FROM operations AS o"
+            " WHERE o.account = m.account AND o.entity = m.entity AND o.target = m.local_id)"
         )
-    return targets
+        found.update(row[0] for row in db.execute(sql, (account, entity, *chunk) * 2))
+    return found
 
 
 def _slug_tags(
-    session: Session, account: str, entity: str, keys: Sequence[str]
+    db: sqlite3.Connection, account: str, entity: str, keys: Sequence[str]
 ) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for chunk in _chunks(keys):
-        for key, value in session.execute(
-            select(CacheTagRow.key, CacheTagRow.value).where(
-                CacheTagRow.account == account,
-                CacheTagRow.entity == entity,
-                CacheTagRow.key.in_(chunk),
-                CacheTagRow.tag_kind == "slug",
-            )
-        ):
-            found.setdefault(key, set()).add(value)
+    sql = (
+        "SELECT key, value FROM cache_tags WHERE account = ? AND entity = ? AND tag_kind = 'slug'"
+        f" AND key IN ({_marks(len(keys))})"
+    )
+    for key, value in db.execute(sql, (account, entity, *keys)):
+        found.setdefault(key, set()).add(value)
     return found
 
 
 def put_objects(
-    session: Session,
+    db: sqlite3.Connection,
     account: str,
     entity: str,
     objs: Iterable[dict[str, Any]],
@@ -233,86 +286,97 @@ def put_objects(
     local: bool,
     force: bool,
 ) -> PutResult:
-    """Store server-shaped objects (see :meth:`Store.put_objects`)."""
+    """Store server-shaped objects (see :meth:`Store.put_objects`).
+
+    Works through the objects in chunks: per chunk one lookup of the cached revisions,
+    one of the queued operations referring to them (only when the account has queued
+    operations on this entity), then the writes. Nothing here reads the whole queue or
+    the whole cache.
+    """
     incoming: dict[str, dict[str, Any]] = {}
     for obj in objs:
         incoming[extract_key(entity, obj)] = obj
     if not incoming:
         return PutResult(written=0)
+    now_text = format_utc(now)
+    protect = not force and _has_queued_ops(db, account, entity)
+    slugged = entity in ("project", "activity")
     skipped: list[str] = []
-    keys = list(incoming)
-    if not force:
-        protected = _protected_targets(session, account, entity)
-        existing: dict[str, tuple[int | None, bool]] = {}
-        for chunk in _chunks(keys):
-            for key, revision, is_local in session.execute(
-                select(CacheRow.key, CacheRow.revision, CacheRow.local).where(
-                    CacheRow.account == account,
-                    CacheRow.entity == entity,
-                    CacheRow.key.in_(chunk),
-                )
-            ):
-                existing[key] = (revision, bool(is_local))
-        old_slugs = _slug_tags(session, account, entity, keys) if protected else {}
-        for key, obj in incoming.items():
-            names = {key} | {v for kind, v in tags_for(entity, obj) if kind == "slug"}
-            if protected and (names | old_slugs.get(key, set())) & protected:
+    written = 0
+    for keys in _chunks(list(incoming)):
+        sql = (
+            "SELECT key, revision, local FROM cache WHERE account = ? AND entity = ?"
+            f" AND key IN ({_marks(len(keys))})"
+        )
+        existing = {
+            key: (revision, bool(is_local))
+            for key, revision, is_local in db.execute(sql, (account, entity, *keys))
+        }
+        skip: set[str] = set()
+        if protect:
+            old_slugs = _slug_tags(db, account, entity, keys) if slugged else {}
+            names_of = {
+                key: {key, *old_slugs.get(key, ())}
+                | {v for kind, v in tags_for(entity, incoming[key]) if kind == "slug"}
+                for key in keys
+            }
+            wanted = sorted({name for names in names_of.values() for name in names})
+            targeted = _targeted(db, account, entity, wanted)
+            if targeted:
+                skip = {key for key in keys if names_of[key] & targeted}
+        if not force:
+            for key in keys:
+                old = existing.get(key)
+                if old is None or old[1] or old[0] is None or key in skip:
+                    continue
+                new_revision = revision_of(incoming[key])
+                if new_revision is not None and new_revision < old[0]:
+                    skip.add(key)
+        entries = []
+        for key in keys:
+            if key in skip:
                 skipped.append(key)
                 continue
-            old = existing.get(key)
-            new_revision = revision_of(obj)
-            if (
-                old is not None
-                and not old[1]
-                and old[0] is not None
-                and new_revision is not None
-                and new_revision < old[0]
-            ):
-                skipped.append(key)
-    skipped_set = set(skipped)
-    entries = [
-        CacheEntry(
-            key=key,
-            payload=dict(obj),
-            revision=revision_of(obj),
-            deleted=obj.get("deleted_at") is not None,
-            local=local,
-        )
-        for key, obj in incoming.items()
-        if key not in skipped_set
-    ]
-    put_entries(session, account, entity, entries, now)
-    return PutResult(written=len(entries), skipped=tuple(skipped))
+            obj = incoming[key]
+            entries.append(
+                CacheEntry(
+                    key=key,
+                    payload=obj,
+                    revision=revision_of(obj),
+                    deleted=obj.get("deleted_at") is not None,
+                    local=local,
+                )
+            )
+        put_entries(db, account, entity, entries, now_text, existing=existing)
+        written += len(entries)
+    return PutResult(written=written, skipped=tuple(skipped))
 
 
-def get_object(session: Session, account: str, entity: str, key: str) -> CacheObject | None:
+def get_object(db: sqlite3.Connection, account: str, entity: str, key: str) -> CacheObject | None:
     """The cached object under ``key`` (a local id resolves to its server id)."""
-    resolved = idmap.resolve_id(session, account, entity, key)
-    row = session.get(CacheRow, (account, entity, resolved), populate_existing=True)
+    known = check_entity(entity)
+    resolved = idmap.resolve_id(db, account, entity, key)
+    row = db.execute(_GET, (account, entity, resolved)).fetchone()
     if row is None and resolved != key:
-        row = session.get(CacheRow, (account, entity, key), populate_existing=True)
-    return None if row is None else to_record(row)
+        row = db.execute(_GET, (account, entity, key)).fetchone()
+    return None if row is None else _records(account, known, (row,))[0]
 
 
 def find_by_slug(
-    session: Session, account: str, entity: str, slug: str, *, include_deleted: bool
+    db: sqlite3.Connection, account: str, entity: str, slug: str, *, include_deleted: bool
 ) -> CacheObject | None:
     """The cached project or activity that has ``slug`` (not deleted, unless asked)."""
-    keys = select(CacheTagRow.key).where(
-        CacheTagRow.account == account,
-        CacheTagRow.entity == entity,
-        CacheTagRow.tag_kind == "slug",
-        CacheTagRow.value == slug,
-    )
-    stmt = select(CacheRow).where(
-        CacheRow.account == account, CacheRow.entity == entity, CacheRow.key.in_(keys)
-    )
-    if not include_deleted:
-        stmt = stmt.where(CacheRow.deleted.is_(False))
+    known = check_entity(entity)
     # Prefer live, provisional (newest intent), then server objects.
-    stmt = stmt.order_by(CacheRow.deleted, CacheRow.local.desc(), CacheRow.key).limit(1)
-    row = session.scalars(stmt).first()
-    return None if row is None else to_record(row)
+    sql = (
+        f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key IN"
+        " (SELECT key FROM cache_tags WHERE account = ? AND entity = ? AND tag_kind = 'slug'"
+        " AND value = ?)"
+        f"{'' if include_deleted else ' AND deleted = 0'}"
+        " ORDER BY deleted, local DESC, key LIMIT 1"
+    )
+    row = db.execute(sql, (account, entity, account, entity, slug)).fetchone()
+    return None if row is None else _records(account, known, (row,))[0]
 
 
 def _day(value: date | str) -> str:
@@ -323,8 +387,159 @@ def _day(value: date | str) -> str:
     return value
 
 
+#: Ways into the cache for :func:`query_times` (see :func:`choose_driver`).
+DRIVERS = ("user", "project", "activity", "date")
+#: How many index entries a selectivity probe counts at most.
+_PROBE_CAP = 1000
+
+
+@dataclass(frozen=True)
+class TimesFilter:
+    """The filters of :func:`query_times`, normalised (dates as ``YYYY-MM-DD``)."""
+
+    users: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    include_deleted: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        users: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        activities: Sequence[str] = (),
+        start: date | str | None = None,
+        end: date | str | None = None,
+        include_deleted: bool = False,
+    ) -> TimesFilter:
+        """Normalise the arguments of :meth:`Store.query_times`."""
+        return cls(
+            tuple(users),
+            tuple(projects),
+            tuple(activities),
+            None if start is None else _day(start),
+            None if end is None else _day(end),
+            include_deleted,
+        )
+
+    def tags(self, kind: str) -> tuple[str, ...]:
+        """The slugs wanted for a tag kind (``project`` or ``activity``)."""
+        return self.projects if kind == "project" else self.activities
+
+    def drivers(self) -> list[str]:
+        """The index paths this filter can start from, in order of preference."""
+        found = [
+            name
+            for name, wanted in (
+                ("user", self.users),
+                ("project", self.projects),
+                ("activity", self.activities),
+            )
+            if wanted
+        ]
+        if not self.users and (self.start is not None or self.end is not None):
+            # (with users, the user index takes the dates as its range: never worse)
+            found.append("date")
+        return found
+
+
+def _dates(f: TimesFilter, column: str) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if f.start is not None:
+        where.append(f"{column} >= ?")
+        params.append(f.start)
+    if f.end is not None:
+        where.append(f"{column} <= ?")
+        params.append(f.end)
+    return where, params
+
+
+def _probe(db: sqlite3.Connection, account: str, f: TimesFilter, driver: str) -> int:
+    """How many index entries ``driver`` would read (counted up to the cap, on a
+    covering index: a few hundred microseconds at most)."""
+    params: list[Any] = [account]
+    if driver in ("project", "activity"):
+        slugs = f.tags(driver)
+        inner = (
+            "SELECT 1 FROM cache_tags WHERE account = ? AND entity = 'time'"
+            f" AND tag_kind = '{driver}' AND value IN ({_marks(len(slugs))})"
+        )
+        params += slugs
+    else:
+        where = ["account = ?", "entity = 'time'"]
+        if driver == "user":
+            where.append(f'"user" IN ({_marks(len(f.users))})')
+            params += f.users
+        dates, values = _dates(f, "date_worked")
+        where += dates
+        params += values
+        inner = f"SELECT 1 FROM cache WHERE {' AND '.join(where)}"
+    sql = f"SELECT count(*) FROM ({inner} LIMIT {_PROBE_CAP})"
+    return int(db.execute(sql, params).fetchone()[0])
+
+
+def choose_driver(db: sqlite3.Connection, account: str, f: TimesFilter) -> str | None:
+    """The index to start a times query from: the filter that selects fewest entries.
+
+    SQLite's planner has no statistics here (the store never runs ANALYZE, so plans do
+    not change with the data), and without them it cannot tell a one-user filter from
+    a filter that matches every time. So when several filters could lead, each is
+    probed on its index (at most :data:`_PROBE_CAP` entries counted) and the smallest
+    leads; ties go to the order of :data:`DRIVERS`. None: no filter, read all times.
+    """
+    drivers = f.drivers()
+    if len(drivers) < 2:
+        return drivers[0] if drivers else None
+    counts = {driver: _probe(db, account, f, driver) for driver in drivers}
+    return min(drivers, key=lambda driver: counts[driver])
+
+
+def times_query(account: str, f: TimesFilter, driver: str | None) -> tuple[str, list[Any]]:
+    """The SELECT (and its parameters) behind :func:`query_times`, led by ``driver``.
+
+    Only the driver's conditions can use an index; the others are checked on the rows
+    it finds (unary ``+`` keeps a column's index out; tag conditions of other kinds
+    become an EXISTS on the tags' primary key):
+
+    * ``user``: ``ix_cache_account_entity_user_date_worked`` (dates as its range);
+    * ``date``: ``ix_cache_account_entity_date_worked``;
+    * ``project`` / ``activity``: the covering tag index, then the cache's primary key;
+    * None: every time of the account.
+    """
+    where = ["account = ?", "entity = 'time'"]
+    params: list[Any] = [account]
+    if not f.include_deleted:
+        where.append("deleted = 0")
+    if f.users:
+        where.append(f'{"" if driver == "user" else "+"}"user" IN ({_marks(len(f.users))})')
+        params += f.users
+    dates, values = _dates(f, "date_worked" if driver in ("user", "date") else "+date_worked")
+    where += dates
+    params += values
+    for kind in ("project", "activity"):
+        wanted = f.tags(kind)
+        if not wanted:
+            continue
+        tagged = (
+            "SELECT {} FROM cache_tags AS t WHERE t.account = ? AND t.entity = 'time'"
+            f" AND t.tag_kind = '{kind}' AND t.value IN ({_marks(len(wanted))})"
+        )
+        if kind == driver:
+            where.append(f"key IN ({tagged.format('t.key')})")
+        else:
+            where.append(f"EXISTS ({tagged.format('1')} AND t.key = cache.key)")
+        params += [account, *wanted]
+    order = "date_worked, key" if driver is None else "+date_worked, key"
+    sql = f"SELECT {_COLUMNS} FROM cache WHERE {' AND '.join(where)} ORDER BY {order}"
+    return sql, params
+
+
 def query_times(
-    session: Session,
+    db: sqlite3.Connection,
     account: str,
     *,
     users: Sequence[str],
@@ -335,67 +550,57 @@ def query_times(
     include_deleted: bool,
 ) -> list[CacheObject]:
     """Cached times matching every given filter (see :meth:`Store.query_times`)."""
-    stmt = select(CacheRow).where(CacheRow.account == account, CacheRow.entity == "time")
-    if not include_deleted:
-        stmt = stmt.where(CacheRow.deleted.is_(False))
-    if users:
-        stmt = stmt.where(CacheRow.user.in_(list(users)))
-    if start is not None:
-        stmt = stmt.where(CacheRow.date_worked >= _day(start))
-    if end is not None:
-        stmt = stmt.where(CacheRow.date_worked <= _day(end))
-    for kind, values in (("project", projects), ("activity", activities)):
-        if values:
-            stmt = stmt.where(
-                CacheRow.key.in_(
-                    select(CacheTagRow.key).where(
-                        CacheTagRow.account == account,
-                        CacheTagRow.entity == "time",
-                        CacheTagRow.tag_kind == kind,
-                        CacheTagRow.value.in_(list(values)),
-                    )
-                )
-            )
-    stmt = stmt.order_by(CacheRow.date_worked, CacheRow.key)
-    return [to_record(row) for row in session.scalars(stmt)]
+    f = TimesFilter.of(
+        users=users,
+        projects=projects,
+        activities=activities,
+        start=start,
+        end=end,
+        include_deleted=include_deleted,
+    )
+    sql, params = times_query(account, f, choose_driver(db, account, f))
+    return _records(account, "time", db.execute(sql, params))
 
 
 def list_objects(
-    session: Session, account: str, entity: str, *, include_deleted: bool
+    db: sqlite3.Connection, account: str, entity: str, *, include_deleted: bool
 ) -> list[CacheObject]:
     """Every cached object of one entity, ordered by key."""
-    stmt = select(CacheRow).where(CacheRow.account == account, CacheRow.entity == entity)
-    if not include_deleted:
-        stmt = stmt.where(CacheRow.deleted.is_(False))
-    return [to_record(row) for row in session.scalars(stmt.order_by(CacheRow.key))]
+    known = check_entity(entity)
+    sql = (
+        f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ?"
+        f"{'' if include_deleted else ' AND deleted = 0'} ORDER BY key"
+    )
+    return _records(account, known, db.execute(sql, (account, entity)))
 
 
 def remove_object(
-    session: Session, account: str, entity: str, key: str, *, only_local: bool = False
+    db: sqlite3.Connection, account: str, entity: str, key: str, *, only_local: bool = False
 ) -> bool:
-    """Delete one cache row (and its tags); True if there was one."""
-    session.flush()
-    stmt = delete(CacheRow).where(
-        CacheRow.account == account, CacheRow.entity == entity, CacheRow.key == key
-    )
+    """Delete one cache row (its tags go with it: ON DELETE CASCADE); True if there was one."""
+    sql = "DELETE FROM cache WHERE account = ? AND entity = ? AND key = ?"
     if only_local:
-        stmt = stmt.where(CacheRow.local.is_(True))
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    return bool(getattr(result, "rowcount", 0))
+        sql += " AND local = 1"
+    return db.execute(sql, (account, entity, key)).rowcount > 0
 
 
-def mark_deleted(session: Session, account: str, entity: str, key: str, now: datetime) -> None:
+def mark_deleted(
+    db: sqlite3.Connection, account: str, entity: str, key: str, now: datetime
+) -> None:
     """Flag a cached object deleted after the server confirmed its deletion."""
-    row = session.get(CacheRow, (account, entity, key), populate_existing=True)
+    row = db.execute(
+        "SELECT payload, revision FROM cache WHERE account = ? AND entity = ? AND key = ?",
+        (account, entity, key),
+    ).fetchone()
     if row is None:
         return
-    payload = dict(row.payload)
+    payload = load_json(row[0])
     if payload.get("deleted_at") is None:
         payload["deleted_at"] = now.date().isoformat()
     put_entries(
-        session,
+        db,
         account,
         entity,
-        [CacheEntry(key=key, payload=payload, revision=row.revision, deleted=True, local=False)],
-        now,
+        [CacheEntry(key=key, payload=payload, revision=row[1], deleted=True, local=False)],
+        format_utc(now),
     )

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The newest schema revision this code knows (the head of ``migrations/versions``).
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 #: Environment variable that overrides the default database path.
 ENV_VAR = "PYMESYNC_DB"
 #: How long a connection waits for another process's write lock before giving up.

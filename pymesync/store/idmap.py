@@ -1,76 +1,48 @@
 """Local ids of objects created offline, and the server ids they became.
 
-Functions here work inside a transaction the caller opened; they never commit.
+Functions here work inside a transaction the caller opened on a DB-API connection; they
+never commit.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
-from .schema import IdMapRow, id_map_table
+import sqlite3
 
 __all__ = ["local_id_for", "local_ids_for", "map_id", "resolve_id"]
 
+_RESOLVE = "SELECT server_id FROM id_map WHERE account = ? AND entity = ? AND local_id = ?"
+_LOCAL_IDS = "SELECT local_id FROM id_map WHERE account = ? AND entity = ? AND server_id = ?"
+_UNMAP_SERVER_ID = (
+    "DELETE FROM id_map WHERE account = ? AND entity = ? AND server_id = ? AND local_id != ?"
+)
+_MAP = (
+    "INSERT INTO id_map (account, entity, local_id, server_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (account, entity, local_id) DO UPDATE SET server_id = excluded.server_id"
+)
 
-def map_id(session: Session, account: str, entity: str, local_id: str, server_id: str) -> None:
+
+def map_id(
+    db: sqlite3.Connection, account: str, entity: str, local_id: str, server_id: str
+) -> None:
     """Record that ``local_id`` is now ``server_id`` on the server (last write wins)."""
     if local_id == server_id:
         return
-    session.flush()
-    session.execute(
-        delete(IdMapRow)
-        .where(
-            IdMapRow.account == account,
-            IdMapRow.entity == entity,
-            IdMapRow.server_id == server_id,
-            IdMapRow.local_id != local_id,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    stmt = sqlite_insert(id_map_table).values(
-        account=account, entity=entity, local_id=local_id, server_id=server_id
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["account", "entity", "local_id"],
-            set_={"server_id": stmt.excluded.server_id},
-        )
-    )
+    db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
+    db.execute(_MAP, (account, entity, local_id, server_id))
 
 
-def resolve_id(session: Session, account: str, entity: str, ident: str) -> str:
+def resolve_id(db: sqlite3.Connection, account: str, entity: str, ident: str) -> str:
     """The server id ``ident`` maps to, or ``ident`` itself when it is not a mapped local id."""
-    server_id = session.scalar(
-        select(IdMapRow.server_id).where(
-            IdMapRow.account == account,
-            IdMapRow.entity == entity,
-            IdMapRow.local_id == ident,
-        )
-    )
-    return ident if server_id is None else server_id
+    row = db.execute(_RESOLVE, (account, entity, ident)).fetchone()
+    return ident if row is None else str(row[0])
 
 
-def local_id_for(session: Session, account: str, entity: str, server_id: str) -> str | None:
+def local_id_for(db: sqlite3.Connection, account: str, entity: str, server_id: str) -> str | None:
     """The local id that became ``server_id``, if any."""
-    return session.scalar(
-        select(IdMapRow.local_id).where(
-            IdMapRow.account == account,
-            IdMapRow.entity == entity,
-            IdMapRow.server_id == server_id,
-        )
-    )
+    row = db.execute(_LOCAL_IDS, (account, entity, server_id)).fetchone()
+    return None if row is None else str(row[0])
 
 
-def local_ids_for(session: Session, account: str, entity: str, server_id: str) -> list[str]:
+def local_ids_for(db: sqlite3.Connection, account: str, entity: str, server_id: str) -> list[str]:
     """Every local id that maps to ``server_id`` (normally zero or one)."""
-    return list(
-        session.scalars(
-            select(IdMapRow.local_id).where(
-                IdMapRow.account == account,
-                IdMapRow.entity == entity,
-                IdMapRow.server_id == server_id,
-            )
-        )
-    )
+    return [str(row[0]) for row in db.execute(_LOCAL_IDS, (account, entity, server_id))]

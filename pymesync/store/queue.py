@@ -1,17 +1,25 @@
 """The operation queue: enqueue with coalescing, claim under a lease, ack, fail, retry.
 
 Functions here work inside a transaction the caller (:class:`~pymesync.store.Store`)
-opened; they never commit. The semantics are documented on the ``Store`` methods.
+opened on a DB-API connection; they never commit. The semantics are documented on the
+``Store`` methods.
+
+Every statement touches a bounded number of rows through an index, whatever the length
+of the queue: an operation is found by ``op_id`` (unique index), the operations on one
+object by ``ix_operations_account_entity_target`` (whose entries end with the row id, so
+"the last one" is one index step), the claimable ones in queue order by
+``ix_operations_account_state_id``, the backing-off ones by the partial index
+``ix_operations_account_next_attempt_at``. Only the listing functions
+(:func:`operations`, :func:`pending_rows`) read as many rows as they return.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
 
 from . import cache, idmap
 from .errors import DuplicateOperationError, OperationStateError, UnknownOperationError
@@ -25,7 +33,7 @@ from .records import (
     OpKind,
     OpState,
 )
-from .schema import OperationRow
+from .schema import dump_json, format_utc, gc_paused, load_json, parse_utc
 
 __all__ = [
     "ack",
@@ -33,61 +41,128 @@ __all__ = [
     "counts",
     "discard",
     "enqueue",
+    "enqueue_many",
+    "expedite",
     "fail",
+    "get_operation",
     "get_row",
     "operations",
     "ops_for",
-    "pending_statement",
+    "pending_rows",
+    "pending_targets",
     "release",
     "retry",
     "to_record",
 ]
 
+_KINDS: dict[str, OpKind] = {kind: kind for kind in KINDS}
+_STATES: dict[str, OpState] = {state: state for state in STATES}
+
+#: The columns of an operation row, in :func:`to_record` order.
+COLUMNS = (
+    "id, op_id, account, kind, entity, target, payload, base_revision, state, attempts,"
+    " next_attempt_at, last_error, created_at, updated_at, first_sent_at, lease_owner,"
+    " lease_expires_at"
+)
+_BY_OP_ID = f"SELECT {COLUMNS} FROM operations WHERE op_id = ?"
+_LAST_FOR_TARGET = (
+    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ?"
+    " ORDER BY id DESC LIMIT 1"
+)
+_INSERT = (
+    "INSERT INTO operations (op_id, account, kind, entity, target, payload, base_revision,"
+    " state, attempts, next_attempt_at, last_error, created_at, updated_at, first_sent_at,"
+    " lease_owner, lease_expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
+)
+# Claimable, in queue order, with no earlier queued operation on the same object. The
+# pending ones are walked in id order along ix_operations_account_state_id; the inflight
+# ones (few: only leased operations) are checked for an expired lease.
+_NOT_BLOCKED = (
+    " AND NOT EXISTS (SELECT 1 FROM operations AS e WHERE e.account = o.account"
+    " AND e.entity = o.entity AND e.target = o.target AND e.id < o.id)"
+)
+_CLAIMABLE_PENDING = (
+    f"SELECT {COLUMNS} FROM operations AS o WHERE o.account = ? AND o.state = 'pending'"
+    " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+    f"{_NOT_BLOCKED} ORDER BY o.id LIMIT ?"
+)
+_CLAIMABLE_EXPIRED = (
+    f"SELECT {COLUMNS} FROM operations AS o WHERE o.account = ? AND o.state = 'inflight'"
+    f" AND o.lease_expires_at <= ?{_NOT_BLOCKED} ORDER BY o.id LIMIT ?"
+)
+_LEASE = (
+    "UPDATE operations SET state = 'inflight', lease_owner = ?, lease_expires_at = ?,"
+    " first_sent_at = coalesce(first_sent_at, ?), updated_at = ?, attempts = attempts + ?"
+    " WHERE id = ?"
+)
+_ROW_STATE = (
+    "UPDATE operations SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+    " updated_at = ?, first_sent_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ?"
+)
+
+# Indexes into a row of COLUMNS.
+_ID, _OP_ID, _ACCOUNT, _KIND, _ENTITY, _TARGET, _PAYLOAD, _BASE = range(8)
+_STATE, _ATTEMPTS, _NEXT, _ERROR, _CREATED, _UPDATED, _FIRST_SENT, _OWNER, _EXPIRES = range(8, 17)
+
+Row = Sequence[Any]
+
 
 def _kind(value: str) -> OpKind:
-    for kind in KINDS:
-        if value == kind:
-            return kind
-    raise ValueError(f"unknown operation kind {value!r}")
+    kind = _KINDS.get(value)
+    if kind is None:
+        raise ValueError(f"unknown operation kind {value!r}")
+    return kind
 
 
 def _state(value: str) -> OpState:
-    for state in STATES:
-        if value == state:
-            return state
-    raise ValueError(f"unknown operation state {value!r}")
+    state = _STATES.get(value)
+    if state is None:
+        raise ValueError(f"unknown operation state {value!r}")
+    return state
 
 
-def to_record(row: OperationRow, *, outcome_unknown: bool = False) -> Operation:
-    """The frozen record for a queue row."""
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else parse_utc(text)
+
+
+def to_record(row: Row, *, outcome_unknown: bool = False) -> Operation:
+    """The frozen record for a queue row (a tuple of :data:`COLUMNS`)."""
+    payload, last_error = row[_PAYLOAD], row[_ERROR]
     return Operation(
-        id=row.id,
-        op_id=row.op_id,
-        account=row.account,
-        kind=_kind(row.kind),
-        entity=cache.check_entity(row.entity),
-        target=row.target,
-        payload=None if row.payload is None else dict(row.payload),
-        base_revision=row.base_revision,
-        state=_state(row.state),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=None if row.last_error is None else dict(row.last_error),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        first_sent_at=row.first_sent_at,
-        lease_owner=row.lease_owner,
-        lease_expires_at=row.lease_expires_at,
+        id=row[_ID],
+        op_id=row[_OP_ID],
+        account=row[_ACCOUNT],
+        kind=_kind(row[_KIND]),
+        entity=cache.check_entity(row[_ENTITY]),
+        target=row[_TARGET],
+        payload=None if payload is None else load_json(payload),
+        base_revision=row[_BASE],
+        state=_state(row[_STATE]),
+        attempts=row[_ATTEMPTS],
+        next_attempt_at=_time(row[_NEXT]),
+        last_error=None if last_error is None else load_json(last_error),
+        created_at=parse_utc(row[_CREATED]),
+        updated_at=parse_utc(row[_UPDATED]),
+        first_sent_at=_time(row[_FIRST_SENT]),
+        lease_owner=row[_OWNER],
+        lease_expires_at=_time(row[_EXPIRES]),
         outcome_unknown=outcome_unknown,
     )
 
 
-def get_row(session: Session, op_id: str) -> OperationRow:
+def get_row(db: sqlite3.Connection, op_id: str) -> Row:
     """The queue row with ``op_id``, or :class:`UnknownOperationError`."""
-    row = session.scalars(select(OperationRow).where(OperationRow.op_id == op_id)).first()
+    row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
     if row is None:
         raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
     return row
+
+
+def get_operation(db: sqlite3.Connection, op_id: str) -> Operation | None:
+    """The queued operation with ``op_id``, or None."""
+    row = db.execute(_BY_OP_ID, (op_id,)).fetchone()
+    return None if row is None else to_record(row)
 
 
 def _validate(op: NewOperation) -> None:
@@ -102,92 +177,110 @@ def _validate(op: NewOperation) -> None:
         raise ValueError(f"a {op.kind} operation needs a payload dict")
 
 
-def _last_for_target(
-    session: Session, account: str, entity: str, target: str
-) -> OperationRow | None:
-    return session.scalars(
-        select(OperationRow)
-        .where(
-            OperationRow.account == account,
-            OperationRow.entity == entity,
-            OperationRow.target == target,
-        )
-        .order_by(OperationRow.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _put_provisional(
-    session: Session, provisional: CacheObject, entity: str, account: str, now: datetime
-) -> None:
-    if provisional.account != account or provisional.entity != entity:
-        raise ValueError("the provisional object must belong to the operation's account/entity")
-    key = idmap.resolve_id(session, account, entity, provisional.key)
-    cache.put_entries(
-        session,
-        account,
-        entity,
-        [
-            cache.CacheEntry(
-                key=key,
-                payload=dict(provisional.payload),
-                revision=provisional.revision,
-                deleted=provisional.deleted,
-                local=True,
-            )
-        ],
-        now,
-    )
-
-
-def _maybe_sent(row: OperationRow) -> bool:
+def _maybe_sent(last_error: str | None) -> bool:
     """Whether the operation may already have been carried out by the server."""
-    return bool(isinstance(row.last_error, dict) and row.last_error.get("maybe_sent"))
+    if last_error is None:
+        return False
+    error = load_json(last_error)
+    return bool(isinstance(error, dict) and error.get("maybe_sent"))
+
+
+def _changed(row: Row, now_text: str, **changes: Any) -> tuple[Any, ...]:
+    """``row`` with some columns replaced (by name) and ``updated_at`` = now."""
+    values = list(row)
+    for name, value in changes.items():
+        values[_NAMES[name]] = value
+    values[_UPDATED] = now_text
+    return tuple(values)
+
+
+_NAMES = {name.strip(): index for index, name in enumerate(COLUMNS.split(","))}
 
 
 def enqueue(
-    session: Session, op: NewOperation, provisional: CacheObject | None, now: datetime
+    db: sqlite3.Connection,
+    op: NewOperation,
+    provisional: CacheObject | None,
+    now: datetime,
+    now_text: str | None = None,
 ) -> EnqueueResult:
-    """Queue ``op``, coalescing with the target's unsent operation (see Store.enqueue)."""
+    """Queue ``op``, coalescing with the target's unsent operation (see Store.enqueue).
+
+    Statements: the op_id check, the id-map lookup, the last operation on the object,
+    then one INSERT (or UPDATE, or DELETE when cancelling), then the provisional object's
+    upsert and its tag rows.
+    """
     _validate(op)
-    if session.scalar(select(OperationRow.id).where(OperationRow.op_id == op.op_id)):
+    if now_text is None:
+        now_text = format_utc(now)
+    account, entity = op.account, op.entity
+    if db.execute("SELECT 1 FROM operations WHERE op_id = ?", (op.op_id,)).fetchone():
         raise DuplicateOperationError(f"An operation with op_id {op.op_id!r} is already queued")
-    target = idmap.resolve_id(session, op.account, op.entity, op.target)
-    last = _last_for_target(session, op.account, op.entity, target)
+    target = idmap.resolve_id(db, account, entity, op.target)
+    last: Row | None = db.execute(_LAST_FOR_TARGET, (account, entity, target)).fetchone()
     result: EnqueueResult | None = None
     # Only an operation that cannot have reached the server may change: never handed to
     # a sender, or handed back with an error saying nothing was carried out. One that
     # may have been carried out (a lost response: ``last_error["maybe_sent"]``) keeps
     # its payload, which reconciliation looks for on the server.
-    unsent = last is not None and last.lease_owner is None and not _maybe_sent(last)
-    if last is not None and last.state == "pending" and unsent:
-        if op.kind == "update" and last.kind in ("create", "update"):
-            last.payload = {**(last.payload or {}), **(op.payload or {})}
-            if last.kind == "update" and last.base_revision is None:
-                last.base_revision = op.base_revision
-            last.updated_at = now
-            result = EnqueueResult(outcome="merged", operation=to_record(last))
-        elif op.kind == "delete" and last.kind == "create" and last.first_sent_at is None:
-            removed = last.op_id
-            session.delete(last)
-            session.flush()
-            cache.remove_object(session, op.account, op.entity, target, only_local=True)
-            return EnqueueResult(outcome="cancelled", operation=None, removed=(removed,))
-        elif op.kind == "delete" and last.kind == "update":
-            last.kind = "delete"
-            last.payload = None
-            if last.base_revision is None:
-                last.base_revision = op.base_revision
-            last.updated_at = now
-            result = EnqueueResult(outcome="merged", operation=to_record(last))
+    if (
+        last is not None
+        and last[_STATE] == "pending"
+        and last[_OWNER] is None
+        and not _maybe_sent(last[_ERROR])
+    ):
+        last_kind = last[_KIND]
+        base = last[_BASE]
+        if op.kind == "update" and last_kind in ("create", "update"):
+            old = load_json(last[_PAYLOAD]) if last[_PAYLOAD] is not None else {}
+            merged = {**(old or {}), **(op.payload or {})}
+            if last_kind == "update" and base is None:
+                base = op.base_revision
+            text = dump_json(merged)
+            db.execute(
+                "UPDATE operations SET payload = ?, base_revision = ?, updated_at = ? WHERE id = ?",
+                (text, base, now_text, last[_ID]),
+            )
+            row = _changed(last, now_text, payload=text, base_revision=base)
+            result = EnqueueResult(outcome="merged", operation=to_record(row))
+        elif op.kind == "delete" and last_kind == "create" and last[_FIRST_SENT] is None:
+            db.execute("DELETE FROM operations WHERE id = ?", (last[_ID],))
+            cache.remove_object(db, account, entity, target, only_local=True)
+            return EnqueueResult(outcome="cancelled", operation=None, removed=(last[_OP_ID],))
+        elif op.kind == "delete" and last_kind == "update":
+            if base is None:
+                base = op.base_revision
+            db.execute(
+                "UPDATE operations SET kind = 'delete', payload = NULL, base_revision = ?,"
+                " updated_at = ? WHERE id = ?",
+                (base, now_text, last[_ID]),
+            )
+            row = _changed(last, now_text, kind="delete", payload=None, base_revision=base)
+            result = EnqueueResult(outcome="merged", operation=to_record(row))
     if result is None:
-        row = OperationRow(
+        payload = None if op.payload is None else dict(op.payload)
+        cursor = db.execute(
+            _INSERT,
+            (
+                op.op_id,
+                account,
+                op.kind,
+                entity,
+                target,
+                None if payload is None else dump_json(payload),
+                op.base_revision,
+                now_text,
+                now_text,
+            ),
+        )
+        operation = Operation(
+            id=int(cursor.lastrowid or 0),
             op_id=op.op_id,
-            account=op.account,
+            account=account,
             kind=op.kind,
             entity=op.entity,
             target=target,
-            payload=None if op.payload is None else dict(op.payload),
+            payload=payload,
             base_revision=op.base_revision,
             state="pending",
             attempts=0,
@@ -199,28 +292,258 @@ def enqueue(
             lease_owner=None,
             lease_expires_at=None,
         )
-        session.add(row)
-        session.flush()
-        result = EnqueueResult(outcome="appended", operation=to_record(row))
+        result = EnqueueResult(outcome="appended", operation=operation)
     if provisional is not None:
-        _put_provisional(session, provisional, op.entity, op.account, now)
+        if provisional.account != account or provisional.entity != entity:
+            raise ValueError("the provisional object must belong to the operation's account/entity")
+        key = (
+            target
+            if provisional.key == op.target
+            else idmap.resolve_id(db, account, entity, provisional.key)
+        )
+        entry = cache.CacheEntry(
+            key=key,
+            payload=provisional.payload,
+            revision=provisional.revision,
+            deleted=provisional.deleted,
+            local=True,
+        )
+        cache.put_entries(db, account, entity, (entry,), now_text)
     return result
 
 
-def pending_statement(account: str, now: datetime | None) -> Any:
-    """The SELECT behind Store.pending: pending (unleased) ops in queue order."""
-    stmt = select(OperationRow).where(
-        OperationRow.account == account, OperationRow.state == "pending"
-    )
-    if now is not None:
-        stmt = stmt.where(
-            or_(OperationRow.next_attempt_at.is_(None), OperationRow.next_attempt_at <= now)
+#: Items of :func:`enqueue_many` looked up together (well under SQLite's oldest
+#: 999-variable limit).
+_BATCH = 400
+_INSERT_WITH_ID = (
+    "INSERT INTO operations (id, op_id, account, kind, entity, target, payload,"
+    " base_revision, state, attempts, next_attempt_at, last_error, created_at, updated_at,"
+    " first_sent_at, lease_owner, lease_expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
+)
+
+Name = tuple[str, str, str]  # (account, entity, target or key)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class _Batch:
+    """:func:`enqueue_many` for one chunk of items: what :func:`enqueue` would do for
+    each, with the lookups made once for the chunk and the plain appends written
+    together.
+
+    For the chunk, three IN-queries find the op_ids already queued, the id-map
+    resolutions, the objects that already have queued operations and the cache keys
+    that already exist. An item on an object with no queued operation (none in the
+    database, none earlier in the chunk) can only be appended: its row (with the next
+    queue id) and its provisional object are buffered. Any other item (it may coalesce)
+    first writes the buffer out, then goes through :func:`enqueue` itself, on an
+    up-to-date database. Later chunks look things up again, after the buffer is written.
+    """
+
+    def __init__(self, db: sqlite3.Connection, now: datetime, now_text: str) -> None:
+        self.db, self.now, self.now_text = db, now, now_text
+        row = db.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'operations'), 0),"
+            " coalesce((SELECT max(id) FROM operations), 0))"
+        ).fetchone()
+        self.next_id = int(row[0]) + 1
+        self.ops: list[tuple[Any, ...]] = []
+        self.rows: list[Sequence[Any]] = []
+        self.tags: list[tuple[str, str, str, str, str]] = []
+        self.stale: list[Name] = []
+        self.buffered_keys: set[Name] = set()
+
+    def prefetch(self, chunk: Sequence[tuple[NewOperation, CacheObject | None]]) -> None:
+        """Look up, for the whole chunk, what each :func:`enqueue` would look up."""
+        db = self.db
+        op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
+        self.queued_ids = {
+            row[0]
+            for row in db.execute(
+                f"SELECT op_id FROM operations WHERE op_id IN ({_marks(len(op_ids))})", op_ids
+            )
+        }
+        self.added_ids: set[str] = set()
+        self.removed_ids: set[str] = set()
+        names: dict[tuple[str, str], set[str]] = {}
+        for op, provisional in chunk:
+            if isinstance(op.account, str) and isinstance(op.entity, str):
+                wanted = names.setdefault((op.account, op.entity), set())
+                wanted.add(op.target)
+                if provisional is not None:
+                    wanted.add(provisional.key)
+        self.resolved: dict[Name, str] = {}
+        for (account, entity), idents in names.items():
+            ordered = sorted(i for i in idents if isinstance(i, str))
+            for local_id, server_id in db.execute(
+                "SELECT local_id, server_id FROM id_map WHERE account = ? AND entity = ?"
+                f" AND local_id IN ({_marks(len(ordered))})",
+                (account, entity, *ordered),
+            ):
+                self.resolved[(account, entity, local_id)] = server_id
+        # Objects (targets) with queued operations, and keys already cached: the same
+        # names, resolved.
+        self.busy: set[Name] = set()
+        self.cached: set[Name] = set()
+        for (account, entity), idents in names.items():
+            ordered = sorted(
+                {self.resolved.get((account, entity, i), i) for i in idents if isinstance(i, str)}
+            )
+            params = (account, entity, *ordered)
+            marks = _marks(len(ordered))
+            for (target,) in db.execute(
+                "SELECT DISTINCT target FROM operations WHERE account = ? AND entity = ?"
+                f" AND target IN ({marks})",
+                params,
+            ):
+                self.busy.add((account, entity, target))
+            for (key,) in db.execute(
+                f"SELECT key FROM cache WHERE account = ? AND entity = ? AND key IN ({marks})",
+                params,
+            ):
+                self.cached.add((account, entity, key))
+
+    def add(self, op: NewOperation, provisional: CacheObject | None) -> EnqueueResult:
+        """Queue one item (see the class)."""
+        _validate(op)
+        account, entity = op.account, op.entity
+        if op.op_id in self.added_ids or (
+            op.op_id in self.queued_ids and op.op_id not in self.removed_ids
+        ):
+            raise DuplicateOperationError(f"An operation with op_id {op.op_id!r} is already queued")
+        target = self.resolved.get((account, entity, op.target), op.target)
+        name = (account, entity, target)
+        key_name: Name | None = None
+        odd = False  # a provisional object of another account or entity
+        if provisional is not None:
+            odd = provisional.account != account or provisional.entity != entity
+            key = self.resolved.get((account, entity, provisional.key), provisional.key)
+            key_name = (account, entity, key)
+        if odd or name in self.busy or (key_name is not None and key_name in self.buffered_keys):
+            # (enqueue raises for the odd provisional object, unless the item cancels)
+            return self._one_by_one(op, provisional, name, key_name)
+        op_id, payload = op.op_id, None if op.payload is None else dict(op.payload)
+        self.ops.append(
+            (
+                self.next_id,
+                op_id,
+                account,
+                op.kind,
+                entity,
+                target,
+                None if payload is None else dump_json(payload),
+                op.base_revision,
+                self.now_text,
+                self.now_text,
+            )
         )
-    return stmt.order_by(OperationRow.id)
+        operation = Operation(
+            id=self.next_id,
+            op_id=op_id,
+            account=account,
+            kind=op.kind,
+            entity=entity,
+            target=target,
+            payload=payload,
+            base_revision=op.base_revision,
+            state="pending",
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            created_at=self.now,
+            updated_at=self.now,
+            first_sent_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        self.next_id += 1
+        self.added_ids.add(op_id)
+        self.busy.add(name)
+        if provisional is not None and key_name is not None:
+            entry = cache.CacheEntry(
+                key=key_name[2],
+                payload=provisional.payload,
+                revision=provisional.revision,
+                deleted=provisional.deleted,
+                local=True,
+            )
+            self.rows.append(cache.cache_row(account, entity, entry, self.now_text))
+            self.tags += cache.tag_rows(account, entity, entry.key, entry.payload)
+            if key_name in self.cached:
+                self.stale.append(key_name)
+            self.buffered_keys.add(key_name)
+            self.cached.add(key_name)
+        return EnqueueResult(outcome="appended", operation=operation)
+
+    def _one_by_one(
+        self, op: NewOperation, provisional: CacheObject | None, name: Name, key: Name | None
+    ) -> EnqueueResult:
+        self.flush()
+        result = enqueue(self.db, op, provisional, self.now, self.now_text)
+        if result.outcome == "appended" and result.operation is not None:
+            self.added_ids.add(op.op_id)
+            self.next_id = max(self.next_id, result.operation.id + 1)
+        for removed in result.removed:
+            self.added_ids.discard(removed)
+            self.removed_ids.add(removed)
+        self.busy.add(name)  # whatever happened, the next item on it goes this way too
+        if key is not None:
+            self.cached.add(key)  # (or removed: then deleting its tags is merely useless)
+        return result
+
+    def flush(self) -> None:
+        """Write the buffered appends and provisional objects."""
+        if self.ops:
+            self.db.executemany(_INSERT_WITH_ID, self.ops)
+            self.ops = []
+        if self.rows:
+            cache.write_rows(self.db, self.rows, self.tags, self.stale)
+            self.rows, self.tags, self.stale = [], [], []
+        self.buffered_keys.clear()
+
+
+def enqueue_many(
+    db: sqlite3.Connection,
+    items: Iterable[tuple[NewOperation, CacheObject | None]],
+    now: datetime,
+) -> list[EnqueueResult]:
+    """Queue every ``(op, provisional)`` in order, with the outcome :func:`enqueue` would
+    have for each one by one (see :class:`_Batch`). ``items`` is read a chunk at a time."""
+    batch = _Batch(db, now, format_utc(now))
+    results: list[EnqueueResult] = []
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, _BATCH)):
+        batch.prefetch(chunk)
+        results += [batch.add(op, provisional) for op, provisional in chunk]
+        batch.flush()
+    return results
+
+
+def pending_statement(account: str, now: datetime | None) -> tuple[str, tuple[Any, ...]]:
+    """The SELECT behind Store.pending: pending (unleased) ops in queue order."""
+    sql = f"SELECT {COLUMNS} FROM operations WHERE account = ? AND state = 'pending'"
+    if now is None:
+        return sql + " ORDER BY id", (account,)
+    sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id"
+    return sql, (account, format_utc(now))
+
+
+def pending_rows(cursor: sqlite3.Cursor, batch: int = 200) -> Iterator[Operation]:
+    """Records of the rows of an executed :func:`pending_statement`, fetched ``batch`` at
+    a time."""
+    while True:
+        rows = cursor.fetchmany(batch)
+        if not rows:
+            return
+        for row in rows:
+            yield to_record(row)
 
 
 def claim(
-    session: Session,
+    db: sqlite3.Connection,
     account: str,
     owner: str,
     lease_seconds: float,
@@ -232,57 +555,48 @@ def claim(
         return []
     if lease_seconds <= 0:
         raise ValueError("lease_seconds must be positive")
-    op = OperationRow
-    earlier = aliased(OperationRow)
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.account == op.account,
-            earlier.entity == op.entity,
-            earlier.target == op.target,
-            earlier.id < op.id,
-        )
-        .exists()
-    )
-    due = or_(
-        and_(
-            op.state == "pending",
-            or_(op.next_attempt_at.is_(None), op.next_attempt_at <= now),
-        ),
-        and_(op.state == "inflight", op.lease_expires_at <= now),
-    )
-    rows = session.scalars(
-        select(op).where(op.account == account, due, ~blocked).order_by(op.id).limit(limit)
-    ).all()
-    claimed: list[Operation] = []
+    now_text = format_utc(now)
+    params = (account, now_text, limit)
+    rows: list[Row] = db.execute(_CLAIMABLE_PENDING, params).fetchall()
+    expired: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
+    if expired:
+        rows = sorted([*rows, *expired], key=lambda row: int(row[_ID]))[:limit]
     expires = now + timedelta(seconds=lease_seconds)
+    expires_text = format_utc(expires)
+    claimed: list[Operation] = []
+    updates = []
     for row in rows:
-        expired = row.state == "inflight"
-        if expired:
-            # The previous holder may have sent it before vanishing: count that attempt.
-            row.attempts += 1
-        row.state = "inflight"
-        row.lease_owner = owner
-        row.lease_expires_at = expires
-        if row.first_sent_at is None:
-            row.first_sent_at = now
-        row.updated_at = now
-        claimed.append(to_record(row, outcome_unknown=expired))
+        # An expired lease: the previous holder may have sent it before vanishing, so
+        # that attempt counts.
+        was_inflight = row[_STATE] == "inflight"
+        extra = 1 if was_inflight else 0
+        updates.append((owner, expires_text, now_text, now_text, extra, row[_ID]))
+        leased = _changed(
+            row,
+            now_text,
+            state="inflight",
+            lease_owner=owner,
+            lease_expires_at=expires_text,
+            first_sent_at=row[_FIRST_SENT] or now_text,
+            attempts=row[_ATTEMPTS] + extra,
+        )
+        claimed.append(to_record(leased, outcome_unknown=was_inflight))
+    if updates:
+        db.executemany(_LEASE, updates)
     return claimed
 
 
 def ack(
-    session: Session,
+    db: sqlite3.Connection,
     op_id: str,
     server_object: dict[str, Any] | None,
     server_key: str | None,
     now: datetime,
 ) -> None:
     """Finish an operation the server accepted (see Store.ack)."""
-    row = get_row(session, op_id)
-    account, entity, target, kind = row.account, row.entity, row.target, row.kind
-    session.delete(row)
-    session.flush()
+    row = get_row(db, op_id)
+    account, entity, target, kind = row[_ACCOUNT], row[_ENTITY], row[_TARGET], row[_KIND]
+    db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
     key = server_key
     if key is None and server_object is not None:
         try:
@@ -290,35 +604,46 @@ def ack(
         except ValueError:
             key = None
     if key is None:
-        key = idmap.resolve_id(session, account, entity, target)
+        key = idmap.resolve_id(db, account, entity, target)
     if kind == "create" and key != target:
-        idmap.map_id(session, account, entity, target, key)
-        cache.remove_object(session, account, entity, target, only_local=True)
-        session.execute(
-            update(OperationRow)
-            .where(
-                OperationRow.account == account,
-                OperationRow.entity == entity,
-                OperationRow.target == target,
-            )
-            .values(target=key)
-            .execution_options(synchronize_session=False)
+        idmap.map_id(db, account, entity, target, key)
+        cache.remove_object(db, account, entity, target, only_local=True)
+        db.execute(
+            "UPDATE operations SET target = ? WHERE account = ? AND entity = ? AND target = ?",
+            (key, account, entity, target),
         )
     if server_object is not None:
         entry = cache.CacheEntry(
             key=key,
-            payload=dict(server_object),
+            payload=server_object,
             revision=cache.revision_of(server_object),
             deleted=server_object.get("deleted_at") is not None,
             local=False,
         )
-        cache.put_entries(session, account, entity, [entry], now)
+        cache.put_entries(db, account, entity, (entry,), format_utc(now))
     elif kind == "delete":
-        cache.mark_deleted(session, account, entity, key, now)
+        cache.mark_deleted(db, account, entity, key, now)
+
+
+def _store_state(db: sqlite3.Connection, row: Row) -> None:
+    db.execute(
+        _ROW_STATE,
+        (
+            row[_STATE],
+            row[_ATTEMPTS],
+            row[_NEXT],
+            row[_ERROR],
+            row[_UPDATED],
+            row[_FIRST_SENT],
+            row[_OWNER],
+            row[_EXPIRES],
+            row[_ID],
+        ),
+    )
 
 
 def fail(
-    session: Session,
+    db: sqlite3.Connection,
     op_id: str,
     *,
     error: dict[str, Any],
@@ -329,123 +654,161 @@ def fail(
     now: datetime,
 ) -> Operation:
     """Record a failed attempt (see Store.fail)."""
-    row = get_row(session, op_id)
-    if permanent:
-        row.state = "conflict" if conflict else "failed"
-        row.next_attempt_at = None
-    else:
-        row.state = "pending"
-        row.next_attempt_at = next_attempt_at
+    row = get_row(db, op_id)
+    attempts, first_sent = row[_ATTEMPTS], row[_FIRST_SENT]
     if count_attempt:
-        row.attempts += 1
-    elif row.attempts == 0:
-        row.first_sent_at = None
-    row.lease_owner = None
-    row.lease_expires_at = None
-    row.last_error = dict(error)
-    row.updated_at = now
-    return to_record(row)
-
-
-def release(session: Session, op_id: str, now: datetime) -> Operation:
-    """Give a lease back untouched (see Store.release)."""
-    row = get_row(session, op_id)
-    if row.state == "inflight":
-        row.state = "pending"
-        row.lease_owner = None
-        row.lease_expires_at = None
-        if row.attempts == 0:
-            row.first_sent_at = None
-        row.updated_at = now
-    return to_record(row)
-
-
-def retry(session: Session, op_id: str, now: datetime) -> Operation:
-    """Make a failed, conflicting or backing-off operation claimable now."""
-    row = get_row(session, op_id)
-    if row.state == "inflight":
-        raise OperationStateError(f"Operation {op_id} is being sent; it cannot be retried now")
-    row.state = "pending"
-    row.next_attempt_at = None
-    row.updated_at = now
-    return to_record(row)
-
-
-def discard(session: Session, op_id: str, now: datetime) -> Operation:
-    """Drop an operation from the queue (see Store.discard)."""
-    row = get_row(session, op_id)
-    if row.state == "inflight" and row.lease_expires_at is not None and row.lease_expires_at > now:
-        raise OperationStateError(
-            f"Operation {op_id} is being sent (leased to {row.lease_owner} until "
-            f"{row.lease_expires_at.isoformat()}); it cannot be discarded now"
-        )
-    record = to_record(row)
-    session.delete(row)
-    session.flush()
-    same_target = and_(
-        OperationRow.account == record.account,
-        OperationRow.entity == record.entity,
-        OperationRow.target == record.target,
+        attempts += 1
+    elif attempts == 0:
+        first_sent = None
+    if permanent:
+        state, next_text = ("conflict" if conflict else "failed"), None
+    else:
+        state = "pending"
+        next_text = None if next_attempt_at is None else format_utc(next_attempt_at)
+    changed = _changed(
+        row,
+        format_utc(now),
+        state=state,
+        next_attempt_at=next_text,
+        attempts=attempts,
+        first_sent_at=first_sent,
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=dump_json(dict(error)),
     )
+    _store_state(db, changed)
+    return to_record(changed)
+
+
+def release(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
+    """Give a lease back untouched (see Store.release)."""
+    row = get_row(db, op_id)
+    if row[_STATE] != "inflight":
+        return to_record(row)
+    changed = _changed(
+        row,
+        format_utc(now),
+        state="pending",
+        lease_owner=None,
+        lease_expires_at=None,
+        first_sent_at=None if row[_ATTEMPTS] == 0 else row[_FIRST_SENT],
+    )
+    _store_state(db, changed)
+    return to_record(changed)
+
+
+def retry(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
+    """Make a failed, conflicting or backing-off operation claimable now."""
+    row = get_row(db, op_id)
+    if row[_STATE] == "inflight":
+        raise OperationStateError(f"Operation {op_id} is being sent; it cannot be retried now")
+    changed = _changed(row, format_utc(now), state="pending", next_attempt_at=None)
+    _store_state(db, changed)
+    return to_record(changed)
+
+
+def expedite(db: sqlite3.Connection, account: str, now: datetime) -> int:
+    """Make the account's backing-off pending operations due now (see Store.expedite)."""
+    now_text = format_utc(now)
+    cursor = db.execute(
+        "UPDATE operations SET next_attempt_at = NULL, updated_at = ?"
+        " WHERE account = ? AND next_attempt_at > ? AND state = 'pending'",
+        (now_text, account, now_text),
+    )
+    return int(cursor.rowcount)
+
+
+def discard(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
+    """Drop an operation from the queue (see Store.discard)."""
+    row = get_row(db, op_id)
+    record = to_record(row)
+    if (
+        record.state == "inflight"
+        and record.lease_expires_at is not None
+        and record.lease_expires_at > now
+    ):
+        raise OperationStateError(
+            f"Operation {op_id} is being sent (leased to {record.lease_owner} until "
+            f"{record.lease_expires_at.isoformat()}); it cannot be discarded now"
+        )
+    db.execute("DELETE FROM operations WHERE id = ?", (record.id,))
+    same_target = (record.account, record.entity, record.target)
     if record.kind == "create":
         # Later operations on an object that will never exist can never succeed.
-        session.execute(
-            delete(OperationRow)
-            .where(same_target, OperationRow.id > record.id)
-            .execution_options(synchronize_session=False)
+        db.execute(
+            "DELETE FROM operations WHERE account = ? AND entity = ? AND target = ? AND id > ?",
+            (*same_target, record.id),
         )
-    remaining = session.scalar(select(func.count()).select_from(OperationRow).where(same_target))
-    if not remaining:
-        cache.remove_object(session, record.account, record.entity, record.target, only_local=True)
+    remaining = db.execute(
+        "SELECT 1 FROM operations WHERE account = ? AND entity = ? AND target = ? LIMIT 1",
+        same_target,
+    ).fetchone()
+    if remaining is None:
+        cache.remove_object(db, record.account, record.entity, record.target, only_local=True)
     return record
 
 
 def operations(
-    session: Session,
+    db: sqlite3.Connection,
     account: str | None,
     states: Sequence[str] | None,
     entities: Sequence[str] | None = None,
 ) -> list[Operation]:
     """Queued operations in queue order, optionally for one account, some states and
     some entities."""
-    stmt = select(OperationRow)
+    where: list[str] = []
+    params: list[Any] = []
     if account is not None:
-        stmt = stmt.where(OperationRow.account == account)
+        where.append("account = ?")
+        params.append(account)
     if states is not None:
-        stmt = stmt.where(OperationRow.state.in_([_state(s) for s in states]))
+        checked = [_state(s) for s in states]
+        where.append(f"state IN ({', '.join('?' * len(checked))})")
+        params += checked
     if entities is not None:
-        stmt = stmt.where(OperationRow.entity.in_(list(entities)))
-    return [to_record(row) for row in session.scalars(stmt.order_by(OperationRow.id))]
+        wanted = list(entities)
+        where.append(f"entity IN ({', '.join('?' * len(wanted))})")
+        params += wanted
+    sql = f"SELECT {COLUMNS} FROM operations"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    with gc_paused():
+        return [to_record(row) for row in db.execute(sql + " ORDER BY id", params)]
 
 
-def counts(session: Session, account: str) -> dict[str, int]:
+def counts(db: sqlite3.Connection, account: str) -> dict[str, int]:
     """Number of queued operations per state (every state present, zeros included)."""
     result: dict[str, int] = dict.fromkeys(STATES, 0)
-    rows = session.execute(
-        select(OperationRow.state, func.count())
-        .where(OperationRow.account == account)
-        .group_by(OperationRow.state)
+    rows = db.execute(
+        "SELECT state, count(*) FROM operations WHERE account = ? GROUP BY state", (account,)
     )
     for state, count in rows:
         result[state] = count
     return result
 
 
-def ops_for(session: Session, account: str, entity: str, target: str) -> list[Operation]:
+def pending_targets(db: sqlite3.Connection, account: str, entity: str) -> set[str]:
+    """The distinct targets of the account's pending and inflight operations on
+    ``entity`` (see Store.pending_targets)."""
+    rows = db.execute(
+        "SELECT DISTINCT target FROM operations WHERE account = ? AND entity = ?"
+        " AND state IN ('pending', 'inflight')",
+        (account, entity),
+    )
+    return {row[0] for row in rows}
+
+
+def ops_for(db: sqlite3.Connection, account: str, entity: str, target: str) -> list[Operation]:
     """Every queued operation on one object, in queue order.
 
     The object may be named by its local id or by its server id: both, and any local
     ids mapped to it, are matched.
     """
-    names = {target, idmap.resolve_id(session, account, entity, target)}
-    names.update(idmap.local_ids_for(session, account, entity, target))
-    stmt = (
-        select(OperationRow)
-        .where(
-            OperationRow.account == account,
-            OperationRow.entity == entity,
-            OperationRow.target.in_(sorted(names)),
-        )
-        .order_by(OperationRow.id)
+    names = {target, idmap.resolve_id(db, account, entity, target)}
+    names.update(idmap.local_ids_for(db, account, entity, target))
+    ordered = sorted(names)
+    sql = (
+        f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ?"
+        f" AND target IN ({', '.join('?' * len(ordered))}) ORDER BY id"
     )
-    return [to_record(row) for row in session.scalars(stmt)]
+    return [to_record(row) for row in db.execute(sql, (account, entity, *ordered))]

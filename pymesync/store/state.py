@@ -1,19 +1,17 @@
 """Credentials (the login token) and free-form sync state, per account.
 
 The token lives in the ``credentials`` table and nowhere else; nothing here keeps it in
-memory or shows it in a ``repr``. Functions work inside a transaction the caller opened.
+memory or shows it in a ``repr``. Functions work inside a transaction the caller opened
+on a DB-API connection.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
-from .schema import CredentialRow, SyncStateRow, credentials_table, sync_state_table
+from .schema import dump_json, format_utc, load_json
 
 __all__ = [
     "all_states",
@@ -25,67 +23,56 @@ __all__ = [
     "set_state",
 ]
 
+_SAVE_TOKEN = (
+    "INSERT INTO credentials (account, token, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (account) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at"
+)
+_SET_STATE = (
+    "INSERT INTO sync_state (account, key, value, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value, "
+    "updated_at = excluded.updated_at"
+)
 
-def save_token(session: Session, account: str, token: str, now: datetime) -> None:
+
+def save_token(db: sqlite3.Connection, account: str, token: str, now: datetime) -> None:
     """Store (or replace) the account's token."""
-    stmt = sqlite_insert(credentials_table).values(account=account, token=token, updated_at=now)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["account"],
-            set_={"token": stmt.excluded.token, "updated_at": stmt.excluded.updated_at},
-        )
-    )
+    db.execute(_SAVE_TOKEN, (account, token, format_utc(now)))
 
 
-def load_token(session: Session, account: str) -> str | None:
+def load_token(db: sqlite3.Connection, account: str) -> str | None:
     """The account's token, or None."""
-    return session.scalar(select(CredentialRow.token).where(CredentialRow.account == account))
+    row = db.execute("SELECT token FROM credentials WHERE account = ?", (account,)).fetchone()
+    return None if row is None else str(row[0])
 
 
-def forget_token(session: Session, account: str) -> bool:
+def forget_token(db: sqlite3.Connection, account: str) -> bool:
     """Delete the account's token; True if there was one."""
-    result = session.execute(
-        delete(CredentialRow)
-        .where(CredentialRow.account == account)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return db.execute("DELETE FROM credentials WHERE account = ?", (account,)).rowcount > 0
 
 
-def set_state(session: Session, account: str, key: str, value: Any, now: datetime) -> None:
+def set_state(db: sqlite3.Connection, account: str, key: str, value: Any, now: datetime) -> None:
     """Store a JSON-serialisable value under ``key``."""
-    stmt = sqlite_insert(sync_state_table).values(
-        account=account, key=key, value=value, updated_at=now
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["account", "key"],
-            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-        )
-    )
+    text = None if value is None else dump_json(value)
+    db.execute(_SET_STATE, (account, key, text, format_utc(now)))
 
 
-def get_state(session: Session, account: str, key: str, default: Any = None) -> Any:
+def get_state(db: sqlite3.Connection, account: str, key: str, default: Any = None) -> Any:
     """The value stored under ``key``, or ``default`` when there is none."""
-    row = session.scalars(
-        select(SyncStateRow).where(SyncStateRow.account == account, SyncStateRow.key == key)
-    ).first()
-    return default if row is None else row.value
+    row = db.execute(
+        "SELECT value FROM sync_state WHERE account = ? AND key = ?", (account, key)
+    ).fetchone()
+    if row is None:
+        return default
+    return None if row[0] is None else load_json(row[0])
 
 
-def all_states(session: Session, account: str) -> dict[str, Any]:
+def all_states(db: sqlite3.Connection, account: str) -> dict[str, Any]:
     """Every stored key and value of the account."""
-    rows = session.execute(
-        select(SyncStateRow.key, SyncStateRow.value).where(SyncStateRow.account == account)
-    )
-    return {key: value for key, value in rows}
+    rows = db.execute("SELECT key, value FROM sync_state WHERE account = ?", (account,))
+    return {key: None if value is None else load_json(value) for key, value in rows}
 
 
-def delete_state(session: Session, account: str, key: str) -> bool:
+def delete_state(db: sqlite3.Connection, account: str, key: str) -> bool:
     """Remove ``key``; True if it was there."""
-    result = session.execute(
-        delete(SyncStateRow)
-        .where(SyncStateRow.account == account, SyncStateRow.key == key)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    cursor = db.execute("DELETE FROM sync_state WHERE account = ? AND key = ?", (account, key))
+    return cursor.rowcount > 0

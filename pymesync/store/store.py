@@ -9,12 +9,19 @@ frozen records (:mod:`pymesync.store.records`), never ORM rows.
 
 Times (``now``) are timezone-aware datetimes; each method that needs one takes it as a
 keyword and defaults to the current UTC time.
+
+SQLAlchemy provides the engine (its connection pool, and the per-connection pragmas of
+:mod:`pymesync.store.engine`), the models and the migrations; the methods themselves
+run plain SQL on the pooled DB-API connection (``BEGIN IMMEDIATE`` ... ``COMMIT`` for
+writes, ``BEGIN`` ... ``COMMIT`` for reads), which costs a few microseconds per
+statement where building and compiling SQLAlchemy statements cost tens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -22,10 +29,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from . import cache, idmap, queue, state
-from .engine import BEGIN_OPTION, create_store_engine, resolve_path
+from .engine import create_store_engine, resolve_path
 from .errors import CorruptDatabaseError, StoreError
 from .migrator import ensure_schema
 from .records import CacheObject, EnqueueResult, NewOperation, Operation, PutResult
@@ -41,13 +47,35 @@ def _now(now: datetime | None) -> datetime:
     return now
 
 
-def _translate(exc: DBAPIError, path: Path) -> StoreError:
-    text = str(exc.orig) if exc.orig is not None else str(exc)
+def _translate(exc: DBAPIError | sqlite3.Error, path: Path) -> StoreError:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(orig) if orig is not None else str(exc)
     if "malformed" in text or "not a database" in text:
         return CorruptDatabaseError(f"The database {path} is damaged: {text}")
     if "locked" in text or "busy" in text:
         return StoreError(f"The database {path} stayed locked by another process: {text}")
     return StoreError(f"Database error on {path}: {text}")
+
+
+#: Page cache of a connection during a bulk write, in KiB (SQLite's default is 2 MiB).
+BULK_CACHE_KIB = 65536
+
+
+@contextlib.contextmanager
+def _bulk(db: sqlite3.Connection) -> Iterator[None]:
+    """A bigger page cache for one big transaction, given back afterwards.
+
+    Thousands of rows written at random places in several indexes touch many more
+    pages than the default 2 MiB cache holds: SQLite would spill dirty pages to the WAL
+    in the middle of the transaction and read them back. The memory is only taken as
+    pages are used, and freed when the cache is set back.
+    """
+    previous = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 class Store:
@@ -61,7 +89,6 @@ class Store:
         """Wrap an engine on an up-to-date database; use :meth:`open` instead."""
         self._path = path
         self._engine = engine
-        self._writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -109,22 +136,35 @@ class Store:
         return f"Store({str(self._path)!r}{', closed' if self._closed else ''})"
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """A pooled DB-API connection inside ``begin`` ... ``COMMIT`` (ROLLBACK when the
+        body raises). SQLite errors become :class:`StoreError`."""
         self._check_open()
         try:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
-                yield session
+            pooled = self._engine.raw_connection()
         except DBAPIError as exc:
             raise _translate(exc, self._path) from exc
+        try:
+            db = pooled.driver_connection
+            assert isinstance(db, sqlite3.Connection)
+            db.execute(begin)
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._path) from exc
+        finally:
+            pooled.close()  # back to the pool, which rolls back anything left open
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        self._check_open()
-        try:
-            with Session(self._engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except DBAPIError as exc:
-            raise _translate(exc, self._path) from exc
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -167,25 +207,62 @@ class Store:
         is already queued, ValueError for a malformed operation.
         """
         when = _now(now)
-        with self._write() as session:
-            return queue.enqueue(session, op, provisional, when)
+        with self._write() as db:
+            return queue.enqueue(db, op, provisional, when)
+
+    def enqueue_many(
+        self,
+        items: Iterable[tuple[NewOperation, CacheObject | None]],
+        *,
+        now: datetime | None = None,
+    ) -> list[EnqueueResult]:
+        """Queue many operations in ONE durable transaction (e.g. importing history).
+
+        Exactly as calling :meth:`enqueue` for each ``(op, provisional)`` in order
+        (coalescing included: a later item may merge into, or cancel, an earlier one of
+        the same call), except that everything is committed, or nothing is: when an item
+        is malformed or a duplicate, the error is raised and none of the items is stored.
+        ``items`` is consumed as it goes (any iterable; no list is needed). Every item
+        gets the same ``now``. Returns one result per item, in order.
+        """
+        when = _now(now)
+        with self._write() as db, _bulk(db):
+            return queue.enqueue_many(db, items, when)
 
     def pending(self, account: str, *, now: datetime | None = None) -> Iterator[Operation]:
         """Stream the account's pending operations in queue order.
 
-        Rows are fetched in batches (``yield_per``), never all at once. With ``now``, only
+        Rows are fetched in batches of 200, never all at once. With ``now``, only
         operations due by then (``next_attempt_at`` unset or not after ``now``) are
         included. The iterator holds a read transaction (which blocks no writer) until it
         is exhausted or closed.
         """
-        self._check_open()
-        stmt = queue.pending_statement(account, None if now is None else _now(now))
-        with Session(self._engine) as session, session.begin():
-            try:
-                for row in session.scalars(stmt.execution_options(yield_per=200)):
-                    yield queue.to_record(row)
-            except DBAPIError as exc:
-                raise _translate(exc, self._path) from exc
+        sql, params = queue.pending_statement(account, None if now is None else _now(now))
+        with self._read() as db:
+            yield from queue.pending_rows(db.execute(sql, params))
+
+    def expedite(self, account: str, *, now: datetime | None = None) -> int:
+        """Make the account's backing-off operations due now; returns how many there were.
+
+        One UPDATE: every pending operation of the account whose ``next_attempt_at`` is
+        after ``now`` gets ``next_attempt_at`` cleared (claimable at once; ``attempts``
+        and ``last_error`` are kept). Failed and conflicting operations are not touched
+        (they wait for :meth:`retry`). Reads only the rows it changes (a partial index
+        holds the backing-off operations).
+        """
+        when = _now(now)
+        with self._write() as db:
+            return queue.expedite(db, account, when)
+
+    def pending_targets(self, account: str, entity: str) -> set[str]:
+        """The distinct targets of the account's pending and inflight operations on
+        ``entity``, as stored (after the id map resolution done at enqueue and ack).
+
+        For "which objects have unsent changes" without listing every operation.
+        """
+        cache.check_entity(entity)
+        with self._read() as db:
+            return queue.pending_targets(db, account, entity)
 
     def claim(
         self,
@@ -211,8 +288,8 @@ class Store:
         and exclusive, so concurrent claimers never get the same operation.
         """
         when = _now(now)
-        with self._write() as session:
-            return queue.claim(session, account, owner, lease_seconds, when, limit)
+        with self._write() as db:
+            return queue.claim(db, account, owner, lease_seconds, when, limit)
 
     def ack(
         self,
@@ -236,8 +313,8 @@ class Store:
         no longer queued.
         """
         when = _now(now)
-        with self._write() as session:
-            queue.ack(session, op_id, server_object, server_key, when)
+        with self._write() as db:
+            queue.ack(db, op_id, server_object, server_key, when)
 
     def fail(
         self,
@@ -261,9 +338,9 @@ class Store:
         updated operation.
         """
         when = _now(now)
-        with self._write() as session:
+        with self._write() as db:
             return queue.fail(
-                session,
+                db,
                 op_id,
                 error=error,
                 permanent=permanent,
@@ -281,8 +358,8 @@ class Store:
         the operation.
         """
         when = _now(now)
-        with self._write() as session:
-            return queue.release(session, op_id, when)
+        with self._write() as db:
+            return queue.release(db, op_id, when)
 
     def retry(self, op_id: str, *, now: datetime | None = None) -> Operation:
         """Make a failed, conflicting or backing-off operation claimable at once.
@@ -290,8 +367,8 @@ class Store:
         Raises :class:`~pymesync.store.errors.OperationStateError` for an inflight one.
         """
         when = _now(now)
-        with self._write() as session:
-            return queue.retry(session, op_id, when)
+        with self._write() as db:
+            return queue.retry(db, op_id, when)
 
     def discard(self, op_id: str, *, now: datetime | None = None) -> Operation:
         """Remove an operation from the queue for good; returns it as it was.
@@ -304,16 +381,13 @@ class Store:
         (:class:`~pymesync.store.errors.OperationStateError` otherwise).
         """
         when = _now(now)
-        with self._write() as session:
-            return queue.discard(session, op_id, when)
+        with self._write() as db:
+            return queue.discard(db, op_id, when)
 
     def get_operation(self, op_id: str) -> Operation | None:
         """The queued operation with ``op_id``, or None."""
-        with self._read() as session:
-            try:
-                return queue.to_record(queue.get_row(session, op_id))
-            except KeyError:
-                return None
+        with self._read() as db:
+            return queue.get_operation(db, op_id)
 
     def operations(
         self,
@@ -323,14 +397,14 @@ class Store:
     ) -> list[Operation]:
         """Queued operations in queue order, of one account (default all), states and
         entities (default all)."""
-        with self._read() as session:
-            return queue.operations(session, account, states, entities)
+        with self._read() as db:
+            return queue.operations(db, account, states, entities)
 
     def counts(self, account: str) -> dict[str, int]:
         """The account's number of queued operations per state, e.g. ``{"pending": 2,
         "inflight": 0, "failed": 1, "conflict": 0}`` (every state present)."""
-        with self._read() as session:
-            return queue.counts(session, account)
+        with self._read() as db:
+            return queue.counts(db, account)
 
     def ops_for(self, account: str, entity: str, target: str) -> list[Operation]:
         """Every queued operation (any state) on one object, in queue order.
@@ -339,8 +413,8 @@ class Store:
         under either are returned. Used for "pending changes applied" reads and for
         per-object sync status.
         """
-        with self._read() as session:
-            return queue.ops_for(session, account, entity, target)
+        with self._read() as db:
+            return queue.ops_for(db, account, entity, target)
 
     # ------------------------------------------------------------------ cache
 
@@ -364,25 +438,23 @@ class Store:
         """
         cache.check_entity(entity)
         when = _now(now)
-        with self._write() as session:
-            return cache.put_objects(session, account, entity, objs, when, local=local, force=force)
+        with self._write() as db, _bulk(db):
+            return cache.put_objects(db, account, entity, objs, when, local=local, force=force)
 
     def get_object(self, account: str, entity: str, key: str) -> CacheObject | None:
         """The cached object (deleted or not) under ``key``, or None.
 
         A local id that the server replaced is resolved to the server id.
         """
-        with self._read() as session:
-            return cache.get_object(session, account, entity, key)
+        with self._read() as db:
+            return cache.get_object(db, account, entity, key)
 
     def find_by_slug(
         self, account: str, entity: str, slug: str, *, include_deleted: bool = False
     ) -> CacheObject | None:
         """The cached project or activity having ``slug`` (any of a project's slugs)."""
-        with self._read() as session:
-            return cache.find_by_slug(
-                session, account, entity, slug, include_deleted=include_deleted
-            )
+        with self._read() as db:
+            return cache.find_by_slug(db, account, entity, slug, include_deleted=include_deleted)
 
     def query_times(
         self,
@@ -403,9 +475,9 @@ class Store:
         (``date`` or ``"YYYY-MM-DD"``). Deleted times are left out unless
         ``include_deleted``. Runs entirely in indexed SQL.
         """
-        with self._read() as session:
+        with self._read() as db:
             return cache.query_times(
-                session,
+                db,
                 account,
                 users=users,
                 projects=projects,
@@ -419,66 +491,66 @@ class Store:
         self, account: str, entity: str, *, include_deleted: bool = False
     ) -> list[CacheObject]:
         """Every cached object of ``entity``, ordered by key."""
-        with self._read() as session:
-            return cache.list_objects(session, account, entity, include_deleted=include_deleted)
+        with self._read() as db:
+            return cache.list_objects(db, account, entity, include_deleted=include_deleted)
 
     def remove_object(self, account: str, entity: str, key: str) -> bool:
         """Remove one object from the cache; True if it was there."""
-        with self._write() as session:
-            return cache.remove_object(session, account, entity, key)
+        with self._write() as db:
+            return cache.remove_object(db, account, entity, key)
 
     # ------------------------------------------------------------------ ids
 
     def map_id(self, account: str, entity: str, local_id: str, server_id: str) -> None:
         """Record that the object created as ``local_id`` is ``server_id`` on the server."""
-        with self._write() as session:
-            idmap.map_id(session, account, entity, local_id, server_id)
+        with self._write() as db:
+            idmap.map_id(db, account, entity, local_id, server_id)
 
     def resolve_id(self, account: str, entity: str, ident: str) -> str:
         """The server id of a mapped local id; any other ``ident`` is returned as is."""
-        with self._read() as session:
-            return idmap.resolve_id(session, account, entity, ident)
+        with self._read() as db:
+            return idmap.resolve_id(db, account, entity, ident)
 
     def local_id_for(self, account: str, entity: str, server_id: str) -> str | None:
         """The local id that became ``server_id``, or None."""
-        with self._read() as session:
-            return idmap.local_id_for(session, account, entity, server_id)
+        with self._read() as db:
+            return idmap.local_id_for(db, account, entity, server_id)
 
     # ------------------------------------------------------------------ credentials, state
 
     def save_token(self, account: str, token: str, *, now: datetime | None = None) -> None:
         """Store the account's login token (replacing any previous one)."""
         when = _now(now)
-        with self._write() as session:
-            state.save_token(session, account, token, when)
+        with self._write() as db:
+            state.save_token(db, account, token, when)
 
     def load_token(self, account: str) -> str | None:
         """The account's stored token, or None."""
-        with self._read() as session:
-            return state.load_token(session, account)
+        with self._read() as db:
+            return state.load_token(db, account)
 
     def forget_token(self, account: str) -> bool:
         """Delete the account's token; True if there was one."""
-        with self._write() as session:
-            return state.forget_token(session, account)
+        with self._write() as db:
+            return state.forget_token(db, account)
 
     def set_state(self, account: str, key: str, value: Any, *, now: datetime | None = None) -> None:
         """Store a JSON-serialisable sync-state value (last success, last error, ...)."""
         when = _now(now)
-        with self._write() as session:
-            state.set_state(session, account, key, value, when)
+        with self._write() as db:
+            state.set_state(db, account, key, value, when)
 
     def get_state(self, account: str, key: str, default: Any = None) -> Any:
         """A stored sync-state value, or ``default``."""
-        with self._read() as session:
-            return state.get_state(session, account, key, default)
+        with self._read() as db:
+            return state.get_state(db, account, key, default)
 
     def all_states(self, account: str) -> dict[str, Any]:
         """Every sync-state key and value of the account."""
-        with self._read() as session:
-            return state.all_states(session, account)
+        with self._read() as db:
+            return state.all_states(db, account)
 
     def delete_state(self, account: str, key: str) -> bool:
         """Remove a sync-state key; True if it was there."""
-        with self._write() as session:
-            return state.delete_state(session, account, key)
+        with self._write() as db:
+            return state.delete_state(db, account, key)

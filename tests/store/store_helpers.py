@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pymesync.store import CacheObject, NewOperation
+from sqlalchemy import event
+
+from pymesync.store import CacheObject, NewOperation, Store
 
 ACCOUNT = "http://host/v0|alice"
 OTHER = "http://host/v0|bob"
@@ -78,3 +83,47 @@ def run_worker(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subp
         env=full_env,
         **kw,
     )
+
+
+@contextlib.contextmanager
+def traced(store: Store) -> Iterator[list[str]]:
+    """Collect every SQL statement SQLite runs for ``store`` meanwhile (as the trace
+    callback of each connection the store takes from its pool)."""
+    statements: list[str] = []
+
+    def on_checkout(dbapi_conn: sqlite3.Connection, record: Any, proxy: Any) -> None:
+        dbapi_conn.set_trace_callback(statements.append)
+
+    def on_checkin(dbapi_conn: sqlite3.Connection | None, record: Any) -> None:
+        if dbapi_conn is not None:
+            dbapi_conn.set_trace_callback(None)
+
+    engine = store._engine
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "checkin", on_checkin)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+        event.remove(engine, "checkin", on_checkin)
+
+
+def query_plan(store: Store, sql: str, params: Any = ()) -> str:
+    """SQLite's EXPLAIN QUERY PLAN of a statement, its steps joined by " | "."""
+    conn = sqlite3.connect(store.path)
+    try:
+        return " | ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    finally:
+        conn.close()
+
+
+def sqlite_state(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the store's data tables (and the queue's id counter), sorted."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}"), key=repr)
+            for table in ("operations", "cache", "cache_tags", "id_map", "sqlite_sequence")
+        }
+    finally:
+        conn.close()

@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from store_helpers import ACCOUNT, OTHER, T0, at, op, provisional, time_obj
+from store_helpers import ACCOUNT, OTHER, T0, at, op, provisional, query_plan, time_obj, traced
 
 from pymesync.store import Store
+from pymesync.store.cache import TimesFilter, choose_driver, times_query
 
 
 def project(uuid: str, slugs: list[str], **fields: Any) -> dict[str, Any]:
@@ -200,25 +200,80 @@ def test_query_times_sees_provisional_times(store: Store) -> None:
 
 
 def test_query_times_uses_indexes(times: Store) -> None:
-    seen: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
-        if statement.startswith("SELECT"):
-            seen.append((statement, params))
-
-    event.listen(times._engine, "before_cursor_execute", capture)
-    times.query_times(ACCOUNT, users=["alice", "bob"], projects=["web"], start="2026-11-01")
-    event.remove(times._engine, "before_cursor_execute", capture)
-    (statement, params) = seen[-1]
-    conn = sqlite3.connect(times.path)
-    try:
-        plan = " | ".join(
-            row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)
-        )
-    finally:
-        conn.close()
-    assert "SCAN cache" not in plan, plan
+    with traced(times) as statements:
+        times.query_times(ACCOUNT, users=["alice", "bob"], projects=["web"], start="2026-11-01")
+    *probes, statement = [s for s in statements if s.startswith("SELECT")]
+    assert len(probes) == 2  # users (with the dates) and projects: both could lead
+    for probe in probes:
+        assert "COVERING INDEX" in query_plan(times, probe), probe
+    plan = query_plan(times, statement)
+    assert "SCAN" not in plan, plan
+    # "web" tags 2 times, alice and bob 3 since 2026-11-01 (one deleted): web leads.
     assert "ix_cache_tags_account_entity_tag_kind_value_key" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("filters", "driver", "index"),
+    [
+        ({}, None, "ix_cache_account_entity_date_worked"),
+        ({"users": ["alice"]}, "user", "ix_cache_account_entity_user_date_worked"),
+        (
+            {"users": ["alice"], "start": "2026-11-01"},
+            "user",
+            "ix_cache_account_entity_user_date_worked (account=? AND entity=? AND user=? AND",
+        ),
+        (
+            {"start": "2026-11-01", "end": "2026-11-05"},
+            "date",
+            "ix_cache_account_entity_date_worked",
+        ),
+        ({"projects": ["gwm"]}, "project", "ix_cache_tags_account_entity_tag_kind_value_key"),
+        ({"activities": ["dev"]}, "activity", "ix_cache_tags_account_entity_tag_kind_value_key"),
+        # The leading filter uses its index; the others are checked on the rows it finds.
+        (
+            {"users": ["alice"], "projects": ["gwm"], "start": "2026-11-01"},
+            "project",
+            "ix_cache_tags_account_entity_tag_kind_value_key",
+        ),
+        (
+            {"projects": ["gwm"], "activities": ["dev"], "end": "2026-11-09"},
+            "date",
+            "ix_cache_account_entity_date_worked (account=? AND entity=? AND date_worked<?)",
+        ),
+    ],
+)
+def test_query_times_driver_uses_its_index(
+    times: Store, filters: dict[str, Any], driver: str | None, index: str
+) -> None:
+    f = TimesFilter.of(**filters)
+    assert driver is None or driver in f.drivers()
+    sql, params = times_query(ACCOUNT, f, driver)
+    plan = query_plan(times, sql, params)
+    assert index in plan, plan
+    assert "SCAN" not in plan, plan  # no full scan anywhere
+    expected = [t.key for t in times.query_times(ACCOUNT, **filters)]
+    with sqlite3.connect(times.path) as conn:
+        assert [row[0] for row in conn.execute(sql, params)] == expected
+
+
+def test_query_times_leads_with_the_most_selective_filter(store: Store) -> None:
+    many = [time_obj(f"A{i:03d}", user="alice", project=["gwm"]) for i in range(300)]
+    few = [
+        time_obj(f"B{i}", user="alice", project=["pgd"], date_worked="2026-11-20") for i in range(3)
+    ]
+    others = [time_obj(f"C{i:03d}", user=f"u{i}", project=["gwm"]) for i in range(300)]
+    store.put_objects(ACCOUNT, "time", many + few + others, now=T0)
+    with store._read() as db:
+        choose = lambda **kw: choose_driver(db, ACCOUNT, TimesFilter.of(**kw))  # noqa: E731
+        assert choose(users=["alice"], projects=["pgd"]) == "project"
+        assert choose(users=["u7"], projects=["gwm"]) == "user"
+        assert choose(projects=["gwm"], start="2026-11-15") == "date"
+        assert choose(users=["alice"], start="2026-11-01") == "user"  # users take the dates
+        assert choose(users=["alice"]) == "user"  # one filter: no probe
+        assert choose() is None
+    found = store.query_times(ACCOUNT, users=["alice"], projects=["pgd"], start="2026-11-15")
+    assert [t.key for t in found] == ["B0", "B1", "B2"]
+    assert len(store.query_times(ACCOUNT, users=["alice"], projects=["gwm"])) == 300
 
 
 def test_remove_object(store: Store) -> None:

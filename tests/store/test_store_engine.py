@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from store_helpers import ACCOUNT, REPO, WORKER, op, run_worker
+from store_helpers import ACCOUNT, REPO, WORKER, op, provisional, run_worker, traced
 
 from pymesync.store import (
     SCHEMA_HEAD,
@@ -127,18 +127,26 @@ def test_pragmas(store: Store) -> None:
 
 
 def test_write_transactions_begin_immediate(store: Store) -> None:
-    statements: list[str] = []
-    from sqlalchemy import event
+    with traced(store) as statements:
+        store.save_token(ACCOUNT, "tok")
+        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+        statements.clear()
+        store.enqueue(op("create", "L1", {"duration": 1}), provisional("L1", {"duration": 1}))
+        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+        assert statements.count("BEGIN IMMEDIATE") == 1  # one transaction per enqueue
+        statements.clear()
+        store.load_token(ACCOUNT)
+        assert statements[0] == "BEGIN"
 
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
 
-    event.listen(store._engine, "before_cursor_execute", record)
-    store.save_token(ACCOUNT, "tok")
-    assert statements[0] == "BEGIN IMMEDIATE"
-    statements.clear()
-    store.load_token(ACCOUNT)
-    assert statements[0] == "BEGIN"
+def test_failed_write_rolls_back_and_leaves_the_connection_clean(store: Store) -> None:
+    with traced(store) as statements:
+        with pytest.raises(ValueError):
+            store.enqueue(op("update", "t1", {"a": 1}), provisional("other", {}, entity="project"))
+        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "ROLLBACK"
+    assert store.operations() == []
+    store.enqueue(op("update", "t1", {"a": 1}))  # the pooled connection is usable again
+    assert len(store.operations()) == 1
 
 
 def test_store_repr_and_close(store: Store) -> None:

@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
-from store_helpers import ACCOUNT, REPO, at
+from store_helpers import ACCOUNT, REPO, at, op, sqlite_state
 
 from pymesync.store import SCHEMA_HEAD, Store
 from pymesync.store.engine import create_store_engine
@@ -35,6 +35,7 @@ def test_packaged_migrations_are_the_repo_migrations() -> None:
     assert (migrations_dir() / "env.py").is_file()
     assert (migrations_dir() / "script.py.mako").is_file()
     assert (migrations_dir() / "versions" / "0001_initial.py").is_file()
+    assert (migrations_dir() / "versions" / "0002_faster_writes_and_indexes.py").is_file()
     if (REPO / "migrations").is_dir():
         shipped = sorted(p.name for p in (migrations_dir() / "versions").glob("*.py"))
         source = sorted(p.name for p in (REPO / "migrations" / "versions").glob("*.py"))
@@ -120,6 +121,77 @@ def test_v0001_sample_upgrades_with_its_data(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
     conn.close()
+
+
+def _schema(path: Path) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            name: sql or ""
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+            )
+        }
+    finally:
+        conn.close()
+
+
+def test_v0001_sample_upgrade_rebuilds_tables_keeping_ids(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(DATA / "store_v0001.sqlite3", path)
+    conn = sqlite3.connect(path)
+    with conn:  # the newest operation is gone: its id (3) must never be given again
+        conn.execute("DELETE FROM operations WHERE op_id = 'op-delete-s1'")
+    assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'operations'").fetchone() == (
+        3,
+    )
+    conn.close()
+    with Store.open(path) as store:
+        new = store.enqueue(op("update", "t9", {"x": 1}), now=at(0)).operation
+        assert new is not None and new.id == 4
+        assert [o.op_id for o in store.operations(ACCOUNT)][:2] == [
+            "op-create-l1",
+            "op-update-proj",
+        ]
+    schema = _schema(path)
+    assert "WITHOUT ROWID" in schema["cache_tags"]
+    for table in ("operations", "cache", "cache_tags"):
+        assert " IN (" not in schema[table], schema[table]
+    assert "CONSTRAINT ck_operations_kind CHECK (kind = 'create' OR" in schema["operations"]
+    assert "ix_operations_account_next_attempt_at" in schema
+    assert "ix_cache_account_entity_user_date_worked" in schema
+    assert "ix_cache_account_entity_user" not in schema
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_downgrade_to_0001_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(DATA / "store_v0001.sqlite3", path)
+    original = _schema(path)
+    Store.open(path).close()
+    before = sqlite_state(path)
+    config = alembic_config()
+    engine = create_store_engine(path)
+    try:
+        with migration_connection(engine) as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+    finally:
+        engine.dispose()
+    assert sqlite_state(path) == before
+    back = _schema(path)
+    for name in ("operations", "cache", "cache_tags"):  # the 0001 tables, as created
+        assert back[name].replace('"', "") == original[name].replace('"', ""), name
+    assert set(back) == set(original)
+    with Store.open(path) as store:  # and up again
+        assert len(store.operations(ACCOUNT)) == 3
+        assert [t.key for t in store.query_times(ACCOUNT, projects=["web"])]
+    assert sqlite_state(path) == before
 
 
 def test_alembic_cli_from_repo_root(tmp_path: Path) -> None:

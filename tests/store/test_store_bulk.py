@@ -1,0 +1,296 @@
+"""Bulk and long-queue paths: enqueue_many, expedite, pending_targets, and the cost of the
+worker's calls not growing with the length of the queue."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_helpers import (
+    ACCOUNT,
+    OTHER,
+    T0,
+    at,
+    op,
+    provisional,
+    query_plan,
+    sqlite_state,
+    time_obj,
+    traced,
+)
+
+from pymesync.store import (
+    CacheObject,
+    DuplicateOperationError,
+    EnqueueResult,
+    NewOperation,
+    Store,
+    queue,
+)
+
+# ---------------------------------------------------------------- enqueue_many
+
+
+def _seed(store: Store) -> None:
+    """Queued operations in every state, an id map entry and cached objects."""
+    store.put_objects(ACCOUNT, "time", [time_obj("S1"), time_obj("S2")], now=T0)
+    store.map_id(ACCOUNT, "time", "L9", "S2")
+    store.enqueue(op("update", "S1", {"notes": "a"}, op_id="seed-1"), now=T0)
+    store.enqueue(op("create", "L5", {"duration": 5}, op_id="seed-2"), now=T0)
+    store.enqueue(op("update", "S3", {"notes": "c"}, op_id="seed-3"), now=T0)
+    store.enqueue(op("create", "L6", {"duration": 6}, op_id="seed-4"), now=T0)
+    store.claim(ACCOUNT, "w", 30, now=T0, limit=1)  # seed-1 inflight
+    (claimed,) = store.claim(ACCOUNT, "w", 30, now=T0, limit=1)  # seed-2
+    store.fail(claimed.op_id, error={"maybe_sent": True}, permanent=False, now=T0)
+    (claimed,) = store.claim(ACCOUNT, "w", 30, now=T0, limit=1)  # seed-3
+    store.fail(claimed.op_id, error={"status": 400}, permanent=True, now=T0)
+
+
+TARGETS = ["S1", "S2", "S3", "L5", "L6", "L9", "N1"]
+PAYLOADS = st.fixed_dictionaries(
+    {"notes": st.sampled_from(["x", "y"])}, optional={"duration": st.integers(1, 9)}
+)
+
+
+@st.composite
+def items(draw: st.DrawFn) -> list[tuple[NewOperation, CacheObject | None]]:
+    """A sequence of operations on a few objects (some queued, some mapped), with
+    provisional objects; rarely an op_id used twice or a provisional object of another
+    entity (errors: nothing at all is stored)."""
+    result: list[tuple[NewOperation, CacheObject | None]] = []
+    rare = st.integers(0, 39).map(lambda n: n == 0)
+    for n in range(draw(st.integers(0, 14))):
+        kind = draw(st.sampled_from(["create", "update", "update", "delete"]))
+        target = draw(st.sampled_from(TARGETS))
+        payload = None if kind == "delete" else draw(PAYLOADS)
+        op_id = draw(st.sampled_from(["op-0", "seed-1"])) if draw(rare) else f"op-{n}"
+        account = draw(st.sampled_from([ACCOUNT] * 5 + [OTHER]))
+        new = op(kind, target, payload, op_id=op_id, account=account, base_revision=n)
+        shown: CacheObject | None = None
+        choice = draw(st.sampled_from(["none", "same", "same", "other-key"]))
+        if choice != "none":
+            key = target if choice != "other-key" else draw(st.sampled_from(TARGETS))
+            entity = "project" if draw(rare) else "time"
+            obj = provisional(key, {"duration": n, "project": ["gwm"]}, entity)
+            shown = CacheObject(account, obj.entity, key, obj.payload, n, kind == "delete", T0)
+        result.append((new, shown))
+    return result
+
+
+def _run_one_by_one(
+    store: Store, batch: list[tuple[NewOperation, CacheObject | None]]
+) -> list[EnqueueResult] | type[Exception]:
+    results = []
+    for new, shown in batch:
+        try:
+            results.append(store.enqueue(new, shown, now=at(9)))
+        except (ValueError, DuplicateOperationError) as exc:
+            return type(exc)
+    return results
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=items(), chunk=st.sampled_from([1, 2, 3, 400]))
+def test_enqueue_many_is_enqueue_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: list[tuple[NewOperation, CacheObject | None]],
+    chunk: int,
+) -> None:
+    monkeypatch.setattr(queue, "_BATCH", chunk)
+    folder = tmp_path_factory.mktemp("many")
+    with Store.open(folder / "one.sqlite3") as one, Store.open(folder / "many.sqlite3") as many:
+        _seed(one)
+        _seed(many)
+        before = sqlite_state(many.path)
+        expected = _run_one_by_one(one, batch)
+        if isinstance(expected, type):
+            with pytest.raises(expected):
+                many.enqueue_many(iter(batch), now=at(9))
+            assert sqlite_state(many.path) == before  # all or nothing
+            return
+        assert many.enqueue_many(iter(batch), now=at(9)) == expected
+        assert sqlite_state(many.path) == sqlite_state(one.path)
+
+
+def test_enqueue_many_one_transaction_streamed(store: Store) -> None:
+    pulled: list[int] = []
+
+    def produce() -> Iterator[tuple[NewOperation, CacheObject | None]]:
+        for i in range(1000):
+            pulled.append(i)
+            yield op("create", f"L{i}", {"i": i}), provisional(f"L{i}", {"i": i})
+
+    with traced(store) as statements:
+        results = store.enqueue_many(produce(), now=T0)
+    assert statements.count("BEGIN IMMEDIATE") == 1 and statements[-1] == "COMMIT"
+    assert [r.outcome for r in results] == ["appended"] * 1000
+    assert [r.operation.id for r in results if r.operation] == list(range(1, 1001))
+    assert store.counts(ACCOUNT)["pending"] == 1000
+    assert len(store.query_times(ACCOUNT)) == 1000
+    # Read a chunk at a time: a failure half-way leaves nothing behind.
+
+    def broken() -> Iterator[tuple[NewOperation, CacheObject | None]]:
+        yield op("create", "X1", {"i": 1}), None
+        raise RuntimeError("source failed")
+
+    with pytest.raises(RuntimeError):
+        store.enqueue_many(broken(), now=T0)
+    assert store.counts(ACCOUNT)["pending"] == 1000
+    assert store.enqueue_many([], now=T0) == []
+
+
+def test_enqueue_many_ids_follow_the_queue_counter(store: Store) -> None:
+    first = store.enqueue(op("update", "a", {"x": 1}), now=T0).operation
+    last = store.enqueue(op("update", "b", {"x": 1}), now=T0).operation
+    assert first is not None and last is not None
+    store.claim(ACCOUNT, "w", 30, now=T0, limit=2)
+    store.ack(last.op_id, now=T0)  # the newest id is gone; it is never given again
+    (result,) = store.enqueue_many([(op("update", "c", {"x": 1}), None)], now=T0)
+    assert result.operation is not None and result.operation.id == last.id + 1
+    again = store.enqueue(op("update", "d", {"x": 1}), now=T0).operation
+    assert again is not None and again.id == last.id + 2
+
+
+# ---------------------------------------------------------------- expedite, pending_targets
+
+
+def test_expedite(store: Store) -> None:
+    ops = [op("update", f"t{i}", {"i": i}) for i in range(4)]
+    for new in ops:
+        store.enqueue(new, now=T0)
+    store.enqueue(op("update", "o", {"x": 1}, account=OTHER), now=T0)
+    claimed = store.claim(ACCOUNT, "w", 30, now=T0, limit=4)
+    assert len(claimed) == 4
+    store.fail(ops[0].op_id, error={}, permanent=False, next_attempt_at=at(300), now=T0)
+    store.fail(ops[1].op_id, error={}, permanent=False, next_attempt_at=at(5), now=T0)
+    store.fail(ops[2].op_id, error={}, permanent=True, now=T0)
+    (other,) = store.claim(OTHER, "w", 30, now=T0)
+    store.fail(other.op_id, error={}, permanent=False, next_attempt_at=at(300), now=T0)
+    assert store.expedite(ACCOUNT, now=at(1)) == 2
+    assert store.expedite(ACCOUNT, now=at(1)) == 0
+    due = {o.op_id: o for o in store.operations(ACCOUNT)}
+    assert due[ops[0].op_id].next_attempt_at is None and due[ops[0].op_id].attempts == 1
+    assert due[ops[0].op_id].updated_at == at(1) and due[ops[0].op_id].last_error == {}
+    assert due[ops[2].op_id].state == "failed"  # waits for retry
+    assert due[ops[3].op_id].state == "inflight"
+    other_op = store.get_operation(other.op_id)
+    assert other_op is not None and other_op.next_attempt_at == at(300)
+    got = store.claim(ACCOUNT, "w", 30, now=at(2), limit=5)
+    assert [o.op_id for o in got] == [ops[0].op_id, ops[1].op_id]
+
+
+def test_expedite_reads_only_backing_off_rows(store: Store) -> None:
+    with traced(store) as statements:
+        store.expedite(ACCOUNT, now=T0)
+    (update,) = [s for s in statements if s.startswith("UPDATE")]
+    plan = query_plan(store, update)
+    assert "ix_operations_account_next_attempt_at (account=? AND next_attempt_at>?)" in plan
+
+
+def test_pending_targets(store: Store) -> None:
+    store.map_id(ACCOUNT, "time", "L1", "S1")
+    for target in ("S1", "L1", "S2", "S2", "S3"):
+        store.enqueue(op("update", target, {"x": 1}), now=T0)
+    store.enqueue(op("update", "P", {"x": 1}, entity="project"), now=T0)
+    store.enqueue(op("update", "S9", {"x": 1}, account=OTHER), now=T0)
+    (first,) = store.claim(ACCOUNT, "w", 30, now=T0)
+    store.claim(ACCOUNT, "w", 30, now=T0)  # S2: inflight counts too
+    failed = store.enqueue(op("update", "S4", {"x": 1}), now=T0).operation
+    assert failed is not None
+    (got,) = [o for o in store.claim(ACCOUNT, "w", 30, now=T0, limit=9) if o.target == "S4"]
+    store.fail(got.op_id, error={}, permanent=True, now=T0)
+    assert first.target == "S1"
+    assert store.pending_targets(ACCOUNT, "time") == {"S1", "S2", "S3"}
+    assert store.pending_targets(ACCOUNT, "project") == {"P"}
+    assert store.pending_targets(OTHER, "time") == {"S9"}
+    with pytest.raises(ValueError):
+        store.pending_targets(ACCOUNT, "thing")
+
+
+# ---------------------------------------------------------------- cost per call
+
+
+@contextlib.contextmanager
+def vm_steps(store: Store) -> Iterator[list[int]]:
+    """Count the SQLite virtual machine instructions run meanwhile (a measure of the
+    rows visited that does not depend on the machine's speed)."""
+    from sqlalchemy import event
+
+    count = [0]
+
+    def tick() -> int:
+        count[0] += 1
+        return 0
+
+    def on_checkout(dbapi_conn: sqlite3.Connection, record: Any, proxy: Any) -> None:
+        dbapi_conn.set_progress_handler(tick, 1)
+
+    def on_checkin(dbapi_conn: sqlite3.Connection | None, record: Any) -> None:
+        if dbapi_conn is not None:
+            dbapi_conn.set_progress_handler(None, 1)
+
+    event.listen(store._engine, "checkout", on_checkout)
+    event.listen(store._engine, "checkin", on_checkin)
+    try:
+        yield count
+    finally:
+        event.remove(store._engine, "checkout", on_checkout)
+        event.remove(store._engine, "checkin", on_checkin)
+
+
+def _worker_round(store: Store, n: int) -> dict[str, int]:
+    """VM instructions of each call a sync worker makes, in a queue of ``n`` ops (plus
+    the ops of the round)."""
+    cost: dict[str, int] = {}
+
+    def measure(name: str, call: Any) -> Any:
+        with vm_steps(store) as steps:
+            result = call()
+        cost[name] = steps[0]
+        return result
+
+    measure("enqueue", lambda: store.enqueue(op("create", "new", {"x": 1}), None, now=at(1)))
+    claimed = measure("claim", lambda: store.claim(ACCOUNT, "w", 30, now=at(2), limit=4))
+    assert [o.target for o in claimed] == ["t0", "t1", "t2", "t3"]
+    measure("ack", lambda: store.ack(claimed[0].op_id, server_object=time_obj("S0"), now=at(3)))
+    measure("fail", lambda: store.fail(claimed[1].op_id, error={}, permanent=False, now=at(3)))
+    measure("release", lambda: store.release(claimed[2].op_id, now=at(3)))
+    measure("get_operation", lambda: store.get_operation(claimed[3].op_id))
+    measure("expedite", lambda: store.expedite(ACCOUNT, now=at(4)))
+    return cost
+
+
+def _fill(path: Path, n: int) -> None:
+    """``n`` pending updates on distinct times, written straight into the file."""
+    conn = sqlite3.connect(path)
+    stamp = "2026-11-30T12:00:00.000000Z"
+    with conn:
+        conn.executemany(
+            "INSERT INTO operations (op_id, account, kind, entity, target, payload, state,"
+            " attempts, created_at, updated_at) VALUES (?, ?, 'update', 'time', ?, '{}',"
+            " 'pending', 0, ?, ?)",
+            [(f"fill-{i}", ACCOUNT, f"t{i}", stamp, stamp) for i in range(n)],
+        )
+    conn.close()
+
+
+def test_worker_calls_cost_the_same_in_a_long_queue(tmp_path: Path) -> None:
+    costs = []
+    for n in (50, 20_000):
+        path = tmp_path / f"q{n}.sqlite3"
+        Store.open(path).close()
+        _fill(path, n)
+        with Store.open(path) as store:
+            costs.append(_worker_round(store, n))
+    short, long = costs
+    for name in short:
+        assert long[name] <= short[name] * 1.5 + 50, (name, short[name], long[name])
