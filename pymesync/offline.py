@@ -214,10 +214,7 @@ class OfflineBackend:
     ) -> SyncReport:
         """Push the account's queue now: operations backing off after a transient
         failure are tried at once too (failed ones wait for an explicit retry)."""
-        account = self.account(token)
-        for op in self.store.operations(account, states=("pending",)):
-            if op.next_attempt_at is not None:
-                self.store.retry(op.op_id)
+        self.store.expedite(self.account(token), now=self.clock())
         report = self.worker(token).run_once(self.clock(), stop_after=stop_after, progress=progress)
         now = self.clock()
         if report.stopped == "offline":
@@ -416,20 +413,12 @@ class OfflineBackend:
             yield
             items, self._batch = self._batch, None
             if items:
-                self._enqueue_all(items)
+                self.store.enqueue_many(items, now=self.clock())
         finally:
             self._batch = None
         current = token()
         if items and self.mode == "auto" and current and not self._is_offline(self.clock()):
             self.sync(current)
-
-    def _enqueue_all(self, items: list[tuple[NewOperation, CacheObject | None]]) -> None:
-        bulk = getattr(self.store, "enqueue_many", None)
-        if bulk is not None:
-            bulk(items, now=self.clock())
-            return
-        for op, obj in items:  # pragma: no cover - stores without the bulk API
-            self.store.enqueue(op, obj, now=self.clock())
 
     def _queue_and_push(
         self, op: Any, obj: CacheObject | None, offline_answer: Any, token: str
@@ -543,9 +532,9 @@ class OfflineBackend:
         return self._pending_keys(account, entity)
 
     def _pending_keys(self, account: str, entity: Entity) -> set[str]:
-        ops = self.store.operations(account, states=PENDING_STATES)
         return {
-            self.store.resolve_id(account, entity, op.target) for op in ops if op.entity == entity
+            self.store.resolve_id(account, entity, target)
+            for target in self.store.pending_targets(account, entity)
         }
 
     def _overlay(
