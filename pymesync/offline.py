@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import time
@@ -60,6 +61,7 @@ class ReadInfo:
         }
 
 
+@functools.lru_cache(maxsize=64)
 def account_key(baseurl: str, token: str) -> str:
     """The account a token belongs to: ``<baseurl>|<username>`` (from the token's ``sub``)."""
     try:
@@ -108,6 +110,7 @@ class OfflineBackend:
         self.last_read: ReadInfo | None = None
         self._store: Store | None = None
         self._batch: list[tuple[NewOperation, CacheObject | None]] | None = None
+        self._batch_projects: dict[str, dict[str, Any] | None] | None = None
         self._offline_until: dt.datetime | None = None
         self._token: Callable[[], str | None] = lambda: None
         self._credentials: Callable[[], Credentials | None] = lambda: None
@@ -327,8 +330,14 @@ class OfflineBackend:
         slug = payload.get("project")
         if not isinstance(slug, str):
             return None
+        memo = self._batch_projects
+        if memo is not None and slug in memo:
+            return memo[slug]
         found = self.store.find_by_slug(account, "project", slug)
-        return None if found is None else found.payload
+        project = None if found is None else found.payload
+        if memo is not None:  # inside a batch the cache cannot change under us
+            memo[slug] = project
+        return project
 
     def write(self, entity: Entity, ident: str | None, payload: dict[str, Any], token: str) -> Any:
         """Queue a create (``ident`` None) or update, then push it when possible."""
@@ -408,14 +417,14 @@ class OfflineBackend:
         if self._batch is not None:
             yield  # nested: the outer block writes everything
             return
-        self._batch = []
+        self._batch, self._batch_projects = [], {}
         try:
             yield
             items, self._batch = self._batch, None
             if items:
                 self.store.enqueue_many(items, now=self.clock())
         finally:
-            self._batch = None
+            self._batch, self._batch_projects = None, None
         current = token()
         if items and self.mode == "auto" and current and not self._is_offline(self.clock()):
             self.sync(current)
