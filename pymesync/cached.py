@@ -51,7 +51,7 @@ def _date(key: str, values: tuple[str, ...], today: str) -> str | None:
 
 
 def _public(obj: CacheObject, with_parents: bool) -> dict[str, Any]:
-    payload = dict(obj.payload)
+    payload = obj.payload  # every record the store returns holds its own fresh copy
     if not with_parents:
         payload.pop("parents", None)
     return payload

@@ -463,9 +463,9 @@ class OfflineBackend:
         entity: str,
         answer: Callable[[], Any],
         error: errors.PymesyncError | None,
+        fetched: dt.datetime | None,
     ) -> Any:
         now = self.clock()
-        fetched = self._fetched_at(account, entity)
         if (
             error is not None
             and fetched is None
@@ -494,7 +494,7 @@ class OfflineBackend:
         fetched = self._fetched_at(account, entity)
         fresh = fetched is not None and (now - fetched).total_seconds() <= (self.max_age or 0)
         if self.max_age is not None and fresh:
-            return self._from_cache(account, entity, from_cache, None)
+            return self._from_cache(account, entity, from_cache, None, fetched)
         if self._is_offline(now):
             return self._from_cache(
                 account,
@@ -504,6 +504,7 @@ class OfflineBackend:
                     f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
                     "the server was unreachable moments ago"
                 ),
+                fetched,
             )
         try:
             answer = self._ask_with_relogin(account, ask_server)
@@ -511,7 +512,7 @@ class OfflineBackend:
             if not unreachable(error):
                 raise
             self._went_offline(now, error)
-            return self._from_cache(account, entity, from_cache, error)
+            return self._from_cache(account, entity, from_cache, error, fetched)
         self._offline_until = None
         self.last_read = ReadInfo("server", now, 0.0)
         return keep(answer)
