@@ -238,6 +238,7 @@ class SyncWorker:
         self.clock = clock
         self.sleep = sleep
         self.concurrency = max(1, concurrency)
+        self._chunk = max(1, self.concurrency // 2)
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
         self._busy: set[str] = set()
         self._parents: list[Operation] | None = None
@@ -267,7 +268,8 @@ class SyncWorker:
                 if stopped is None and should_stop is not None and should_stop():
                     stopped = "stopped"
                 free = self.concurrency - len(in_flight)
-                if stopped is None and free > 0:
+                # claim in chunks (one short transaction for several operations)
+                if stopped is None and free > 0 and (not in_flight or free >= self._chunk):
                     self._parents = None  # project/activity ops may have changed
                     moment = now or self.clock()
                     for op in self.store.claim(

@@ -522,3 +522,15 @@ def test_raise_errors_opt_in(requests_mock: Any) -> None:
     unauthenticated = pymesync.TimeSync(BASE, raise_errors=True)
     with pytest.raises(errors.NotAuthenticatedError):
         unauthenticated.get_users()
+
+
+def test_environment_proxies_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")._transport.session
+    assert session.proxies.get("http") == "http://proxy.example:3128"
+    assert session.trust_env is False
+    monkeypatch.setenv("NO_PROXY", "ts.example.com")
+    bypass = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")._transport.session
+    assert "http" not in bypass.proxies
