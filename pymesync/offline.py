@@ -443,13 +443,13 @@ class OfflineBackend:
             return offline_answer
         report = self.sync(token, stop_after=carrier.op_id)
         result = report.result_for(carrier.op_id)
-        if result is None or result.outcome in ("deferred", "needs_login"):
-            return offline_answer
-        if result.outcome == "failed" and result.error is not None:
+        if result is not None and result.outcome == "synced":
+            return result.answer
+        if result is not None and result.outcome == "failed" and result.error is not None:
             if queued.outcome == "appended":
                 self.store.discard(carrier.op_id)
             raise result.error
-        return result.answer
+        return offline_answer  # deferred, held, waiting for a login or for the user
 
     # ------------------------------------------------------------------ reads
 

@@ -365,3 +365,21 @@ def test_update_after_a_lost_create_response_is_not_merged_into_it(emu: Any) -> 
     assert ts.wait_synced(timeout=10)
     assert [t["notes"] for t in alices_times(emu, "second")] == ["second"]
     assert alices_times(emu, "first") == []
+
+
+def test_inline_write_held_behind_its_project_answers_provisionally(emu: Any) -> None:
+    admin = client(emu, "admin", mode="queue")
+    admin.create_project(
+        {
+            "name": "Held",
+            "slugs": ["held-p"],
+            "default_activity": "dev",
+            "users": {"admin": {"member": True, "spectator": False, "manager": True}},
+        }
+    )
+    emu.fail_next(100, status=503, route="POST /projects")
+    admin.sync()  # the project now backs off
+    auto = pymesync.TimeSync(emu.base_url, mode="auto", token=admin.token)
+    made = auto.create_time(a_time(user="admin", project="held-p", notes="held inline"))
+    assert made["notes"] == "held inline" and made["project"] == "held-p"
+    assert auto.sync_status("time", made["uuid"])["state"] == "pending"
