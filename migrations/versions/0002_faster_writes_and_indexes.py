@@ -7,8 +7,11 @@ data, same row ids, the AUTOINCREMENT counter kept):
   ``x IN ('a', 'b')``: SQLite checks an IN list through a temporary b-tree built for
   every row written, which cost several microseconds per INSERT (the constraint names
   lose their doubled prefix: ``ck_operations_kind``, ...);
-* ``cache_tags`` becomes a WITHOUT ROWID table (its primary key is the table): two
-  b-tree entries per tag instead of three.
+* ``cache_tags`` becomes an inverted index: a WITHOUT ROWID table whose primary key is
+  the lookup order ``(account, entity, tag_kind, value, key)``, without the foreign key
+  to ``cache`` and without ``ix_cache_tags_account_entity_tag_kind_value_key``: one
+  b-tree entry per tag instead of three (the store finds an object's tags from its
+  payload, and deletes them with it);
 
 Indexes:
 
@@ -107,7 +110,25 @@ def _cache(name: str, check: str, names: str) -> None:
     )
 
 
-def _cache_tags(name: str, check: str, names: str, *, with_rowid: bool) -> None:
+def _cache_tags(name: str) -> None:
+    """The 0002 tags: WITHOUT ROWID, keyed in lookup order, no foreign key."""
+    op.create_table(
+        name,
+        sa.Column("account", sa.Text(), nullable=False),
+        sa.Column("entity", sa.String(length=16), nullable=False),
+        sa.Column("tag_kind", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.CheckConstraint(_one_of("tag_kind", _TAG_KINDS), name=op.f("ck_cache_tags_tag_kind")),
+        sa.PrimaryKeyConstraint(
+            "account", "entity", "tag_kind", "value", "key", name=op.f("pk_cache_tags")
+        ),
+        sqlite_with_rowid=False,
+    )
+
+
+def _cache_tags_0001(name: str) -> None:
+    """The 0001 tags: a rowid table keyed by object, with a foreign key to the cache."""
     op.create_table(
         name,
         sa.Column("account", sa.Text(), nullable=False),
@@ -115,7 +136,9 @@ def _cache_tags(name: str, check: str, names: str, *, with_rowid: bool) -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("tag_kind", sa.String(length=16), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.CheckConstraint(_check(check, "tag_kind", _TAG_KINDS), name=op.f(f"{names}_tag_kind")),
+        sa.CheckConstraint(
+            _in("tag_kind", _TAG_KINDS), name=op.f("ck_cache_tags_ck_cache_tags_tag_kind")
+        ),
         # Names the final table "cache": the new cache table has that name by the time
         # anything is written with foreign keys on.
         sa.ForeignKeyConstraint(
@@ -127,7 +150,6 @@ def _cache_tags(name: str, check: str, names: str, *, with_rowid: bool) -> None:
         sa.PrimaryKeyConstraint(
             "account", "entity", "key", "tag_kind", "value", name=op.f("pk_cache_tags")
         ),
-        sqlite_with_rowid=with_rowid,
     )
 
 
@@ -143,7 +165,7 @@ def _swap(table: str, columns: str) -> None:
     op.rename_table(f"_new_{table}", table)
 
 
-def _rebuild(style: str, names: dict[str, str], *, tags_with_rowid: bool) -> None:
+def _rebuild(style: str, names: dict[str, str]) -> None:
     """Rebuild the three tables with CHECKs of ``style`` ("or" / "in"); the caller
     creates the indexes afterwards (dropping a table drops its indexes)."""
     bind = op.get_bind()
@@ -160,7 +182,10 @@ def _rebuild(style: str, names: dict[str, str], *, tags_with_rowid: bool) -> Non
             "INSERT INTO sqlite_sequence (name, seq) VALUES ('operations', ?)", (sequence,)
         )
     _cache("_new_cache", style, names["cache"])
-    _cache_tags("_new_cache_tags", style, names["cache_tags"], with_rowid=tags_with_rowid)
+    if style == "or":
+        _cache_tags("_new_cache_tags")
+    else:
+        _cache_tags_0001("_new_cache_tags")
     op.execute(f"INSERT INTO _new_cache ({_CACHE_COLUMNS}) SELECT {_CACHE_COLUMNS} FROM cache")
     op.execute(
         f"INSERT INTO _new_cache_tags ({_TAG_COLUMNS}) SELECT {_TAG_COLUMNS} FROM cache_tags"
@@ -187,21 +212,11 @@ def _common_indexes() -> None:
         ["account", "entity", "date_worked"],
         unique=False,
     )
-    op.create_index(
-        "ix_cache_tags_account_entity_tag_kind_value_key",
-        "cache_tags",
-        ["account", "entity", "tag_kind", "value", "key"],
-        unique=False,
-    )
 
 
 def upgrade() -> None:
-    """Rebuild the three tables with cheap CHECKs (tags WITHOUT ROWID); new indexes."""
-    _rebuild(
-        "or",
-        {"operations": "ck_operations", "cache": "ck_cache", "cache_tags": "ck_cache_tags"},
-        tags_with_rowid=False,
-    )
+    """Rebuild the three tables (cheap CHECKs, tags as an inverted index); new indexes."""
+    _rebuild("or", {"operations": "ck_operations", "cache": "ck_cache"})
     _common_indexes()
     op.create_index(
         "ix_operations_account_next_attempt_at",
@@ -219,17 +234,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to the 0001 tables (IN-list CHECKs, tags with row ids) and indexes."""
+    """Back to the 0001 tables (IN-list CHECKs, tags by object with a foreign key) and
+    indexes."""
     _rebuild(
         "in",
-        {
-            "operations": "ck_operations_ck_operations",
-            "cache": "ck_cache_ck_cache",
-            "cache_tags": "ck_cache_tags_ck_cache_tags",
-        },
-        tags_with_rowid=True,
+        {"operations": "ck_operations_ck_operations", "cache": "ck_cache_ck_cache"},
     )
     _common_indexes()
+    op.create_index(
+        "ix_cache_tags_account_entity_tag_kind_value_key",
+        "cache_tags",
+        ["account", "entity", "tag_kind", "value", "key"],
+        unique=False,
+    )
     op.create_index(
         "ix_cache_account_entity_user", "cache", ["account", "entity", "user"], unique=False
     )

@@ -7,8 +7,9 @@ opened on a DB-API connection; they never commit. Every statement is plain SQL w
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -54,9 +55,14 @@ _UPSERT = (
     " fetched_at = excluded.fetched_at, local = excluded.local,"
     ' "user" = excluded."user", date_worked = excluded.date_worked'
 )
-_DELETE_TAGS = "DELETE FROM cache_tags WHERE account = ? AND entity = ? AND key = ?"
+# A tag row is (account, entity, tag_kind, value, key): the table's primary key, in
+# that order (see CacheTagRow).
+_DELETE_TAG = (
+    "DELETE FROM cache_tags"
+    " WHERE account = ? AND entity = ? AND tag_kind = ? AND value = ? AND key = ?"
+)
 _INSERT_TAG = (
-    "INSERT OR IGNORE INTO cache_tags (account, entity, key, tag_kind, value)"
+    "INSERT OR IGNORE INTO cache_tags (account, entity, tag_kind, value, key)"
     " VALUES (?, ?, ?, ?, ?)"
 )
 _GET = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key = ?"
@@ -180,35 +186,63 @@ def cache_row(
     )
 
 
-def tag_rows(
-    account: str, entity: str, key: str, payload: dict[str, Any]
-) -> list[tuple[str, str, str, str, str]]:
-    """The cache_tags rows of one object."""
-    return [(account, entity, key, kind, value) for kind, value in tags_for(entity, payload)]
+TagRow = tuple[str, str, str, str, str]
+
+
+def tag_rows(account: str, entity: str, key: str, payload: dict[str, Any]) -> list[TagRow]:
+    """The cache_tags rows of one object (derived from its payload by :func:`tags_for`:
+    the old rows of an object are found the same way, from its old payload)."""
+    return [(account, entity, kind, value, key) for kind, value in tags_for(entity, payload)]
+
+
+def tag_changes(
+    old: list[TagRow], new: list[TagRow], stale: list[TagRow], fresh: list[TagRow]
+) -> None:
+    """Add to ``stale`` the rows of ``old`` that ``new`` drops, to ``fresh`` the rows of
+    ``new`` that ``old`` lacks (an object put again unchanged writes no tag at all)."""
+    if old == new:
+        return
+    stale += [row for row in old if row not in new]
+    fresh += [row for row in new if row not in old]
 
 
 def write_rows(
     db: sqlite3.Connection,
     rows: Sequence[Sequence[Any]],
-    tags: list[tuple[str, str, str, str, str]],
-    stale: Sequence[tuple[str, str, str]],
+    stale: list[TagRow],
+    fresh: list[TagRow],
 ) -> None:
-    """Write cache rows (:func:`cache_row`, distinct keys) and their tags, after deleting
-    the old tags of the ``stale`` (account, entity, key) that may be cached already.
-
-    Tags are written in primary-key order, which keeps the b-tree writes together.
-    """
-    if stale:
-        db.executemany(_DELETE_TAGS, stale)
+    """Delete the ``stale`` tag rows, write the cache rows (:func:`cache_row`, distinct
+    keys), then the ``fresh`` tag rows. Tags go in primary-key order, which keeps the
+    b-tree writes together."""
+    if len(stale) == 1:
+        db.execute(_DELETE_TAG, stale[0])
+    elif stale:
+        stale.sort()
+        db.executemany(_DELETE_TAG, stale)
     if len(rows) == 1:
         db.execute(_UPSERT, rows[0])
     elif rows:
         db.executemany(_UPSERT, rows)
-    if len(tags) == 1:
-        db.execute(_INSERT_TAG, tags[0])
-    elif tags:
-        tags.sort()
-        db.executemany(_INSERT_TAG, tags)
+    if len(fresh) == 1:
+        db.execute(_INSERT_TAG, fresh[0])
+    elif fresh:
+        fresh.sort()
+        db.executemany(_INSERT_TAG, fresh)
+
+
+def _old_payloads(
+    db: sqlite3.Connection, account: str, entity: str, keys: Sequence[str]
+) -> dict[str, str]:
+    """The cached payload (JSON text) of those of ``keys`` that are cached."""
+    found: dict[str, str] = {}
+    for part in _chunks(keys):
+        sql = (
+            "SELECT key, payload FROM cache WHERE account = ? AND entity = ?"
+            f" AND key IN ({_marks(len(part))})"
+        )
+        found.update(db.execute(sql, (account, entity, *part)))
+    return found
 
 
 def put_entries(
@@ -218,23 +252,30 @@ def put_entries(
     entries: Sequence[CacheEntry],
     now_text: str,
     *,
-    existing: Collection[str] | None = None,
+    old: dict[str, str] | None = None,
 ) -> None:
     """Insert or replace cache rows (distinct keys) and rewrite their tags (no protection
     checks). ``now_text`` is the fetched_at (:func:`~pymesync.store.schema.format_utc`).
 
-    ``existing``, when given, holds the keys that may already be cached: only their old
-    tags need deleting (None: any key may be).
+    ``old`` maps the keys already cached to their cached payload (JSON text), whose
+    tags are replaced; None: look them up.
     """
+    if old is None:
+        old = _old_payloads(db, account, entity, [entry.key for entry in entries])
     rows = []
-    tags: list[tuple[str, str, str, str, str]] = []
-    stale = []
+    stale: list[TagRow] = []
+    fresh: list[TagRow] = []
     for entry in entries:
         rows.append(cache_row(account, entity, entry, now_text))
-        tags += tag_rows(account, entity, entry.key, entry.payload)
-        if existing is None or entry.key in existing:
-            stale.append((account, entity, entry.key))
-    write_rows(db, rows, tags, stale)
+        new_tags = tag_rows(account, entity, entry.key, entry.payload)
+        text = old.get(entry.key)
+        if text is None:
+            fresh += new_tags
+        else:
+            tag_changes(
+                tag_rows(account, entity, entry.key, load_json(text)), new_tags, stale, fresh
+            )
+    write_rows(db, rows, stale, fresh)
 
 
 def _has_queued_ops(db: sqlite3.Connection, account: str, entity: str) -> bool:
@@ -263,17 +304,9 @@ def _targeted(db: sqlite3.Connection, account: str, entity: str, names: Sequence
     return found
 
 
-def _slug_tags(
-    db: sqlite3.Connection, account: str, entity: str, keys: Sequence[str]
-) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    sql = (
-        "SELECT key, value FROM cache_tags WHERE account = ? AND entity = ? AND tag_kind = 'slug'"
-        f" AND key IN ({_marks(len(keys))})"
-    )
-    for key, value in db.execute(sql, (account, entity, *keys)):
-        found.setdefault(key, set()).add(value)
-    return found
+#: Objects read from the iterable of :func:`put_objects` at a time (looked up in
+#: :data:`_CHUNK`-key statements, written together in key order).
+_PUT_CHUNK = 5000
 
 
 def put_objects(
@@ -288,68 +321,99 @@ def put_objects(
 ) -> PutResult:
     """Store server-shaped objects (see :meth:`Store.put_objects`).
 
-    Works through the objects in chunks: per chunk one lookup of the cached revisions,
-    one of the queued operations referring to them (only when the account has queued
-    operations on this entity), then the writes. Nothing here reads the whole queue or
-    the whole cache.
+    Streams: reads :data:`_PUT_CHUNK` objects at a time, looks the chunk up (cached
+    revisions; the queued operations referring to them, only when the account has
+    queued operations on this entity) and writes it. Nothing here reads the whole queue,
+    the whole cache, or the whole iterable.
     """
-    incoming: dict[str, dict[str, Any]] = {}
-    for obj in objs:
-        incoming[extract_key(entity, obj)] = obj
-    if not incoming:
-        return PutResult(written=0)
     now_text = format_utc(now)
     protect = not force and _has_queued_ops(db, account, entity)
-    slugged = entity in ("project", "activity")
     skipped: list[str] = []
     written = 0
-    for keys in _chunks(list(incoming)):
-        sql = (
-            "SELECT key, revision, local FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(keys))})"
+    iterator = iter(objs)
+    while True:
+        incoming: dict[str, dict[str, Any]] = {}
+        for obj in itertools.islice(iterator, _PUT_CHUNK):
+            incoming[extract_key(entity, obj)] = obj
+        if not incoming:
+            return PutResult(written=written, skipped=tuple(skipped))
+        written += _put_chunk(
+            db,
+            account,
+            entity,
+            incoming,
+            now_text,
+            local=local,
+            force=force,
+            protect=protect,
+            skipped=skipped,
         )
-        existing = {
-            key: (revision, bool(is_local))
-            for key, revision, is_local in db.execute(sql, (account, entity, *keys))
+
+
+def _put_chunk(
+    db: sqlite3.Connection,
+    account: str,
+    entity: str,
+    incoming: dict[str, dict[str, Any]],
+    now_text: str,
+    *,
+    local: bool,
+    force: bool,
+    protect: bool,
+    skipped: list[str],
+) -> int:
+    """:func:`put_objects` for distinct keys; appends the skipped ones to ``skipped``
+    (in the order given) and returns how many were written."""
+    keys = list(incoming)
+    existing: dict[str, tuple[int | None, bool]] = {}
+    old: dict[str, str] = {}
+    for part in _chunks(keys):
+        sql = (
+            "SELECT key, revision, local, payload FROM cache WHERE account = ? AND entity = ?"
+            f" AND key IN ({_marks(len(part))})"
+        )
+        for key, revision, is_local, payload in db.execute(sql, (account, entity, *part)):
+            existing[key] = (revision, bool(is_local))
+            old[key] = payload
+    skip: set[str] = set()
+    if protect:
+
+        def slugs(payload: dict[str, Any]) -> set[str]:
+            return {v for kind, v in tags_for(entity, payload) if kind == "slug"}
+
+        slugged = entity in ("project", "activity")
+        names_of = {
+            key: {key}
+            | slugs(incoming[key])
+            | (slugs(load_json(old[key])) if slugged and key in old else set())
+            for key in keys
         }
-        skip: set[str] = set()
-        if protect:
-            old_slugs = _slug_tags(db, account, entity, keys) if slugged else {}
-            names_of = {
-                key: {key, *old_slugs.get(key, ())}
-                | {v for kind, v in tags_for(entity, incoming[key]) if kind == "slug"}
-                for key in keys
-            }
-            wanted = sorted({name for names in names_of.values() for name in names})
-            targeted = _targeted(db, account, entity, wanted)
-            if targeted:
-                skip = {key for key in keys if names_of[key] & targeted}
-        if not force:
-            for key in keys:
-                old = existing.get(key)
-                if old is None or old[1] or old[0] is None or key in skip:
-                    continue
-                new_revision = revision_of(incoming[key])
-                if new_revision is not None and new_revision < old[0]:
-                    skip.add(key)
-        entries = []
-        for key in keys:
-            if key in skip:
-                skipped.append(key)
+        wanted = sorted({name for names in names_of.values() for name in names})
+        targeted = _targeted(db, account, entity, wanted)
+        if targeted:
+            skip = {key for key in keys if names_of[key] & targeted}
+    if not force:
+        for key, (revision, is_local) in existing.items():
+            if is_local or revision is None or key in skip:
                 continue
-            obj = incoming[key]
-            entries.append(
-                CacheEntry(
-                    key=key,
-                    payload=obj,
-                    revision=revision_of(obj),
-                    deleted=obj.get("deleted_at") is not None,
-                    local=local,
-                )
-            )
-        put_entries(db, account, entity, entries, now_text, existing=existing)
-        written += len(entries)
-    return PutResult(written=written, skipped=tuple(skipped))
+            new_revision = revision_of(incoming[key])
+            if new_revision is not None and new_revision < revision:
+                skip.add(key)
+    if skip:
+        skipped += [key for key in keys if key in skip]
+    entries = [
+        CacheEntry(
+            key=key,
+            payload=incoming[key],
+            revision=revision_of(incoming[key]),
+            deleted=incoming[key].get("deleted_at") is not None,
+            local=local,
+        )
+        for key in sorted(keys)  # key order: each index page is visited once per chunk
+        if key not in skip
+    ]
+    put_entries(db, account, entity, entries, now_text, old=old)
+    return len(entries)
 
 
 def get_object(db: sqlite3.Connection, account: str, entity: str, key: str) -> CacheObject | None:
@@ -577,11 +641,20 @@ def list_objects(
 def remove_object(
     db: sqlite3.Connection, account: str, entity: str, key: str, *, only_local: bool = False
 ) -> bool:
-    """Delete one cache row (its tags go with it: ON DELETE CASCADE); True if there was one."""
-    sql = "DELETE FROM cache WHERE account = ? AND entity = ? AND key = ?"
-    if only_local:
-        sql += " AND local = 1"
-    return db.execute(sql, (account, entity, key)).rowcount > 0
+    """Delete one cache row and its tags; True if there was one."""
+    row = db.execute(
+        "SELECT payload, local FROM cache WHERE account = ? AND entity = ? AND key = ?",
+        (account, entity, key),
+    ).fetchone()
+    if row is None or (only_local and not row[1]):
+        return False
+    tags = tag_rows(account, entity, key, load_json(row[0]))
+    if tags:
+        db.executemany(_DELETE_TAG, tags)
+    db.execute(
+        "DELETE FROM cache WHERE account = ? AND entity = ? AND key = ?", (account, entity, key)
+    )
+    return True
 
 
 def mark_deleted(
@@ -603,4 +676,5 @@ def mark_deleted(
         entity,
         [CacheEntry(key=key, payload=payload, revision=row[1], deleted=True, local=False)],
         format_utc(now),
+        old={key: row[0]},
     )

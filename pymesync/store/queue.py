@@ -352,8 +352,8 @@ class _Batch:
         self.next_id = int(row[0]) + 1
         self.ops: list[tuple[Any, ...]] = []
         self.rows: list[Sequence[Any]] = []
-        self.tags: list[tuple[str, str, str, str, str]] = []
-        self.stale: list[Name] = []
+        self.stale: list[cache.TagRow] = []
+        self.fresh: list[cache.TagRow] = []
         self.buffered_keys: set[Name] = set()
 
     def prefetch(self, chunk: Sequence[tuple[NewOperation, CacheObject | None]]) -> None:
@@ -384,10 +384,12 @@ class _Batch:
                 (account, entity, *ordered),
             ):
                 self.resolved[(account, entity, local_id)] = server_id
-        # Objects (targets) with queued operations, and keys already cached: the same
-        # names, resolved.
+        # Objects (targets) with queued operations, and the tags of the keys already
+        # cached: the same names, resolved. After an item went through enqueue itself,
+        # the tags of its key are not known here any more (``unknown``).
         self.busy: set[Name] = set()
-        self.cached: set[Name] = set()
+        self.old: dict[Name, str | list[cache.TagRow]] = {}
+        self.unknown: set[Name] = set()
         for (account, entity), idents in names.items():
             ordered = sorted(
                 {self.resolved.get((account, entity, i), i) for i in idents if isinstance(i, str)}
@@ -400,11 +402,12 @@ class _Batch:
                 params,
             ):
                 self.busy.add((account, entity, target))
-            for (key,) in db.execute(
-                f"SELECT key FROM cache WHERE account = ? AND entity = ? AND key IN ({marks})",
+            for key, payload in db.execute(
+                "SELECT key, payload FROM cache WHERE account = ? AND entity = ?"
+                f" AND key IN ({marks})",
                 params,
             ):
-                self.cached.add((account, entity, key))
+                self.old[(account, entity, key)] = payload  # decoded when needed
 
     def add(self, op: NewOperation, provisional: CacheObject | None) -> EnqueueResult:
         """Queue one item (see the class)."""
@@ -422,7 +425,14 @@ class _Batch:
             odd = provisional.account != account or provisional.entity != entity
             key = self.resolved.get((account, entity, provisional.key), provisional.key)
             key_name = (account, entity, key)
-        if odd or name in self.busy or (key_name is not None and key_name in self.buffered_keys):
+        if (
+            odd
+            or name in self.busy
+            or (
+                key_name is not None
+                and (key_name in self.buffered_keys or key_name in self.unknown)
+            )
+        ):
             # (enqueue raises for the odd provisional object, unless the item cancels)
             return self._one_by_one(op, provisional, name, key_name)
         op_id, payload = op.op_id, None if op.payload is None else dict(op.payload)
@@ -471,11 +481,16 @@ class _Batch:
                 local=True,
             )
             self.rows.append(cache.cache_row(account, entity, entry, self.now_text))
-            self.tags += cache.tag_rows(account, entity, entry.key, entry.payload)
-            if key_name in self.cached:
-                self.stale.append(key_name)
+            new_tags = cache.tag_rows(account, entity, entry.key, entry.payload)
+            old = self.old.get(key_name)
+            if old is None:
+                self.fresh += new_tags
+            else:
+                if isinstance(old, str):
+                    old = cache.tag_rows(account, entity, entry.key, load_json(old))
+                cache.tag_changes(old, new_tags, self.stale, self.fresh)
+            self.old[key_name] = new_tags
             self.buffered_keys.add(key_name)
-            self.cached.add(key_name)
         return EnqueueResult(outcome="appended", operation=operation)
 
     def _one_by_one(
@@ -490,8 +505,10 @@ class _Batch:
             self.added_ids.discard(removed)
             self.removed_ids.add(removed)
         self.busy.add(name)  # whatever happened, the next item on it goes this way too
+        # enqueue may have written or removed the objects under both names
+        self.unknown.add(name)
         if key is not None:
-            self.cached.add(key)  # (or removed: then deleting its tags is merely useless)
+            self.unknown.add(key)
         return result
 
     def flush(self) -> None:
@@ -500,8 +517,8 @@ class _Batch:
             self.db.executemany(_INSERT_WITH_ID, self.ops)
             self.ops = []
         if self.rows:
-            cache.write_rows(self.db, self.rows, self.tags, self.stale)
-            self.rows, self.tags, self.stale = [], [], []
+            cache.write_rows(self.db, self.rows, self.stale, self.fresh)
+            self.rows, self.stale, self.fresh = [], [], []
         self.buffered_keys.clear()
 
 
@@ -515,10 +532,11 @@ def enqueue_many(
     batch = _Batch(db, now, format_utc(now))
     results: list[EnqueueResult] = []
     iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, _BATCH)):
-        batch.prefetch(chunk)
-        results += [batch.add(op, provisional) for op, provisional in chunk]
-        batch.flush()
+    with gc_paused():  # (the results pile up: the collector would walk them over and over)
+        while chunk := list(itertools.islice(iterator, _BATCH)):
+            batch.prefetch(chunk)
+            results += [batch.add(op, provisional) for op, provisional in chunk]
+            batch.flush()
     return results
 
 

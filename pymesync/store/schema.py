@@ -24,10 +24,10 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Dialect,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -257,41 +257,30 @@ class CacheRow(Base):
 
 
 class CacheTagRow(Base):
-    """Searchable values of a cached object.
+    """Searchable values of a cached object: an inverted index over the cache.
 
     ``tag_kind`` is ``slug`` (a slug of a project or activity), ``project`` (a project
-    slug of a time) or ``activity`` (an activity slug of a time). Rows go with their
-    cache row (ON DELETE CASCADE) and are rewritten on every put.
+    slug of a time) or ``activity`` (an activity slug of a time). The rows of an object
+    are derived from its payload (:func:`pymesync.store.cache.tags_for`) and rewritten
+    with it: the rows to delete are found from the payload being replaced or removed.
+    (So a change to ``tags_for`` needs a migration that rebuilds this table.)
 
-    A WITHOUT ROWID table: its primary key (by object) is the table itself, so a tag
-    costs two b-tree entries (that and the index by value), not three.
+    A WITHOUT ROWID table whose primary key is the lookup order (by kind and value, then
+    key): one b-tree entry per tag. Looking a key's tags up goes through its payload.
     """
 
     __tablename__ = "cache_tags"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account", "entity", "key"],
-            ["cache.account", "cache.entity", "cache.key"],
-            ondelete="CASCADE",
-        ),
+        PrimaryKeyConstraint("account", "entity", "tag_kind", "value", "key"),
         CheckConstraint(one_of("tag_kind", ("slug", "project", "activity")), name="tag_kind"),
-        # Covering (ends with key) so that SQLite prefers it for slug lookups.
-        Index(
-            "ix_cache_tags_account_entity_tag_kind_value_key",
-            "account",
-            "entity",
-            "tag_kind",
-            "value",
-            "key",
-        ),
         {"sqlite_with_rowid": False},
     )
 
-    account: Mapped[str] = mapped_column(Text, primary_key=True)
-    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    tag_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    account: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(String(16))
+    tag_kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
 
 
 class IdMapRow(Base):

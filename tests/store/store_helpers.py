@@ -121,9 +121,32 @@ def sqlite_state(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the store's data tables (and the queue's id counter), sorted."""
     conn = sqlite3.connect(path)
     try:
+        columns = {"cache_tags": "account, entity, key, tag_kind, value"}  # (order varies)
         return {
-            table: sorted(conn.execute(f"SELECT * FROM {table}"), key=repr)
+            table: sorted(conn.execute(f"SELECT {columns.get(table, '*')} FROM {table}"), key=repr)
             for table in ("operations", "cache", "cache_tags", "id_map", "sqlite_sequence")
         }
     finally:
         conn.close()
+
+
+def tags_match_payloads(path: Path) -> bool:
+    """Whether cache_tags holds exactly the tags of the cached payloads (no orphan, none
+    missing)."""
+    import json
+
+    from pymesync.store.cache import tag_rows
+
+    conn = sqlite3.connect(path)
+    try:
+        stored = set(conn.execute("SELECT account, entity, tag_kind, value, key FROM cache_tags"))
+        derived = {
+            row
+            for account, entity, key, payload in conn.execute(
+                "SELECT account, entity, key, payload FROM cache"
+            )
+            for row in tag_rows(account, entity, key, json.loads(payload))
+        }
+    finally:
+        conn.close()
+    return stored == derived

@@ -21,6 +21,7 @@ from store_helpers import (
     provisional,
     query_plan,
     sqlite_state,
+    tags_match_payloads,
     time_obj,
     traced,
 )
@@ -119,6 +120,7 @@ def test_enqueue_many_is_enqueue_one_by_one(
             return
         assert many.enqueue_many(iter(batch), now=at(9)) == expected
         assert sqlite_state(many.path) == sqlite_state(one.path)
+        assert tags_match_payloads(many.path)
 
 
 def test_enqueue_many_one_transaction_streamed(store: Store) -> None:

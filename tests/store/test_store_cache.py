@@ -7,7 +7,18 @@ from datetime import date
 from typing import Any
 
 import pytest
-from store_helpers import ACCOUNT, OTHER, T0, at, op, provisional, query_plan, time_obj, traced
+from store_helpers import (
+    ACCOUNT,
+    OTHER,
+    T0,
+    at,
+    op,
+    provisional,
+    query_plan,
+    tags_match_payloads,
+    time_obj,
+    traced,
+)
 
 from pymesync.store import Store
 from pymesync.store.cache import TimesFilter, choose_driver, times_query
@@ -205,11 +216,16 @@ def test_query_times_uses_indexes(times: Store) -> None:
     *probes, statement = [s for s in statements if s.startswith("SELECT")]
     assert len(probes) == 2  # users (with the dates) and projects: both could lead
     for probe in probes:
-        assert "COVERING INDEX" in query_plan(times, probe), probe
+        plan = query_plan(times, probe)
+        assert "COVERING INDEX" in plan or "USING PRIMARY KEY" in plan, plan
     plan = query_plan(times, statement)
     assert "SCAN" not in plan, plan
     # "web" tags 2 times, alice and bob 3 since 2026-11-01 (one deleted): web leads.
-    assert "ix_cache_tags_account_entity_tag_kind_value_key" in plan, plan
+    assert TAGS in plan, plan
+
+
+#: How a tag filter reads the tags: a range of their primary key.
+TAGS = "SEARCH t USING PRIMARY KEY (account=? AND entity=? AND tag_kind=? AND value=?)"
 
 
 @pytest.mark.parametrize(
@@ -227,13 +243,13 @@ def test_query_times_uses_indexes(times: Store) -> None:
             "date",
             "ix_cache_account_entity_date_worked",
         ),
-        ({"projects": ["gwm"]}, "project", "ix_cache_tags_account_entity_tag_kind_value_key"),
-        ({"activities": ["dev"]}, "activity", "ix_cache_tags_account_entity_tag_kind_value_key"),
+        ({"projects": ["gwm"]}, "project", TAGS),
+        ({"activities": ["dev"]}, "activity", TAGS),
         # The leading filter uses its index; the others are checked on the rows it finds.
         (
             {"users": ["alice"], "projects": ["gwm"], "start": "2026-11-01"},
             "project",
-            "ix_cache_tags_account_entity_tag_kind_value_key",
+            TAGS,
         ),
         (
             {"projects": ["gwm"], "activities": ["dev"], "end": "2026-11-09"},
@@ -286,3 +302,29 @@ def test_remove_object(store: Store) -> None:
         assert conn.execute("SELECT count(*) FROM cache_tags").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_tags_follow_every_change_of_the_cache(store: Store) -> None:
+    store.put_objects(ACCOUNT, "project", [project("P1", ["gwm", "web"])], now=T0)
+    store.put_objects(ACCOUNT, "project", [project("P1", ["gwm", "w2"], revision=2)], now=T0)
+    assert store.find_by_slug(ACCOUNT, "project", "web") is None
+    store.put_objects(ACCOUNT, "time", [time_obj(f"S{i}") for i in range(5)], now=T0)
+    store.put_objects(ACCOUNT, "time", [time_obj("S1", project=["pgd"], activities=[])], now=T0)
+    store.enqueue(op("create", "L1", {"x": 1}), provisional("L1", {"project": "a"}), now=T0)
+    store.enqueue(op("update", "L1", {"x": 2}), provisional("L1", {"project": "b"}), now=T0)
+    store.enqueue(op("update", "S2", {"x": 2}), provisional("S2", {"project": ["c"]}), now=T0)
+    store.enqueue(op("create", "L2", {"x": 1}), provisional("L2", {"project": "d"}), now=T0)
+    store.enqueue(op("delete", "L2"), now=T0)  # cancels the create
+    (claimed,) = store.claim(ACCOUNT, "w", 30, now=T0)
+    store.ack(claimed.op_id, server_object=time_obj("S9", project=["e"]), now=T0)
+    delete = op("delete", "S3")
+    store.enqueue(delete, now=T0)
+    store.claim(ACCOUNT, "w", 30, now=T0, limit=5)
+    store.ack(delete.op_id, now=T0)  # marks S3 deleted
+    store.remove_object(ACCOUNT, "time", "S4")
+    assert tags_match_payloads(store.path)
+    assert [t.key for t in store.query_times(ACCOUNT, projects=["e"])] == ["S9"]
+    assert [t.key for t in store.query_times(ACCOUNT, projects=["pgd"])] == ["S1"]
+    assert [t.key for t in store.query_times(ACCOUNT, projects=["c"])] == ["S2"]
+    assert store.query_times(ACCOUNT, projects=["a", "d"]) == []
+    assert store.query_times(ACCOUNT, activities=["dev"], include_deleted=True)
