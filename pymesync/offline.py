@@ -28,8 +28,9 @@ from pymesync import cached, errors, provisional, tokens
 from pymesync.backend import DirectBackend, roles_by_user
 from pymesync.credentials import Credentials, from_environment
 from pymesync.reconcile import ConflictPolicy
+from pymesync.sender import server_key
 from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
-from pymesync.sync import OpResult, SyncReport, SyncWorker, error_record, server_key, utcnow
+from pymesync.sync import OpResult, SyncReport, SyncWorker, error_record, utcnow
 from pymesync.transport import Transport
 from pymesync.validation import Entity, EntityQuery, TimesQuery
 

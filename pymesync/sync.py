@@ -23,11 +23,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from pymesync import errors, reconcile, tokens, wire
-from pymesync.provisional import normalise_time
+from pymesync import errors, tokens
 from pymesync.reconcile import ConflictPolicy
+from pymesync.sender import Held, Sender, _Attempt
 from pymesync.status import NEEDS_LOGIN
-from pymesync.validation import EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
     import tenacity
@@ -172,32 +171,6 @@ def error_from_record(record: dict[str, Any]) -> errors.PymesyncError:
     return errors.PymesyncError(str(record.get("message", "unknown error")))
 
 
-def server_key(entity: str, obj: Any) -> str | None:
-    """The cache key of a server object: its uuid, or a user's username."""
-    if not isinstance(obj, dict):
-        return None
-    value = obj.get("username" if entity == "user" else "uuid")
-    return value if isinstance(value, str) else None
-
-
-class Held(Exception):
-    """An operation that must not be sent now (a failed prerequisite, a held conflict)."""
-
-    def __init__(self, reason: str, *, conflict: bool = False, retry_in: float = 60.0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.conflict = conflict
-        self.retry_in = retry_in
-
-
-@dataclass
-class _Attempt:
-    """What one push has learnt so far (mutable, local to :meth:`SyncWorker.push`)."""
-
-    unknown: bool
-    relogged: bool = False
-
-
 class SyncWorker:
     """Pushes one account's queued operations to the server.
 
@@ -241,6 +214,14 @@ class SyncWorker:
         self._chunk = max(1, self.concurrency // 2)
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
         self._busy: set[str] = set()
+        self.sender = Sender(
+            store,
+            transport,
+            account,
+            conflict_policy=conflict_policy,
+            clock=clock,
+            before_request=None if self.limiter is None else self.limiter.acquire,
+        )
         self._parents: list[Operation] | None = None
 
     def run_once(
@@ -439,193 +420,14 @@ class SyncWorker:
         self._check_lease(op)
         try:
             if op.kind == "create":
-                return self._create(op, attempt, token)
+                return self.sender.create(op, attempt, token)
             if op.kind == "update":
-                return self._update(op, attempt, token)
-            return self._delete(op, attempt, token)
+                return self.sender.update(op, attempt, token)
+            return self.sender.delete(op, attempt, token)
         except errors.PymesyncError as error:
             if error.maybe_sent:
                 attempt.unknown = True
             raise
-
-    def _create(
-        self, op: Operation, attempt: _Attempt, token: str
-    ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        entity, payload = op.entity, dict(op.payload or {})
-        if attempt.unknown:
-            found = self._find_created(op, payload, token)
-            if found is not None:
-                return found, found, server_key(entity, found)
-        try:
-            answer = self._send(wire.write_request(entity, None, payload), token)
-        except (errors.ConflictError, errors.BadObjectError) as error:
-            found = None if entity == "time" else self._existing(entity, payload, token)
-            if found is None or not reconcile.matches(entity, payload, found):
-                raise error from None
-            return found, found, server_key(entity, found)
-        canonical = self._created_time(answer) if entity == "time" else None
-        if canonical is None:
-            canonical = self._canonical(entity, answer, token)
-        return answer, canonical, server_key(entity, canonical)
-
-    def _created_time(self, answer: dict[str, Any]) -> dict[str, Any] | None:
-        """The GET form of a just-created time, built from its create response when the
-        cache knows its project (so no second request is needed): the response differs
-        from a GET only in ``project`` (one slug) and omitted defaults."""
-        slug = answer.get("project")
-        if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
-            return None
-        project = self.store.find_by_slug(self.account, "project", slug)
-        if project is None or project.local:
-            return None
-        return normalise_time(answer, project.payload)
-
-    def _update(
-        self, op: Operation, attempt: _Attempt, token: str
-    ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        entity, ident, payload = op.entity, self.ident_for(op), dict(op.payload or {})
-        if entity != "user" and (op.base_revision is not None or attempt.unknown):
-            current = self._fetch(entity, ident, token)
-            if current is not None:
-                payload = self._merge(op, ident, payload, current, attempt, token)
-                if not payload:
-                    return current, current, server_key(entity, current)
-        answer = self._send(wire.write_request(entity, ident, payload), token)
-        canonical = self._canonical(entity, answer, token)
-        return answer, canonical, server_key(entity, canonical)
-
-    def _delete(
-        self, op: Operation, attempt: _Attempt, token: str
-    ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        try:
-            self._http(wire.delete_request(op.entity, self.ident_for(op)), token)
-        except errors.NotFoundError:
-            if not attempt.unknown:
-                raise
-        return None, None, None
-
-    # ------------------------------------------------------------------ reconciling
-
-    def _merge(
-        self,
-        op: Operation,
-        ident: str,
-        payload: dict[str, Any],
-        current: dict[str, Any],
-        attempt: _Attempt,
-        token: str,
-    ) -> dict[str, Any]:
-        """What of ``payload`` still has to be sent, given the server's ``current``."""
-        moved = op.base_revision is not None and current.get("revision") != op.base_revision
-        if (
-            attempt.unknown
-            and reconcile.matches(op.entity, payload, current)
-            and (op.base_revision is None or moved)
-        ):
-            return {}  # our earlier, unanswered update did arrive
-        if not moved or op.base_revision is None:
-            return payload
-        history = self._fetch(op.entity, ident, token, revisions=True)
-        base = None if history is None else reconcile.base_revision_of(history, op.base_revision)
-        merged = reconcile.merge_update(op.entity, payload, base, current, self.conflict_policy)
-        if merged.conflicts:
-            self._record_conflict(op, merged)
-        if merged.hold:
-            raise Held(
-                f"conflict on {', '.join(merged.conflicts)}: changed here and on the server",
-                conflict=True,
-            )
-        return merged.payload
-
-    def _record_conflict(self, op: Operation, merged: reconcile.Merge) -> None:
-        log = list(self.store.get_state(self.account, "conflicts") or [])
-        log.append(
-            {
-                "op_id": op.op_id,
-                "entity": op.entity,
-                "target": op.target,
-                "fields": list(merged.conflicts),
-                "policy": self.conflict_policy,
-                "at": self.clock().isoformat(),
-            }
-        )
-        self.store.set_state(self.account, "conflicts", log[-100:])
-
-    def _find_created(
-        self, op: Operation, payload: dict[str, Any], token: str
-    ) -> dict[str, Any] | None:
-        """The object a create with a lost response produced, if it exists."""
-        if op.entity != "time":
-            found = self._existing(op.entity, payload, token)
-            return (
-                found
-                if found is not None and reconcile.matches(op.entity, payload, found)
-                else None
-            )
-        query = TimesQuery(
-            filters=tuple(
-                (key, (str(payload[name]),))
-                for key, name in (
-                    ("end", "date_worked"),
-                    ("project", "project"),
-                    ("start", "date_worked"),
-                    ("user", "user"),
-                )
-                if isinstance(payload.get(name), str)
-            )
-        )
-        try:
-            candidates = self._http(wire.times_request(query), token)
-        except errors.TimeSyncError:
-            return None
-        sent = op.first_sent_at or op.created_at
-        taken = self._taken_time_uuids(op)
-        found = reconcile.find_lost_time(
-            payload,
-            candidates if isinstance(candidates, list) else [],
-            sent.astimezone(dt.timezone.utc).date().isoformat(),
-            taken,
-        )
-        if found is None:
-            return None
-        return self._canonical("time", found, token)
-
-    def _taken_time_uuids(self, op: Operation) -> set[str]:
-        """Server uuids already mapped to other local creates (their own entries)."""
-        taken = set()
-        for cached in self.store.list_objects(self.account, "time", include_deleted=True):
-            if cached.local:
-                continue
-            local = self.store.local_id_for(self.account, "time", cached.key)
-            if (local is not None and local != op.target) or cached.fetched_at < (
-                op.first_sent_at or op.created_at
-            ):
-                taken.add(cached.key)
-        return taken
-
-    def _existing(self, entity: str, payload: dict[str, Any], token: str) -> dict[str, Any] | None:
-        ident = payload.get("username") if entity == "user" else _first_slug(payload)
-        return None if not isinstance(ident, str) else self._fetch(entity, ident, token)
-
-    def _fetch(
-        self, entity: str, ident: str, token: str, *, revisions: bool = False
-    ) -> dict[str, Any] | None:
-        """GET one object, or None when the server does not have it."""
-        flag = True if revisions else None
-        if entity == "time":
-            request = wire.times_request(TimesQuery(uuid=ident, include_revisions=flag))
-        else:
-            flags = (("include_revisions", True),) if revisions else ()
-            request = wire.entity_request(EntityQuery(entity, slug=ident, flags=flags))  # type: ignore[arg-type]
-        try:
-            found = self._http(request, token)
-        except (errors.NotFoundError, errors.InvalidIdentifierError, errors.BadQueryError):
-            return None
-        except errors.ServerError:
-            if revisions:  # NODE fails on the history of a never-updated time
-                return None
-            raise
-        return found if isinstance(found, dict) and "error" not in found else None
 
     # ------------------------------------------------------------------ helpers
 
@@ -674,18 +476,6 @@ class SyncWorker:
         slugs.add(op.target)
         return slugs
 
-    def _send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
-        answer = self._http(request, token)
-        if not isinstance(answer, dict):
-            error = errors.BadResponseError(
-                f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
-                "unexpected answer to a write",
-                status=200,
-            )
-            error.maybe_sent = True
-            raise error
-        return answer
-
     def _check_lease(self, op: Operation) -> None:
         """Never send under a lease that ran out: another worker may own the op now.
 
@@ -701,37 +491,6 @@ class SyncWorker:
             raise _LeaseLost()
         if expires <= self.clock():
             raise _LeaseLost()
-
-    def _http(self, request: wire.WireRequest, token: str | None) -> Any:
-        """Every request of the worker goes out here (rate limit applied)."""
-        if self.limiter is not None:
-            self.limiter.acquire()
-        return self.transport.send(request, token)
-
-    def ident_for(self, op: Operation) -> str:
-        """The identifier to put in the URL: a local uuid becomes the server's."""
-        if op.entity == "time":
-            return self.store.resolve_id(self.account, "time", op.target)
-        if op.entity in ("project", "activity"):
-            cached = self.store.get_object(self.account, op.entity, op.target)
-            if cached is not None:
-                slug = _first_slug(cached.payload)
-                if slug:
-                    return slug
-        return op.target
-
-    def _canonical(self, entity: str, answer: dict[str, Any], token: str) -> dict[str, Any]:
-        """The object as a GET shows it (write responses are not canonical, §3)."""
-        ident = answer.get("username") if entity == "user" else answer.get("uuid")
-        if entity in ("project", "activity"):
-            ident = _first_slug(answer)
-        if not isinstance(ident, str):
-            return answer
-        try:
-            fetched = self._fetch(entity, ident, token)
-        except errors.PymesyncError:
-            return answer
-        return fetched if fetched is not None else answer
 
 
 class _LeaseLost(Exception):
@@ -774,11 +533,3 @@ def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
         return max(random.uniform(0, ceiling), retry_after or 0.0)
 
     return wait
-
-
-def _first_slug(obj: dict[str, Any]) -> str | None:
-    slugs = obj.get("slugs")
-    if isinstance(slugs, list) and slugs and isinstance(slugs[0], str):
-        return slugs[0]
-    slug = obj.get("slug")
-    return slug if isinstance(slug, str) else None

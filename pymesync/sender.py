@@ -1,0 +1,304 @@
+"""Sending one queued operation to TimeSync, reconciling first where its outcome is
+unknown or the server's object moved on.
+
+:class:`Sender` knows the wire requests for creates, updates and deletes, how to find a
+create whose response was lost, how to merge an update with a server object that
+changed meanwhile (:mod:`pymesync.reconcile` decides, this carries it out), and what the
+canonical (GET) form of a written object is. The loop around it (claims, leases,
+retries, results) is :class:`pymesync.sync.SyncWorker`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pymesync import errors, reconcile, wire
+from pymesync.provisional import normalise_time
+from pymesync.reconcile import ConflictPolicy
+from pymesync.validation import EntityQuery, TimesQuery
+
+if TYPE_CHECKING:
+    from pymesync.store import Operation, Store
+    from pymesync.transport import Transport
+
+Written = tuple[Any, "dict[str, Any] | None", "str | None"]
+
+
+class Held(Exception):
+    """An operation that must not be sent now (a failed prerequisite, a held conflict)."""
+
+    def __init__(self, reason: str, *, conflict: bool = False, retry_in: float = 60.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.conflict = conflict
+        self.retry_in = retry_in
+
+
+@dataclass
+class _Attempt:
+    """What one push has learnt so far (mutable, local to :meth:`SyncWorker.push`)."""
+
+    unknown: bool
+    relogged: bool = False
+
+
+def server_key(entity: str, obj: Any) -> str | None:
+    """The cache key of a server object: its uuid, or a user's username."""
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get("username" if entity == "user" else "uuid")
+    return value if isinstance(value, str) else None
+
+
+class Sender:
+    """Sends operations of one account; every request goes through :meth:`http`."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        account: str,
+        *,
+        conflict_policy: ConflictPolicy,
+        clock: Callable[[], dt.datetime],
+        before_request: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.account = account
+        self.conflict_policy = conflict_policy
+        self.clock = clock
+        self.before_request = before_request
+
+    def create(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        entity, payload = op.entity, dict(op.payload or {})
+        if attempt.unknown:
+            found = self.find_created(op, payload, token)
+            if found is not None:
+                return found, found, server_key(entity, found)
+        try:
+            answer = self.send(wire.write_request(entity, None, payload), token)
+        except (errors.ConflictError, errors.BadObjectError) as error:
+            found = None if entity == "time" else self.existing(entity, payload, token)
+            if found is None or not reconcile.matches(entity, payload, found):
+                raise error from None
+            return found, found, server_key(entity, found)
+        canonical = self.created_time(answer) if entity == "time" else None
+        if canonical is None:
+            canonical = self.canonical(entity, answer, token)
+        return answer, canonical, server_key(entity, canonical)
+
+    def created_time(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """The GET form of a just-created time, built from its create response when the
+        cache knows its project (so no second request is needed): the response differs
+        from a GET only in ``project`` (one slug) and omitted defaults."""
+        slug = answer.get("project")
+        if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
+            return None
+        project = self.store.find_by_slug(self.account, "project", slug)
+        if project is None or project.local:
+            return None
+        return normalise_time(answer, project.payload)
+
+    def update(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        entity, ident, payload = op.entity, self.ident_for(op), dict(op.payload or {})
+        if entity != "user" and (op.base_revision is not None or attempt.unknown):
+            current = self.fetch(entity, ident, token)
+            if current is not None:
+                payload = self.merge(op, ident, payload, current, attempt, token)
+                if not payload:
+                    return current, current, server_key(entity, current)
+        answer = self.send(wire.write_request(entity, ident, payload), token)
+        canonical = self.canonical(entity, answer, token)
+        return answer, canonical, server_key(entity, canonical)
+
+    def delete(
+        self, op: Operation, attempt: _Attempt, token: str
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        try:
+            self.http(wire.delete_request(op.entity, self.ident_for(op)), token)
+        except errors.NotFoundError:
+            if not attempt.unknown:
+                raise
+        return None, None, None
+
+    # ------------------------------------------------------------------ reconciling
+
+    def merge(
+        self,
+        op: Operation,
+        ident: str,
+        payload: dict[str, Any],
+        current: dict[str, Any],
+        attempt: _Attempt,
+        token: str,
+    ) -> dict[str, Any]:
+        """What of ``payload`` still has to be sent, given the server's ``current``."""
+        moved = op.base_revision is not None and current.get("revision") != op.base_revision
+        if (
+            attempt.unknown
+            and reconcile.matches(op.entity, payload, current)
+            and (op.base_revision is None or moved)
+        ):
+            return {}  # our earlier, unanswered update did arrive
+        if not moved or op.base_revision is None:
+            return payload
+        history = self.fetch(op.entity, ident, token, revisions=True)
+        base = None if history is None else reconcile.base_revision_of(history, op.base_revision)
+        merged = reconcile.merge_update(op.entity, payload, base, current, self.conflict_policy)
+        if merged.conflicts:
+            self.record_conflict(op, merged)
+        if merged.hold:
+            raise Held(
+                f"conflict on {', '.join(merged.conflicts)}: changed here and on the server",
+                conflict=True,
+            )
+        return merged.payload
+
+    def record_conflict(self, op: Operation, merged: reconcile.Merge) -> None:
+        log = list(self.store.get_state(self.account, "conflicts") or [])
+        log.append(
+            {
+                "op_id": op.op_id,
+                "entity": op.entity,
+                "target": op.target,
+                "fields": list(merged.conflicts),
+                "policy": self.conflict_policy,
+                "at": self.clock().isoformat(),
+            }
+        )
+        self.store.set_state(self.account, "conflicts", log[-100:])
+
+    def find_created(
+        self, op: Operation, payload: dict[str, Any], token: str
+    ) -> dict[str, Any] | None:
+        """The object a create with a lost response produced, if it exists."""
+        if op.entity != "time":
+            found = self.existing(op.entity, payload, token)
+            return (
+                found
+                if found is not None and reconcile.matches(op.entity, payload, found)
+                else None
+            )
+        query = TimesQuery(
+            filters=tuple(
+                (key, (str(payload[name]),))
+                for key, name in (
+                    ("end", "date_worked"),
+                    ("project", "project"),
+                    ("start", "date_worked"),
+                    ("user", "user"),
+                )
+                if isinstance(payload.get(name), str)
+            )
+        )
+        try:
+            candidates = self.http(wire.times_request(query), token)
+        except errors.TimeSyncError:
+            return None
+        sent = op.first_sent_at or op.created_at
+        taken = self.taken_time_uuids(op)
+        found = reconcile.find_lost_time(
+            payload,
+            candidates if isinstance(candidates, list) else [],
+            sent.astimezone(dt.timezone.utc).date().isoformat(),
+            taken,
+        )
+        if found is None:
+            return None
+        return self.canonical("time", found, token)
+
+    def taken_time_uuids(self, op: Operation) -> set[str]:
+        """Server uuids already mapped to other local creates (their own entries)."""
+        taken = set()
+        for cached in self.store.list_objects(self.account, "time", include_deleted=True):
+            if cached.local:
+                continue
+            local = self.store.local_id_for(self.account, "time", cached.key)
+            if (local is not None and local != op.target) or cached.fetched_at < (
+                op.first_sent_at or op.created_at
+            ):
+                taken.add(cached.key)
+        return taken
+
+    def existing(self, entity: str, payload: dict[str, Any], token: str) -> dict[str, Any] | None:
+        ident = payload.get("username") if entity == "user" else _first_slug(payload)
+        return None if not isinstance(ident, str) else self.fetch(entity, ident, token)
+
+    def fetch(
+        self, entity: str, ident: str, token: str, *, revisions: bool = False
+    ) -> dict[str, Any] | None:
+        """GET one object, or None when the server does not have it."""
+        flag = True if revisions else None
+        if entity == "time":
+            request = wire.times_request(TimesQuery(uuid=ident, include_revisions=flag))
+        else:
+            flags = (("include_revisions", True),) if revisions else ()
+            request = wire.entity_request(EntityQuery(entity, slug=ident, flags=flags))  # type: ignore[arg-type]
+        try:
+            found = self.http(request, token)
+        except (errors.NotFoundError, errors.InvalidIdentifierError, errors.BadQueryError):
+            return None
+        except errors.ServerError:
+            if revisions:  # NODE fails on the history of a never-updated time
+                return None
+            raise
+        return found if isinstance(found, dict) and "error" not in found else None
+
+    def send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
+        answer = self.http(request, token)
+        if not isinstance(answer, dict):
+            error = errors.BadResponseError(
+                f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
+                "unexpected answer to a write",
+                status=200,
+            )
+            error.maybe_sent = True
+            raise error
+        return answer
+
+    def http(self, request: wire.WireRequest, token: str | None) -> Any:
+        """Every request goes out here (after ``before_request``, e.g. a rate limit)."""
+        if self.before_request is not None:
+            self.before_request()
+        return self.transport.send(request, token)
+
+    def ident_for(self, op: Operation) -> str:
+        """The identifier to put in the URL: a local uuid becomes the server's."""
+        if op.entity == "time":
+            return self.store.resolve_id(self.account, "time", op.target)
+        if op.entity in ("project", "activity"):
+            cached = self.store.get_object(self.account, op.entity, op.target)
+            if cached is not None:
+                slug = _first_slug(cached.payload)
+                if slug:
+                    return slug
+        return op.target
+
+    def canonical(self, entity: str, answer: dict[str, Any], token: str) -> dict[str, Any]:
+        """The object as a GET shows it (write responses are not canonical, §3)."""
+        ident = answer.get("username") if entity == "user" else answer.get("uuid")
+        if entity in ("project", "activity"):
+            ident = _first_slug(answer)
+        if not isinstance(ident, str):
+            return answer
+        try:
+            fetched = self.fetch(entity, ident, token)
+        except errors.PymesyncError:
+            return answer
+        return fetched if fetched is not None else answer
+
+
+def _first_slug(obj: dict[str, Any]) -> str | None:
+    slugs = obj.get("slugs")
+    if isinstance(slugs, list) and slugs and isinstance(slugs[0], str):
+        return slugs[0]
+    slug = obj.get("slug")
+    return slug if isinstance(slug, str) else None
