@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from pymesync.store import Operation, Store
     from pymesync.transport import Transport
 
-Written = tuple[Any, "dict[str, Any] | None", "str | None"]
-
 
 class Held(Exception):
     """An operation that must not be sent now (a failed prerequisite, a held conflict)."""
@@ -38,8 +36,8 @@ class Held(Exception):
 
 
 @dataclass
-class _Attempt:
-    """What one push has learnt so far (mutable, local to :meth:`SyncWorker.push`)."""
+class Attempt:
+    """What one push of an operation has learnt so far (mutable, local to one push)."""
 
     unknown: bool
     relogged: bool = False
@@ -74,7 +72,7 @@ class Sender:
         self.before_request = before_request
 
     def create(
-        self, op: Operation, attempt: _Attempt, token: str
+        self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         entity, payload = op.entity, dict(op.payload or {})
         if attempt.unknown:
@@ -106,7 +104,7 @@ class Sender:
         return normalise_time(answer, project.payload)
 
     def update(
-        self, op: Operation, attempt: _Attempt, token: str
+        self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         entity, ident, payload = op.entity, self.ident_for(op), dict(op.payload or {})
         if entity != "user" and (op.base_revision is not None or attempt.unknown):
@@ -120,7 +118,7 @@ class Sender:
         return answer, canonical, server_key(entity, canonical)
 
     def delete(
-        self, op: Operation, attempt: _Attempt, token: str
+        self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         try:
             self.http(wire.delete_request(op.entity, self.ident_for(op)), token)
@@ -137,7 +135,7 @@ class Sender:
         ident: str,
         payload: dict[str, Any],
         current: dict[str, Any],
-        attempt: _Attempt,
+        attempt: Attempt,
         token: str,
     ) -> dict[str, Any]:
         """What of ``payload`` still has to be sent, given the server's ``current``."""
@@ -229,7 +227,7 @@ class Sender:
         return taken
 
     def existing(self, entity: str, payload: dict[str, Any], token: str) -> dict[str, Any] | None:
-        ident = payload.get("username") if entity == "user" else _first_slug(payload)
+        ident = payload.get("username") if entity == "user" else first_slug(payload)
         return None if not isinstance(ident, str) else self.fetch(entity, ident, token)
 
     def fetch(
@@ -277,7 +275,7 @@ class Sender:
         if op.entity in ("project", "activity"):
             cached = self.store.get_object(self.account, op.entity, op.target)
             if cached is not None:
-                slug = _first_slug(cached.payload)
+                slug = first_slug(cached.payload)
                 if slug:
                     return slug
         return op.target
@@ -286,7 +284,7 @@ class Sender:
         """The object as a GET shows it (write responses are not canonical, §3)."""
         ident = answer.get("username") if entity == "user" else answer.get("uuid")
         if entity in ("project", "activity"):
-            ident = _first_slug(answer)
+            ident = first_slug(answer)
         if not isinstance(ident, str):
             return answer
         try:
@@ -296,7 +294,8 @@ class Sender:
         return fetched if fetched is not None else answer
 
 
-def _first_slug(obj: dict[str, Any]) -> str | None:
+def first_slug(obj: dict[str, Any]) -> str | None:
+    """A project's first slug, or an activity's slug."""
     slugs = obj.get("slugs")
     if isinstance(slugs, list) and slugs and isinstance(slugs[0], str):
         return slugs[0]

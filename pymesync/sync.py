@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import errors, tokens
 from pymesync.reconcile import ConflictPolicy
-from pymesync.sender import Held, Sender, _Attempt
+from pymesync.sender import Attempt, Held, Sender
 from pymesync.status import NEEDS_LOGIN
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ class SyncWorker:
     def _push(self, op: Operation, now: dt.datetime) -> OpResult:
         base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
         last = op.last_error or {}
-        attempt = _Attempt(unknown=op.outcome_unknown or bool(last.get("maybe_sent")))
+        attempt = Attempt(unknown=op.outcome_unknown or bool(last.get("maybe_sent")))
         try:
             self._check_prerequisites(op)
             answer, canonical, key = self._send_with_retries(op, attempt)
@@ -343,7 +343,7 @@ class SyncWorker:
         op: Operation,
         base: OpResult,
         error: errors.PymesyncError,
-        attempt: _Attempt,
+        attempt: Attempt,
         now: dt.datetime,
     ) -> OpResult:
         record = error_record(error)
@@ -363,7 +363,7 @@ class SyncWorker:
         self.store.fail(op.op_id, error=record, permanent=True, now=now)
         return replace(base, outcome="failed", error=error)
 
-    def _token(self, attempt: _Attempt) -> str:
+    def _token(self, attempt: Attempt) -> str:
         """The token to send with; logs in again first when it is missing or expired."""
         token = self.token()
         if token is None or _expired(token, self.clock()):
@@ -372,7 +372,7 @@ class SyncWorker:
             raise _NoToken(errors.NotAuthenticatedError("no token for " + self.account))
         return token
 
-    def _relogin(self, attempt: _Attempt, error: errors.PymesyncError | None) -> str | None:
+    def _relogin(self, attempt: Attempt, error: errors.PymesyncError | None) -> str | None:
         if attempt.relogged or self.relogin is None:
             return None
         attempt.relogged = True
@@ -382,7 +382,7 @@ class SyncWorker:
             return None
 
     def _send_with_retries(
-        self, op: Operation, attempt: _Attempt
+        self, op: Operation, attempt: Attempt
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         """:meth:`_attempt`, retried a few times within this pass for transient errors
         (backoff with full jitter, honouring a short Retry-After); a refused token means
@@ -415,7 +415,7 @@ class SyncWorker:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, op: Operation, attempt: _Attempt, token: str
+        self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         self._check_lease(op)
         try:
