@@ -110,12 +110,13 @@ def load_json(text: str) -> Any:
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector while many records are decoded.
+    """Hold Python's cyclic garbage collector while many records are made.
 
-    Decoding thousands of JSON payloads allocates so many containers that the collector
-    runs over and over, each time walking every object alive: reading 50,000 cached
-    times took twice as long with it. Nothing decoded here forms a cycle (reference
-    counting frees it), and the collector is restored on the way out.
+    Decoding thousands of payloads (or queueing thousands of operations, whose results
+    pile up) allocates so many containers that the collector runs over and over, each
+    time walking every object alive: reading 50,000 cached times took 45% longer with
+    it. Nothing made here forms a reference cycle (reference counting frees it all),
+    and the collector is restored on the way out.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -435,6 +435,11 @@ class Store:
         object is skipped (left as cached) when a queued operation targets it (by key,
         by a local id mapped to it, or by one of its slugs), or when the cache holds a
         newer server revision of it. Returns what was written and skipped.
+
+        ``objs`` is read a few thousand objects at a time (a generator of a million
+        objects is fine: memory stays flat). A key given twice within such a chunk is
+        stored once, the last one winning; given again further on, it is stored again
+        (checked against what the earlier one wrote) and counted again.
         """
         cache.check_entity(entity)
         when = _now(now)

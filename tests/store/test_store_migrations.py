@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
-from store_helpers import ACCOUNT, REPO, at, op, sqlite_state
+from store_helpers import ACCOUNT, REPO, at, op, sqlite_state, tags_match_payloads
 
 from pymesync.store import SCHEMA_HEAD, Store
 from pymesync.store.engine import create_store_engine
@@ -121,6 +121,45 @@ def test_v0001_sample_upgrades_with_its_data(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
     conn.close()
+
+
+def test_v0002_sample_opens_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    shutil.copyfile(DATA / "store_v0002.sqlite3", path)
+    with Store.open(path) as store:
+        ops = store.operations(ACCOUNT)
+        assert [(o.op_id, o.state) for o in ops] == [
+            ("op-create-l1", "pending"),
+            ("op-update-proj", "failed"),
+            ("op-delete-s1", "inflight"),
+            ("op-update-s2", "pending"),
+        ]
+        s2 = "44444444-4444-4444-8444-444444444444"
+        assert ops[3].next_attempt_at == at(300) and ops[3].attempts == 2
+        assert ops[3].last_error == {"status": 503, "error": "Service Unavailable"}
+        assert [t.key for t in store.query_times(ACCOUNT, projects=["web"])] == [
+            "11111111-1111-4111-8111-111111111111"
+        ]
+        assert [t.key for t in store.query_times(ACCOUNT, users=["bob"])] == [s2]
+        assert [t.key for t in store.query_times(ACCOUNT, activities=["dev"])] == [
+            "11111111-1111-4111-8111-111111111111",
+            s2,
+        ]
+        project = store.find_by_slug(ACCOUNT, "project", "web")
+        assert project is not None and project.payload["name"] == "GWM"
+        assert store.resolve_id(ACCOUNT, "time", "L0") == "11111111-1111-4111-8111-111111111111"
+        assert store.load_token(ACCOUNT) == "sample-token"
+        assert store.pending_targets(ACCOUNT, "time") == {
+            "L1",
+            "11111111-1111-4111-8111-111111111111",
+            s2,
+        }
+        assert store.expedite(ACCOUNT, now=at(0)) == 1
+        claimed = store.claim(ACCOUNT, "w", 30, limit=5, now=at(3600))
+        assert [c.op_id for c in claimed] == ["op-create-l1", "op-delete-s1", "op-update-s2"]
+        new = store.enqueue(op("update", "t9", {"x": 1}), now=at(0)).operation
+        assert new is not None and new.id == 5
+    assert tags_match_payloads(path)
 
 
 def _schema(path: Path) -> dict[str, str]:
