@@ -32,6 +32,7 @@ from .records import (
     OpKind,
     OpState,
     PutResult,
+    QueueSummary,
     new_op_id,
 )
 from .store import Store
@@ -51,6 +52,7 @@ __all__ = [
     "Operation",
     "OperationStateError",
     "PutResult",
+    "QueueSummary",
     "SchemaTooNewError",
     "Store",
     "StoreError",

@@ -27,6 +27,8 @@ __all__ = [
     "extract_key",
     "find_by_slug",
     "get_object",
+    "get_objects",
+    "has_objects",
     "list_objects",
     "mark_deleted",
     "put_entries",
@@ -424,6 +426,33 @@ def get_object(db: sqlite3.Connection, account: str, entity: str, key: str) -> C
     if row is None and resolved != key:
         row = db.execute(_GET, (account, entity, key)).fetchone()
     return None if row is None else _records(account, known, (row,))[0]
+
+
+def get_objects(
+    db: sqlite3.Connection, account: str, entity: str, keys: Iterable[str]
+) -> dict[str, CacheObject]:
+    """The cached objects (deleted or not) under those of ``keys`` that are cached."""
+    known = check_entity(entity)
+    found: dict[str, CacheObject] = {}
+    for part in _chunks(sorted(set(keys))):
+        sql = (
+            f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ?"
+            f" AND key IN ({_marks(len(part))})"
+        )
+        for record in _records(account, known, db.execute(sql, (account, entity, *part))):
+            found[record.key] = record
+    return found
+
+
+def has_objects(
+    db: sqlite3.Connection, account: str, entity: str, *, include_deleted: bool
+) -> bool:
+    """Whether anything of ``entity`` is cached for the account."""
+    sql = (
+        "SELECT 1 FROM cache WHERE account = ? AND entity = ?"
+        f"{'' if include_deleted else ' AND deleted = 0'} LIMIT 1"
+    )
+    return db.execute(sql, (account, entity)).fetchone() is not None
 
 
 def find_by_slug(

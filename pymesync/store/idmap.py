@@ -7,8 +7,9 @@ never commit.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
-__all__ = ["local_id_for", "local_ids_for", "map_id", "resolve_id"]
+__all__ = ["local_id_for", "local_ids", "local_ids_for", "map_id", "resolve_id"]
 
 _RESOLVE = "SELECT server_id FROM id_map WHERE account = ? AND entity = ? AND local_id = ?"
 _LOCAL_IDS = "SELECT local_id FROM id_map WHERE account = ? AND entity = ? AND server_id = ?"
@@ -46,3 +47,19 @@ def local_id_for(db: sqlite3.Connection, account: str, entity: str, server_id: s
 def local_ids_for(db: sqlite3.Connection, account: str, entity: str, server_id: str) -> list[str]:
     """Every local id that maps to ``server_id`` (normally zero or one)."""
     return [str(row[0]) for row in db.execute(_LOCAL_IDS, (account, entity, server_id))]
+
+
+def local_ids(
+    db: sqlite3.Connection, account: str, entity: str, server_ids: Iterable[str]
+) -> dict[str, str]:
+    """server id -> the local id that became it, for those of ``server_ids`` mapped."""
+    wanted = sorted(set(server_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        sql = (
+            "SELECT server_id, local_id FROM id_map WHERE account = ? AND entity = ?"
+            f" AND server_id IN ({', '.join('?' * len(part))})"
+        )
+        found.update(db.execute(sql, (account, entity, *part)))
+    return found

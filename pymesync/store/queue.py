@@ -32,6 +32,7 @@ from .records import (
     Operation,
     OpKind,
     OpState,
+    QueueSummary,
 )
 from .schema import dump_json, format_utc, gc_paused, load_json, parse_utc
 
@@ -52,6 +53,7 @@ __all__ = [
     "pending_targets",
     "release",
     "retry",
+    "summary",
     "to_record",
 ]
 
@@ -803,6 +805,21 @@ def counts(db: sqlite3.Connection, account: str) -> dict[str, int]:
     for state, count in rows:
         result[state] = count
     return result
+
+
+def summary(db: sqlite3.Connection, account: str) -> QueueSummary:
+    """Counts per state, oldest waiting operation, earliest retry (see Store.queue_summary)."""
+    oldest = db.execute(
+        "SELECT min(created_at) FROM operations"
+        " WHERE account = ? AND state IN ('pending', 'inflight')",
+        (account,),
+    ).fetchone()[0]
+    retry_at = db.execute(
+        "SELECT min(next_attempt_at) FROM operations WHERE account = ?"
+        " AND next_attempt_at IS NOT NULL AND state IN ('pending', 'inflight')",
+        (account,),
+    ).fetchone()[0]
+    return QueueSummary(counts(db, account), _time(oldest), _time(retry_at))
 
 
 def pending_targets(db: sqlite3.Connection, account: str, entity: str) -> set[str]:

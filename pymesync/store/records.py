@@ -25,6 +25,7 @@ __all__ = [
     "OpState",
     "Operation",
     "PutResult",
+    "QueueSummary",
     "new_op_id",
 ]
 
@@ -150,3 +151,23 @@ class PutResult:
 
     written: int
     skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """What :meth:`~pymesync.store.Store.queue_summary` found for one account.
+
+    ``counts``: the number of queued operations per state (every state present).
+    ``oldest_created_at``: the ``created_at`` of the oldest pending or inflight
+    operation. ``next_attempt_at``: the earliest ``next_attempt_at`` among the pending
+    and inflight operations (None: nothing is backing off).
+    """
+
+    counts: dict[str, int]
+    oldest_created_at: datetime | None
+    next_attempt_at: datetime | None
+
+    @property
+    def waiting(self) -> int:
+        """How many operations are pending or inflight."""
+        return self.counts.get("pending", 0) + self.counts.get("inflight", 0)

@@ -34,7 +34,14 @@ from . import cache, idmap, queue, state
 from .engine import create_store_engine, resolve_path
 from .errors import CorruptDatabaseError, StoreError
 from .migrator import ensure_schema
-from .records import CacheObject, EnqueueResult, NewOperation, Operation, PutResult
+from .records import (
+    CacheObject,
+    EnqueueResult,
+    NewOperation,
+    Operation,
+    PutResult,
+    QueueSummary,
+)
 
 __all__ = ["Store"]
 
@@ -406,6 +413,13 @@ class Store:
         with self._read() as db:
             return queue.counts(db, account)
 
+    def queue_summary(self, account: str) -> QueueSummary:
+        """The account's counts per state, the ``created_at`` of its oldest pending or
+        inflight operation and the earliest ``next_attempt_at`` among them, without
+        reading the operations into Python (for ``status`` on a long queue)."""
+        with self._read() as db:
+            return queue.summary(db, account)
+
     def ops_for(self, account: str, entity: str, target: str) -> list[Operation]:
         """Every queued operation (any state) on one object, in queue order.
 
@@ -453,6 +467,19 @@ class Store:
         """
         with self._read() as db:
             return cache.get_object(db, account, entity, key)
+
+    def get_objects(self, account: str, entity: str, keys: Iterable[str]) -> dict[str, CacheObject]:
+        """The cached objects (deleted or not) under those of ``keys`` that are cached,
+        by key, in one read (keys are taken as they are: no id-map resolution)."""
+        with self._read() as db:
+            return cache.get_objects(db, account, entity, keys)
+
+    def has_objects(self, account: str, entity: str, *, include_deleted: bool = True) -> bool:
+        """Whether anything of ``entity`` is cached for the account (one indexed step,
+        where ``list_objects`` would read them all)."""
+        cache.check_entity(entity)
+        with self._read() as db:
+            return cache.has_objects(db, account, entity, include_deleted=include_deleted)
 
     def find_by_slug(
         self, account: str, entity: str, slug: str, *, include_deleted: bool = False
@@ -520,6 +547,12 @@ class Store:
         """The local id that became ``server_id``, or None."""
         with self._read() as db:
             return idmap.local_id_for(db, account, entity, server_id)
+
+    def local_ids(self, account: str, entity: str, server_ids: Iterable[str]) -> dict[str, str]:
+        """Server id -> the local id that became it, for those of ``server_ids`` that
+        are mapped (one read)."""
+        with self._read() as db:
+            return idmap.local_ids(db, account, entity, server_ids)
 
     # ------------------------------------------------------------------ credentials, state
 

@@ -296,3 +296,58 @@ def test_worker_calls_cost_the_same_in_a_long_queue(tmp_path: Path) -> None:
     short, long = costs
     for name in short:
         assert long[name] <= short[name] * 1.5 + 50, (name, short[name], long[name])
+
+
+# ---------------------------------------------------------------- summaries, batch reads
+
+
+def test_queue_summary(store: Store) -> None:
+    empty = store.queue_summary(ACCOUNT)
+    assert empty.counts == {"pending": 0, "inflight": 0, "failed": 0, "conflict": 0}
+    assert empty.oldest_created_at is None and empty.next_attempt_at is None
+    assert empty.waiting == 0
+    ops = [op("update", f"t{i}", {"i": i}) for i in range(4)]
+    for i, new in enumerate(ops):
+        store.enqueue(new, now=at(10 - i))  # created_at not in id order
+    store.enqueue(op("update", "o", {"x": 1}, account=OTHER), now=at(-100))
+    claimed = store.claim(ACCOUNT, "w", 30, now=at(20), limit=3)
+    store.fail(claimed[0].op_id, error={}, permanent=False, next_attempt_at=at(500), now=at(20))
+    store.fail(claimed[1].op_id, error={}, permanent=False, next_attempt_at=at(90), now=at(20))
+    store.fail(claimed[2].op_id, error={}, permanent=True, now=at(20))
+    summary = store.queue_summary(ACCOUNT)
+    assert (
+        summary.counts
+        == store.counts(ACCOUNT)
+        == {
+            "pending": 3,
+            "inflight": 0,
+            "failed": 1,
+            "conflict": 0,
+        }
+    )
+    waiting = store.operations(ACCOUNT, states=("pending", "inflight"))
+    assert summary.oldest_created_at == min(o.created_at for o in waiting) == at(7)
+    assert summary.next_attempt_at == at(90) and summary.waiting == 3
+
+
+def test_get_objects_has_objects_local_ids(store: Store) -> None:
+    assert not store.has_objects(ACCOUNT, "time")
+    store.put_objects(ACCOUNT, "time", [time_obj("S1"), time_obj("S2", deleted_at="x")], now=T0)
+    assert store.has_objects(ACCOUNT, "time") and not store.has_objects(ACCOUNT, "project")
+    assert not store.has_objects(OTHER, "time")
+    store.remove_object(ACCOUNT, "time", "S1")
+    assert store.has_objects(ACCOUNT, "time")
+    assert not store.has_objects(ACCOUNT, "time", include_deleted=False)
+    store.put_objects(ACCOUNT, "time", [time_obj(f"K{i:04d}") for i in range(1200)], now=T0)
+    wanted = [f"K{i:04d}" for i in range(0, 1200, 2)] + ["S2", "nope", "K0000"]
+    got = store.get_objects(ACCOUNT, "time", wanted)
+    assert set(got) == {f"K{i:04d}" for i in range(0, 1200, 2)} | {"S2"}
+    assert got["S2"].deleted and got["K0002"] == store.get_object(ACCOUNT, "time", "K0002")
+    assert store.get_objects(ACCOUNT, "time", []) == {}
+    store.map_id(ACCOUNT, "time", "L1", "K0001")
+    store.map_id(ACCOUNT, "time", "L2", "K0003")
+    assert store.local_ids(ACCOUNT, "time", ["K0001", "K0003", "K0005"]) == {
+        "K0001": "L1",
+        "K0003": "L2",
+    }
+    assert store.local_ids(ACCOUNT, "project", ["K0001"]) == {}
