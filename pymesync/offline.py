@@ -470,7 +470,7 @@ class OfflineBackend:
         if (
             error is not None
             and fetched is None
-            and not self.store.list_objects(account, entity, include_deleted=True)
+            and not self.store.has_objects(account, entity)
         ):
             raise error
         try:

@@ -38,10 +38,9 @@ def op_record(op: Operation) -> dict[str, Any]:
 def account_status(store: Store, account: str, now: dt.datetime) -> dict[str, Any]:
     """Counts per state, the oldest pending operation's age, last success and error,
     the next retry time and whether the account waits for a login."""
-    counts = store.counts(account)
-    waiting = store.operations(account, states=("pending", "inflight"))
-    oldest = min((op.created_at for op in waiting), default=None)
-    retries = [op.next_attempt_at for op in waiting if op.next_attempt_at is not None]
+    summary = store.queue_summary(account)
+    counts = summary.counts
+    oldest = summary.oldest_created_at
     states = store.all_states(account)
     base_url, _, username = account.rpartition("|")
     return {
@@ -53,8 +52,8 @@ def account_status(store: Store, account: str, now: dt.datetime) -> dict[str, An
         "oldest_pending_age": None if oldest is None else (now - oldest).total_seconds(),
         "last_success": states.get("last_success"),
         "last_error": states.get("last_error"),
-        "next_retry": iso(min(retries)) if retries else None,
-        "needs_login": bool(states.get(NEEDS_LOGIN)) and bool(waiting),
+        "next_retry": iso(summary.next_attempt_at),
+        "needs_login": bool(states.get(NEEDS_LOGIN)) and summary.waiting > 0,
         "conflict_log": states.get("conflicts") or [],
     }
 
