@@ -264,7 +264,13 @@ def create_store_engine(path: Path) -> Engine:
     """
     engine = create_engine(
         f"sqlite:///{path}",
-        connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        connect_args={
+            "timeout": BUSY_TIMEOUT_SECONDS,
+            "check_same_thread": False,
+            # Prepared statements kept per connection (the store runs plain SQL strings;
+            # bulk lookups add IN-list variants that should not push the hot ones out).
+            "cached_statements": 256,
+        },
         hide_parameters=True,
     )
     event.listen(engine, "connect", _on_connect)
