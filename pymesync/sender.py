@@ -201,29 +201,33 @@ class Sender:
             candidates = self.http(wire.times_request(query), token)
         except errors.TimeSyncError:
             return None
+        found_list = candidates if isinstance(candidates, list) else []
+        uuids = [c["uuid"] for c in found_list if isinstance(c, dict) and "uuid" in c]
         sent = op.first_sent_at or op.created_at
-        taken = self.taken_time_uuids(op)
         found = reconcile.find_lost_time(
             payload,
-            candidates if isinstance(candidates, list) else [],
+            found_list,
             sent.astimezone(dt.timezone.utc).date().isoformat(),
-            taken,
+            self.taken_time_uuids(op, uuids),
         )
         if found is None:
             return None
         return self.canonical("time", found, token)
 
-    def taken_time_uuids(self, op: Operation) -> set[str]:
-        """Server uuids already mapped to other local creates (their own entries)."""
+    def taken_time_uuids(self, op: Operation, uuids: list[str]) -> set[str]:
+        """Those of ``uuids`` that are not ours to adopt: mapped to another local create,
+        or already known in the cache before this operation was first sent."""
+        since = op.first_sent_at or op.created_at
+        cached = self.store.get_objects(self.account, "time", uuids)
+        mapped = self.store.local_ids(self.account, "time", uuids)
         taken = set()
-        for cached in self.store.list_objects(self.account, "time", include_deleted=True):
-            if cached.local:
-                continue
-            local = self.store.local_id_for(self.account, "time", cached.key)
-            if (local is not None and local != op.target) or cached.fetched_at < (
-                op.first_sent_at or op.created_at
+        for uuid in uuids:
+            local = mapped.get(uuid)
+            known = cached.get(uuid)
+            if (local is not None and local != op.target) or (
+                known is not None and not known.local and known.fetched_at < since
             ):
-                taken.add(cached.key)
+                taken.add(uuid)
         return taken
 
     def existing(self, entity: str, payload: dict[str, Any], token: str) -> dict[str, Any] | None:

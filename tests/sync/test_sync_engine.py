@@ -383,3 +383,14 @@ def test_inline_write_held_behind_its_project_answers_provisionally(emu: Any) ->
     made = auto.create_time(a_time(user="admin", project="held-p", notes="held inline"))
     assert made["notes"] == "held inline" and made["project"] == "held-p"
     assert auto.sync_status("time", made["uuid"])["state"] == "pending"
+
+
+def test_identical_entries_stay_two_when_the_second_response_is_lost(emu: Any) -> None:
+    """Reconciliation never adopts the user's earlier identical entry."""
+    ts = client(emu)
+    ts.create_time(a_time(notes="twin"))
+    assert ts.sync().synced == 1
+    ts.create_time(a_time(notes="twin"))
+    emu.lose_response_next(1, route="POST /times")
+    assert ts.sync().synced == 1
+    assert len(alices_times(emu, "twin")) == 2
