@@ -104,6 +104,8 @@ class OpResult:
     answer: Any = None
     canonical: dict[str, Any] | None = None
     error: errors.PymesyncError | None = field(default=None, compare=False)
+    #: The cache key of the canonical object (uuid, or a user's username).
+    server_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,18 +260,20 @@ class SyncWorker:
                     ):
                         self._busy.add(op.op_id)
                         if pool is None:
-                            in_flight[_done(self.push(op, moment))] = op
+                            in_flight[_done(self._push_safe(op, moment))] = op
                         else:
-                            in_flight[pool.submit(self.push, op, moment)] = op
+                            in_flight[pool.submit(self._push_safe, op, moment)] = op
                 if not in_flight:
                     break
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    op = in_flight.pop(future)
+                done = [(in_flight.pop(future), future.result()) for future in finished]
+                acked = self._ack([r for _, r in done if r.outcome == "synced"], now)
+                for op, result in done:
                     self._busy.discard(op.op_id)
-                    result = future.result()
                     if result.outcome in ("waiting", "lost"):
                         continue
+                    if result.outcome == "synced" and op.op_id not in acked:
+                        continue  # another worker took it over after our lease ran out
                     results.append(result)
                     if progress is not None:
                         progress(result)
@@ -300,6 +304,32 @@ class SyncWorker:
         If the lease ran out meanwhile and another worker took the operation over, this
         one neither sends it nor records anything (outcome ``"lost"``).
         """
+        result = self._push_safe(op, now)
+        if result.outcome == "synced" and not self._ack([result], now):
+            return replace(result, outcome="lost")
+        return result
+
+    def _ack(self, results: list[OpResult], now: dt.datetime | None) -> set[str]:
+        """Record accepted operations, all in one transaction; returns the op_ids that
+        were still ours to ack."""
+        if not results:
+            return set()
+        items = [(r.op_id, r.canonical, r.server_key) for r in results]
+        when = now or self.clock()
+        ack_many = getattr(self.store, "ack_many", None)
+        if ack_many is not None:
+            return set(ack_many(items, now=when))
+        acked = set()
+        for op_id, canonical, key in items:
+            try:
+                self.store.ack(op_id, server_object=canonical, server_key=key, now=when)
+            except errors.StaleOperationError:
+                continue
+            acked.add(op_id)
+        return acked
+
+    def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
+        """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost"."""
         try:
             return self._push(op, now)
         except (_LeaseLost, errors.StaleOperationError):
@@ -335,8 +365,8 @@ class SyncWorker:
             return replace(base, outcome="needs_login", error=missing.error)
         except errors.PymesyncError as error:
             return self._failed(op, base, error, attempt, now)
-        self.store.ack(op.op_id, server_object=canonical, server_key=key, now=now)
-        return replace(base, answer=answer, canonical=canonical)
+        # acked by the caller, together with the others that finished meanwhile
+        return replace(base, answer=answer, canonical=canonical, server_key=key)
 
     def _failed(
         self,
