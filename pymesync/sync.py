@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from pymesync.store import Operation, Store
     from pymesync.transport import Transport
 
+#: How many successful results one pass keeps (failures are always kept).
+KEEP_RESULTS = 1000
+
 Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
 
 
@@ -110,7 +113,11 @@ class OpResult:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """The results of one pass, in the order the operations were sent.
+    """The results of one pass, in the order the operations finished.
+
+    ``totals`` counts every outcome of the pass. So that draining a long queue takes
+    flat memory, ``results`` holds the first ``KEEP_RESULTS`` results and, after those,
+    only the ones that are not plain successes.
 
     ``stopped`` says why the pass ended early: ``"offline"`` (the server could not be
     reached or answered with a transient error) or ``"needs_login"``; ``None`` when
@@ -118,10 +125,13 @@ class SyncReport:
     """
 
     results: tuple[OpResult, ...] = ()
+    totals: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         """How many operations ended this pass with ``outcome``."""
+        if self.totals:
+            return self.totals.get(outcome, 0)
         return sum(1 for result in self.results if result.outcome == outcome)
 
     @property
@@ -143,6 +153,7 @@ class SyncReport:
         return {
             "synced": self.synced,
             "failed": self.failed,
+            "totals": dict(self.totals),
             "stopped": self.stopped,
             "results": [
                 {
@@ -243,6 +254,7 @@ class SyncWorker:
         object, and a time never before the project or activity it refers to.
         """
         results: list[OpResult] = []
+        totals: dict[str, int] = {}
         stopped: str | None = None
         in_flight: dict[Future[OpResult], Operation] = {}
         pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
@@ -274,9 +286,15 @@ class SyncWorker:
                         continue
                     if result.outcome == "synced" and op.op_id not in acked:
                         continue  # another worker took it over after our lease ran out
-                    results.append(result)
                     if progress is not None:
                         progress(result)
+                    totals[result.outcome] = totals.get(result.outcome, 0) + 1
+                    # a long pass keeps its memory flat: every outcome is counted, but
+                    # past KEEP_RESULTS only the results that aren't plain successes
+                    # (and the one asked for) are kept
+                    keep = len(results) < KEEP_RESULTS or result.outcome != "synced"
+                    if keep or op.op_id == stop_after:
+                        results.append(result)
                     if result.outcome == "deferred" and stopped is None:
                         stopped = "offline"
                     elif result.outcome == NEEDS_LOGIN and stopped is None:
@@ -288,7 +306,9 @@ class SyncWorker:
                 pool.shutdown(wait=True)
         if any(result.outcome == "synced" for result in results):
             self._record_success(now or self.clock())
-        return SyncReport(tuple(results), stopped=None if stopped == "done" else stopped)
+        return SyncReport(
+            tuple(results), stopped=None if stopped == "done" else stopped, totals=totals
+        )
 
     def _record_success(self, now: dt.datetime) -> None:
         """Once per pass: the last success time, and the end of a needs-login state."""

@@ -394,3 +394,18 @@ def test_identical_entries_stay_two_when_the_second_response_is_lost(emu: Any) -
     emu.lose_response_next(1, route="POST /times")
     assert ts.sync().synced == 1
     assert len(alices_times(emu, "twin")) == 2
+
+
+def test_long_pass_counts_everything_but_keeps_few_results(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pymesync.sync.KEEP_RESULTS", 2)
+    ts = client(emu)
+    for i in range(5):
+        ts.create_time(a_time(notes=f"kept {i}"))
+    ts.create_time(a_time(project="no-such-project", notes="refused"))
+    report = ts.sync()
+    assert (report.synced, report.failed) == (5, 1)
+    assert report.totals == {"synced": 5, "failed": 1}
+    assert len([r for r in report.results if r.outcome == "synced"]) == 2
+    assert [r.outcome for r in report.results if r.outcome != "synced"] == ["failed"]
