@@ -7,35 +7,47 @@
 
 The store knows nothing about HTTP; it keeps the object dicts it is given. See
 :class:`Store` for the API and :mod:`pymesync.store.records` for the values it returns.
+:class:`StorePeek` is a read-only look at the same file without SQLAlchemy (for
+``pymesync status``).
+
+Names are loaded on first use: importing this package, or one of its SQLAlchemy-free
+modules (``records``, ``errors``, ``codec``, ``location``, ``queue``, ``state``,
+``cache``, ``idmap``, ``peek``), does not import SQLAlchemy; ``Store`` and ``migrate``
+do.
 """
 
 from __future__ import annotations
 
-from .engine import ENV_VAR, SCHEMA_HEAD, default_path, resolve_path
-from .errors import (
-    CorruptDatabaseError,
-    DuplicateOperationError,
-    OperationStateError,
-    SchemaTooNewError,
-    StoreError,
-    StoreLocationError,
-    UnknownOperationError,
-)
-from .migrator import migrate
-from .records import (
-    CacheObject,
-    EnqueueOutcome,
-    EnqueueResult,
-    Entity,
-    NewOperation,
-    Operation,
-    OpKind,
-    OpState,
-    PutResult,
-    QueueSummary,
-    new_op_id,
-)
-from .store import Store
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        CorruptDatabaseError,
+        DuplicateOperationError,
+        OperationStateError,
+        SchemaTooNewError,
+        StoreError,
+        StoreLocationError,
+        UnknownOperationError,
+    )
+    from .location import ENV_VAR, SCHEMA_HEAD, default_path, resolve_path
+    from .migrator import migrate
+    from .peek import StorePeek
+    from .records import (
+        CacheObject,
+        EnqueueOutcome,
+        EnqueueResult,
+        Entity,
+        NewOperation,
+        Operation,
+        OpKind,
+        OpState,
+        PutResult,
+        QueueSummary,
+        new_op_id,
+    )
+    from .store import Store
 
 __all__ = [
     "ENV_VAR",
@@ -57,9 +69,63 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreLocationError",
+    "StorePeek",
     "UnknownOperationError",
     "default_path",
     "migrate",
     "new_op_id",
     "resolve_path",
 ]
+
+_WHERE = {
+    "ENV_VAR": "location",
+    "SCHEMA_HEAD": "location",
+    "default_path": "location",
+    "resolve_path": "location",
+    "migrate": "migrator",
+    "StorePeek": "peek",
+    "Store": "store",
+    **dict.fromkeys(
+        (
+            "CorruptDatabaseError",
+            "DuplicateOperationError",
+            "OperationStateError",
+            "SchemaTooNewError",
+            "StoreError",
+            "StoreLocationError",
+            "UnknownOperationError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(
+        (
+            "CacheObject",
+            "EnqueueOutcome",
+            "EnqueueResult",
+            "Entity",
+            "NewOperation",
+            "Operation",
+            "OpKind",
+            "OpState",
+            "PutResult",
+            "QueueSummary",
+            "new_op_id",
+        ),
+        "records",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load public names on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Public names."""
+    return __all__

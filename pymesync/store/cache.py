@@ -15,8 +15,8 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from . import idmap
+from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
 from .records import ENTITIES, CacheObject, Entity, PutResult
-from .schema import dump_json, format_utc, gc_paused, load_json, parse_utc
 
 __all__ = [
     "CacheEntry",
@@ -257,7 +257,7 @@ def put_entries(
     old: dict[str, str] | None = None,
 ) -> None:
     """Insert or replace cache rows (distinct keys) and rewrite their tags (no protection
-    checks). ``now_text`` is the fetched_at (:func:`~pymesync.store.schema.format_utc`).
+    checks). ``now_text`` is the fetched_at (:func:`~pymesync.store.codec.format_utc`).
 
     ``old`` maps the keys already cached to their cached payload (JSON text), whose
     tags are replaced; None: look them up.

@@ -1,4 +1,5 @@
-"""Where the database lives, how it is opened, and whether its schema is current.
+"""How the store's SQLAlchemy engine opens the database (where it lives, and whether its
+schema is current, is :mod:`pymesync.store.location`, re-exported here).
 
 Nothing in this module imports Alembic: opening a store whose schema is already at
 :data:`SCHEMA_HEAD` costs one small query. Only :mod:`pymesync.store.migrator` imports
@@ -12,17 +13,26 @@ keys on, and SQLite's own transaction handling switched off so that the store em
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError, StoreLocationError
+# Paths and schema inspection need no SQLAlchemy (the read-only peek uses them alone);
+# they are re-exported here as before.
+from .location import (
+    BUSY_TIMEOUT_SECONDS,
+    ENV_VAR,
+    SCHEMA_HEAD,
+    SchemaStatus,
+    default_path,
+    prepare_location,
+    read_schema_revision,
+    resolve_path,
+    set_wal,
+)
 
 __all__ = [
     "BEGIN_OPTION",
@@ -38,192 +48,15 @@ __all__ = [
     "set_wal",
 ]
 
-#: The newest schema revision this code knows (the head of ``migrations/versions``).
-SCHEMA_HEAD = "0002"
-#: Environment variable that overrides the default database path.
-ENV_VAR = "PYMESYNC_DB"
-#: How long a connection waits for another process's write lock before giving up.
-BUSY_TIMEOUT_SECONDS = 30.0
 #: Execution option naming the BEGIN flavour of a transaction: "DEFERRED" (reads),
 #: "IMMEDIATE" (writes) or "EXCLUSIVE" (migrations).
 BEGIN_OPTION = "pymesync_begin"
 
-_APP_NAME = "pymesync"
-_FILE_NAME = "pymesync.sqlite3"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _BEGIN_STATEMENTS = {
     "DEFERRED": "BEGIN",
     "IMMEDIATE": "BEGIN IMMEDIATE",
     "EXCLUSIVE": "BEGIN EXCLUSIVE",
 }
-
-
-def default_path() -> Path:
-    """The platform's default database path: ``user_data_dir("pymesync")/pymesync.sqlite3``."""
-    return Path(user_data_dir(_APP_NAME)) / _FILE_NAME
-
-
-def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The database path to use: ``path`` if given, else ``$PYMESYNC_DB``, else the default.
-
-    ``~`` is expanded; the result is absolute.
-    """
-    if path is None or str(path) == "":
-        env = os.environ.get(ENV_VAR, "")
-        chosen = Path(env) if env else default_path()
-    else:
-        chosen = Path(path)
-    return chosen.expanduser().absolute()
-
-
-def prepare_location(path: Path) -> bool:
-    """Make sure ``path``'s folder and file exist and are writable; True if the file is new.
-
-    A missing folder (and any missing parent) is created with mode 0700; an existing
-    folder is never chmod-ed. A missing file is created empty with mode 0600. Both modes
-    are set whatever the umask. Raises :class:`StoreLocationError` when that is
-    impossible or the existing file or folder is not writable.
-    """
-    folder = path.parent
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    for new_folder in reversed(missing):
-        try:
-            new_folder.mkdir(mode=0o700)
-        except FileExistsError:
-            continue  # another process made it meanwhile: theirs, leave it alone
-        except OSError as exc:
-            raise StoreLocationError(
-                f"Cannot create the database folder {new_folder}: {exc.strerror or exc}"
-            ) from exc
-        os.chmod(new_folder, 0o700)
-    if not folder.is_dir():
-        raise StoreLocationError(f"The database folder {folder} is not a folder")
-    if path.exists() and not path.is_file():
-        raise StoreLocationError(f"The database path {path} is not a regular file")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreLocationError(
-            f"The database folder {folder} is not writable (SQLite needs to create its "
-            "journal files next to the database)"
-        )
-    created = False
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StoreLocationError(
-            f"Cannot create the database file {path}: {exc.strerror or exc}"
-        ) from exc
-    else:
-        try:
-            os.fchmod(fd, 0o600)
-        finally:
-            os.close(fd)
-        created = True
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise StoreLocationError(f"The database file {path} is not readable and writable")
-    return created
-
-
-class SchemaStatus:
-    """What :func:`read_schema_revision` found in a database file."""
-
-    EMPTY = "empty"  # no tables at all: a new database
-    CURRENT = "current"  # at SCHEMA_HEAD
-    OLDER_OR_NEWER = "other"  # some other revision: upgrade, or too new
-
-
-def _check_header(path: Path) -> None:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreLocationError(f"Cannot read the database file {path}: {exc}") from exc
-    if head and head != _SQLITE_MAGIC:
-        raise CorruptDatabaseError(
-            f"{path} is not a SQLite database (pymesync left it untouched; move it away "
-            "or point PYMESYNC_DB at another file)"
-        )
-
-
-def _inspect(
-    path: Path, *, read_only: bool, quick_check: bool
-) -> tuple[set[str], list[str], list[str]]:
-    """(table names, quick_check result, alembic_version rows); sqlite3 errors propagate."""
-    if read_only:
-        # Such a connection never writes, not even a checkpoint when it closes.
-        target, uri = f"{path.as_uri()}?mode=ro", True
-    else:
-        target, uri = str(path), False
-    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-    try:
-        tables = {
-            str(row[0])
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        problems = (
-            [str(row[0]) for row in conn.execute("PRAGMA quick_check")] if quick_check else ["ok"]
-        )
-        versions: list[str] = []
-        if "alembic_version" in tables and problems == ["ok"]:
-            versions = [str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")]
-        return tables, problems, versions
-    finally:
-        conn.close()
-
-
-def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, str | None]:
-    """Inspect ``path`` without writing to it: ``(status, revision)``.
-
-    ``status`` is one of the :class:`SchemaStatus` values. Raises
-    :class:`CorruptDatabaseError` when the file is not a SQLite database, fails
-    ``PRAGMA quick_check`` (when ``quick_check``), or holds tables but no
-    ``alembic_version`` (it belongs to something else), and
-    :class:`SchemaTooNewError` when it records more than one head.
-
-    The file is read through a read-only connection. Only if that is impossible because
-    SQLite must first roll back a crashed rollback-journal transaction (which a
-    read-only connection cannot do) is a normal connection used, doing exactly that
-    recovery.
-    """
-    _check_header(path)
-    try:
-        try:
-            tables, problems, rows = _inspect(path, read_only=True, quick_check=quick_check)
-        except sqlite3.OperationalError as exc:
-            if "readonly" not in str(exc) and "read-only" not in str(exc):
-                raise
-            tables, problems, rows = _inspect(path, read_only=False, quick_check=quick_check)
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            raise StoreError(f"The database {path} stayed locked: {exc}") from exc
-        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
-            raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
-        raise CorruptDatabaseError(
-            f"The database {path} cannot be read ({exc}). pymesync left it untouched."
-        ) from exc
-    if problems != ["ok"]:
-        raise CorruptDatabaseError(
-            f"The database {path} is damaged (PRAGMA quick_check: "
-            f"{'; '.join(problems[:5])}). pymesync left it untouched."
-        )
-    user_tables = {t for t in tables if not t.startswith("sqlite_")}
-    if not user_tables:
-        return SchemaStatus.EMPTY, None
-    if "alembic_version" not in user_tables:
-        raise CorruptDatabaseError(
-            f"{path} is a SQLite database but not a pymesync store (it has no "
-            "alembic_version table). pymesync left it untouched."
-        )
-    if not rows:
-        # alembic_version exists but is empty: the schema was dropped (downgrade base).
-        return SchemaStatus.EMPTY, None
-    if len(rows) > 1:
-        raise SchemaTooNewError(str(path), ",".join(sorted(rows)), SCHEMA_HEAD)
-    revision = rows[0]
-    if revision == SCHEMA_HEAD:
-        return SchemaStatus.CURRENT, revision
-    return SchemaStatus.OLDER_OR_NEWER, revision
 
 
 def _on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
@@ -243,17 +76,6 @@ def _on_begin(conn: Connection) -> None:
     # front (and waits for it under busy_timeout) instead of failing on lock upgrade.
     mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
     conn.exec_driver_sql(_BEGIN_STATEMENTS[mode])
-
-
-def set_wal(path: Path) -> None:
-    """Switch the database to WAL journaling (a no-op when it already is)."""
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-    try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-    finally:
-        conn.close()
-    if not mode or str(mode[0]).lower() != "wal":
-        raise StoreLocationError(f"Cannot switch {path} to WAL journaling (got {mode!r})")
 
 
 def create_store_engine(path: Path) -> Engine:

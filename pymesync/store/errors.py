@@ -8,6 +8,8 @@ name is left exactly as it was.
 
 from __future__ import annotations
 
+import os
+
 from pymesync.errors import PymesyncError, StaleOperationError
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "StoreError",
     "StoreLocationError",
     "UnknownOperationError",
+    "from_sqlite_error",
 ]
 
 
@@ -76,3 +79,13 @@ class DuplicateOperationError(StoreError):
 
 class OperationStateError(StoreError, StaleOperationError):
     """The operation is in a state that does not allow the requested change."""
+
+
+def from_sqlite_error(error: BaseException, path: str | os.PathLike[str]) -> StoreError:
+    """The store's error for a SQLite error raised while using the database ``path``."""
+    text = str(error)
+    if "malformed" in text or "not a database" in text:
+        return CorruptDatabaseError(f"The database {path} is damaged: {text}")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"The database {path} stayed locked by another process: {text}")
+    return StoreError(f"Database error on {path}: {text}")

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import cache, idmap
+from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
 from .errors import DuplicateOperationError, OperationStateError, UnknownOperationError
 from .records import (
     KINDS,
@@ -34,10 +35,10 @@ from .records import (
     OpState,
     QueueSummary,
 )
-from .schema import dump_json, format_utc, gc_paused, load_json, parse_utc
 
 __all__ = [
     "ack",
+    "ack_many",
     "claim",
     "counts",
     "discard",
@@ -643,6 +644,22 @@ def ack(
         cache.put_entries(db, account, entity, (entry,), format_utc(now))
     elif kind == "delete":
         cache.mark_deleted(db, account, entity, key, now)
+
+
+#: One item of :func:`ack_many`: ``(op_id, server_object, server_key)``.
+AckItem = tuple[str, dict[str, Any] | None, str | None]
+
+
+def ack_many(db: sqlite3.Connection, items: Iterable[AckItem], now: datetime) -> list[str]:
+    """:func:`ack` each item in order, skipping the op_ids no longer queued (see
+    Store.ack_many); returns the op_ids acked."""
+    acked: list[str] = []
+    for op_id, server_object, server_key in items:
+        if db.execute("SELECT 1 FROM operations WHERE op_id = ?", (op_id,)).fetchone() is None:
+            continue
+        ack(db, op_id, server_object, server_key, now)
+        acked.append(op_id)
+    return acked
 
 
 def _store_state(db: sqlite3.Connection, row: Row) -> None:

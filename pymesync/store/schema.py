@@ -8,16 +8,14 @@ when the two drift apart).
 
 The models define the schema (for Alembic and the drift test); the store reads and writes
 the tables with plain SQL on the DB-API connection (see :mod:`pymesync.store.queue`),
-using the encoders below so that both agree on every stored value.
+using the encoders of :mod:`pymesync.store.codec` (re-exported here) so that both agree
+on every stored value.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -35,6 +33,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The encoders live in a SQLAlchemy-free module (the plain-SQL modules and the read-only
+# peek use them without SQLAlchemy); they are re-exported here as before.
+from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
 
 __all__ = [
     "ENTITY_NAMES",
@@ -61,11 +63,6 @@ __all__ = [
     "sync_state_table",
 ]
 
-_UTC = timezone.utc
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-# The C scanner json.loads runs (an attribute of every decoder since Python 2.6).
-_JSON_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
 #: Constraint names are fixed so that later (batch) migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -74,57 +71,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def format_utc(value: datetime) -> str:
-    """``value`` (timezone-aware) as the fixed-width UTC text stored in the database:
-    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware times")
-    utc = value.astimezone(_UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds") + "Z"
-
-
-def parse_utc(text: str) -> datetime:
-    """The aware UTC datetime for text written by :func:`format_utc`."""
-    return datetime.fromisoformat(text[:-1] if text.endswith("Z") else text).replace(tzinfo=_UTC)
-
-
-def dump_json(value: Any) -> str:
-    """A JSON value as the compact text stored in the database."""
-    return _JSON_ENCODER.encode(value)
-
-
-def load_json(text: str) -> Any:
-    """The value of JSON text written by :func:`dump_json`.
-
-    Goes straight to the C scanner behind ``json.loads`` (a third faster on a typical
-    payload); anything it does not consume entirely is left to ``json.loads`` itself.
-    """
-    try:
-        value, end = _JSON_SCAN(text, 0)
-    except StopIteration:
-        return json.loads(text)  # raises the usual JSONDecodeError
-    return value if end == len(text) else json.loads(text)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector while many records are made.
-
-    Decoding thousands of payloads (or queueing thousands of operations, whose results
-    pile up) allocates so many containers that the collector runs over and over, each
-    time walking every object alive: reading 50,000 cached times took 45% longer with
-    it. Nothing made here forms a reference cycle (reference counting frees it all),
-    and the collector is restored on the way out.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

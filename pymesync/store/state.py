@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from .schema import dump_json, format_utc, load_json
+from .codec import dump_json, format_utc, load_json
 
 __all__ = [
     "all_states",

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import cache, idmap, queue, state
 from .engine import create_store_engine, resolve_path
-from .errors import CorruptDatabaseError, StoreError
+from .errors import StoreError, from_sqlite_error
 from .migrator import ensure_schema
 from .records import (
     CacheObject,
@@ -56,12 +56,7 @@ def _now(now: datetime | None) -> datetime:
 
 def _translate(exc: DBAPIError | sqlite3.Error, path: Path) -> StoreError:
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = str(orig) if orig is not None else str(exc)
-    if "malformed" in text or "not a database" in text:
-        return CorruptDatabaseError(f"The database {path} is damaged: {text}")
-    if "locked" in text or "busy" in text:
-        return StoreError(f"The database {path} stayed locked by another process: {text}")
-    return StoreError(f"Database error on {path}: {text}")
+    return from_sqlite_error(orig if orig is not None else exc, path)
 
 
 #: Page cache of a connection during a bulk write, in KiB (SQLite's default is 2 MiB).
@@ -322,6 +317,26 @@ class Store:
         when = _now(now)
         with self._write() as db:
             queue.ack(db, op_id, server_object, server_key, when)
+
+    def ack_many(
+        self,
+        items: Iterable[tuple[str, dict[str, Any] | None, str | None]],
+        *,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Ack many operations in ONE durable transaction (e.g. a sync pass's successes).
+
+        ``items`` are ``(op_id, server_object, server_key)``; each is handled exactly as
+        :meth:`ack` would handle it, in order (a create acked earlier in the call maps
+        its local id, drops its provisional object and re-targets the later operations,
+        including those acked after it), except that an ``op_id`` no longer queued (acked
+        or discarded meanwhile, or given twice) is skipped instead of raising. Every item
+        gets the same ``now``. Returns the op_ids actually acked, in order. If anything
+        else fails, nothing of the call is stored.
+        """
+        when = _now(now)
+        with self._write() as db:
+            return queue.ack_many(db, items, when)
 
     def fail(
         self,

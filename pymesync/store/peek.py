@@ -1,0 +1,173 @@
+"""A read-only look at the store, without SQLAlchemy: what ``pymesync status`` needs.
+
+:class:`StorePeek` opens the database file with the standard library's ``sqlite3`` in
+read-only mode (``file:...?mode=ro``): it never creates, migrates or changes the file.
+It answers with the very functions the :class:`~pymesync.store.Store` runs
+(:func:`pymesync.store.queue.summary`, :func:`pymesync.store.state.all_states`,
+:func:`pymesync.store.state.load_token`), on its own connection, so no SQL is written
+twice. Importing this module loads neither SQLAlchemy nor Alembic.
+
+>>> with StorePeek.open() as peek:           # same path rules as Store.open
+...     peek.queue_summary("http://host/v0|alice").waiting
+
+A file that does not exist yet (or holds no schema yet) is "no store yet":
+:attr:`StorePeek.exists` is False and every account has nothing queued, no state and
+no token.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import queue, state
+from .errors import SchemaTooNewError, StoreError, StoreLocationError, from_sqlite_error
+from .location import (
+    BUSY_TIMEOUT_SECONDS,
+    SCHEMA_HEAD,
+    SchemaStatus,
+    check_header,
+    classify_schema,
+    resolve_path,
+    schema_tables,
+    schema_versions,
+)
+from .records import STATES, QueueSummary
+
+__all__ = ["READABLE_REVISIONS", "StorePeek"]
+
+#: The schema revisions a peek reads: those whose ``operations``, ``sync_state`` and
+#: ``credentials`` tables have the columns :func:`~pymesync.store.queue.summary` and
+#: :mod:`~pymesync.store.state` read (every revision so far). A migration that changes
+#: those tables must leave the older revisions out of this set.
+READABLE_REVISIONS = frozenset({"0001", "0002"})
+
+_T = TypeVar("_T")
+
+
+class StorePeek:
+    """A read-only view of the store's file. Create it with :meth:`open`; close it with
+    :meth:`close` (or use it as a context manager).
+
+    A peek reads ONE snapshot of the file, the one found when it was opened (it holds a
+    read transaction, which blocks no writer): keep it for the few reads of one answer,
+    then close it. It is not meant to be shared between threads.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection | None, revision: str | None) -> None:
+        """Wrap an open read-only connection (None: no store yet); use :meth:`open`."""
+        self._path = path
+        self._conn = conn
+        self._revision = revision
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> StorePeek:
+        """Look at the store at ``path`` (default: ``$PYMESYNC_DB``, else the platform's
+        default, as for :meth:`Store.open <pymesync.store.Store.open>`).
+
+        A missing file, an empty one, or one without a schema yet gives a peek with
+        :attr:`exists` False. Raises :class:`~pymesync.store.errors.StoreLocationError`
+        (not a regular file, unreadable),
+        :class:`~pymesync.store.errors.CorruptDatabaseError` (not a SQLite database or
+        not a pymesync store) or :class:`~pymesync.store.errors.SchemaTooNewError` (a
+        schema revision this code cannot read: written by a newer pymesync). The file is
+        never written.
+        """
+        resolved = resolve_path(path)
+        if not resolved.exists():
+            return cls(resolved, None, None)
+        if not resolved.is_file():
+            raise StoreLocationError(f"The database path {resolved} is not a regular file")
+        check_header(resolved)
+        try:
+            conn = sqlite3.connect(
+                f"{resolved.as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreLocationError(f"Cannot open the database file {resolved}: {exc}") from exc
+        try:
+            conn.execute("BEGIN")  # one snapshot, from the schema check to the last read
+            tables = schema_tables(conn)
+            versions = schema_versions(conn) if "alembic_version" in tables else []
+            status, revision = classify_schema(resolved, tables, versions)
+            if status == SchemaStatus.EMPTY:
+                conn.close()
+                return cls(resolved, None, None)
+            if revision not in READABLE_REVISIONS:
+                raise SchemaTooNewError(str(resolved), str(revision), SCHEMA_HEAD)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise from_sqlite_error(exc, resolved) from exc
+        except StoreError:
+            conn.close()
+            raise
+        return cls(resolved, conn, revision)
+
+    @property
+    def path(self) -> Path:
+        """The absolute path of the database file (whether it exists or not)."""
+        return self._path
+
+    @property
+    def exists(self) -> bool:
+        """Whether there is a store at :attr:`path` yet (False: nothing queued, no state)."""
+        return self._conn is not None
+
+    @property
+    def revision(self) -> str | None:
+        """The file's schema revision (None: no store yet)."""
+        return self._revision
+
+    def close(self) -> None:
+        """End the read transaction and close the connection."""
+        self._closed = True
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()  # (ends the read transaction: nothing was written)
+
+    def __enter__(self) -> StorePeek:
+        """Use the peek as a context manager that closes it on exit."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the peek."""
+        self.close()
+
+    def __repr__(self) -> str:
+        """``StorePeek('/path/to/pymesync.sqlite3')`` (never shows any credential)."""
+        how = ", closed" if self._closed else "" if self._conn is not None else ", no store yet"
+        return f"StorePeek({str(self._path)!r}{how})"
+
+    def _read(self, read: Callable[[sqlite3.Connection], _T], empty: _T) -> _T:
+        if self._closed:
+            raise StoreError(f"The store peek at {self._path} is closed")
+        if self._conn is None:
+            return empty
+        try:
+            return read(self._conn)
+        except sqlite3.Error as exc:
+            raise from_sqlite_error(exc, self._path) from exc
+
+    # ------------------------------------------------------------------ what status reads
+
+    def queue_summary(self, account: str) -> QueueSummary:
+        """As :meth:`Store.queue_summary <pymesync.store.Store.queue_summary>`."""
+        nothing = QueueSummary(dict.fromkeys(STATES, 0), None, None)
+        return self._read(lambda db: queue.summary(db, account), nothing)
+
+    def all_states(self, account: str) -> dict[str, Any]:
+        """As :meth:`Store.all_states <pymesync.store.Store.all_states>`."""
+        return self._read(lambda db: state.all_states(db, account), {})
+
+    def load_token(self, account: str) -> str | None:
+        """As :meth:`Store.load_token <pymesync.store.Store.load_token>` (the token is
+        returned, never shown in a ``repr``)."""
+        return self._read(lambda db: state.load_token(db, account), None)
