@@ -335,18 +335,7 @@ class SyncWorker:
         if not results:
             return set()
         items = [(r.op_id, r.canonical, r.server_key) for r in results]
-        when = now or self.clock()
-        ack_many = getattr(self.store, "ack_many", None)
-        if ack_many is not None:
-            return set(ack_many(items, now=when))
-        acked = set()
-        for op_id, canonical, key in items:
-            try:
-                self.store.ack(op_id, server_object=canonical, server_key=key, now=when)
-            except errors.StaleOperationError:
-                continue
-            acked.add(op_id)
-        return acked
+        return set(self.store.ack_many(items, now=now or self.clock()))
 
     def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
         """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost"."""
