@@ -908,32 +908,55 @@ def users(app: App, as_json: bool) -> None:
 
 def status_data(app: App) -> dict[str, Any]:
     """The account's queue status plus the login state (never the token)."""
-    ts = app.client()
-    data = dict(ts.status())
-    data["logged_in"] = bool(ts.token)
-    data["token_expires"] = None
-    data["token_expired"] = None
-    if ts.token:
+    return _read_status(app)[0]
+
+
+def _read_status(app: App) -> tuple[dict[str, Any], bool]:
+    """:func:`status_data`, and whether the store exists yet.
+
+    Read through a :class:`~pymesync.store.StorePeek` (read-only, no SQLAlchemy): the
+    same account, token and queue ``TimeSync.resume(...).status()`` would find, without
+    creating, migrating or changing the store.
+    """
+    from pymesync.offline import account_key
+    from pymesync.status import account_status
+    from pymesync.store.peek import StorePeek
+
+    url = app.settings.require("base_url")
+    user = app.settings.require("username")
+    base_url = url[:-1] if url.endswith("/") else url  # as TimeSync does
+    with StorePeek.open(app.db()) as peek:
+        token = peek.load_token(f"{base_url}|{user}")  # as TimeSync.resume does
+        account = account_key(base_url, token) if token else f"{base_url}|{user}"
+        data = account_status(peek, account, dt.datetime.now(dt.timezone.utc))
+        data.update(_login_state(token))
+        data["store"] = str(peek.path)
+        return data, peek.exists
+
+
+def _login_state(token: str | None) -> dict[str, Any]:
+    """``logged_in``, ``token_expires`` (local ISO time) and ``token_expired`` for the
+    stored token (None: no login); the token itself is not part of it."""
+    from pymesync.tokens import expiration_time
+
+    state: dict[str, Any] = {
+        "logged_in": bool(token),
+        "token_expires": None,
+        "token_expired": None,
+    }
+    if token:
         try:
-            expiry = ts.token_expiration_time()
+            expiry = expiration_time(token)  # from the token's own exp (expiration_ms)
         except PymesyncError:
-            expiry = None
-        if isinstance(expiry, dt.datetime):
-            data["token_expires"] = expiry.astimezone().isoformat()
-            data["token_expired"] = expiry <= dt.datetime.now()
-    data["store"] = _store_path(app)
-    return data
-
-
-def _store_path(app: App) -> str:
-    from pymesync.store import resolve_path
-
-    return str(resolve_path(app.db()))
+            return state
+        state["token_expires"] = expiry.astimezone().isoformat()
+        state["token_expired"] = expiry <= dt.datetime.now()
+    return state
 
 
 def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
     """Print the status (table or JSON); returns it."""
-    data = status_data(app)
+    data, store_exists = _read_status(app)
     if as_json:
         emit_json(data)
         return data
@@ -980,7 +1003,7 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
         ("last success", local_time(data.get("last_success")), None),
         ("last error", error_line, None),
         ("next retry", retry_line, None),
-        ("store", data["store"], None),
+        ("store", data["store"] if store_exists else f"{data['store']} (no store yet)", None),
     ]
     if data.get("conflict_log"):
         lines.append(("conflict log", f"{len(data['conflict_log'])} entries (see --json)", None))

@@ -1,17 +1,32 @@
 """The truth about an account's queue, as JSON-ready dicts (for ``status``, ``failed``).
 
-Read-only views over the store; the token never appears in them.
+Read-only views over the store; the token never appears in them. :func:`account_status`
+reads from a :class:`~pymesync.store.Store` or from a read-only
+:class:`~pymesync.store.StorePeek` (``pymesync status``, without SQLAlchemy): anything
+with the two methods of :class:`StatusSource`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from pymesync.store import Operation, Store
+    from pymesync.store import Operation, QueueSummary, Store
 
 NEEDS_LOGIN = "needs_login"
+
+
+class StatusSource(Protocol):
+    """What :func:`account_status` reads (a ``Store`` or a ``StorePeek``)."""
+
+    def queue_summary(self, account: str) -> QueueSummary:
+        """The account's counts per state, oldest waiting operation, earliest retry."""
+        ...
+
+    def all_states(self, account: str) -> dict[str, Any]:
+        """Every sync-state key and value of the account."""
+        ...
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -35,7 +50,7 @@ def op_record(op: Operation) -> dict[str, Any]:
     }
 
 
-def account_status(store: Store, account: str, now: dt.datetime) -> dict[str, Any]:
+def account_status(store: StatusSource, account: str, now: dt.datetime) -> dict[str, Any]:
     """Counts per state, the oldest pending operation's age, last success and error,
     the next retry time and whether the account waits for a login."""
     summary = store.queue_summary(account)
