@@ -312,12 +312,14 @@ def client_overhead(args: argparse.Namespace, tmp: Path) -> list[Figure]:
 
 
 def _drain_rss(url: str, db: Path, count: int) -> float:
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss carries the parent's peak across exec
     code = (
-        "import resource, sys, pymesync\n"
+        "import sys, pymesync\n"
         "ts = pymesync.TimeSync.resume(sys.argv[1], 'alice', mode='queue', db=sys.argv[2])\n"
         "r = ts.sync()\n"
         "assert ts.status()['pending'] == 0, ts.status()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]))\n"
     )
     _queue(url, db, count)
     done = subprocess.run(
