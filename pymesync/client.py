@@ -53,7 +53,7 @@ class TimeSync:
     answered from the cache without asking the server while it is that fresh) and
     ``conflict_policy`` (``"local"``, ``"server"`` or ``"hold"``: what wins when a
     queued update and the server both changed a field), ``sync_concurrency`` (how many
-    queued operations a sync pass sends at once, default 8) and ``requests_per_second``
+    queued operations a sync pass sends at once, default 16) and ``requests_per_second``
     (an optional cap on the sync's request rate).
     """
 
@@ -70,7 +70,7 @@ class TimeSync:
         db: str | os.PathLike[str] | None = None,
         max_age: float | None = None,
         conflict_policy: ConflictPolicy = "local",
-        sync_concurrency: int = 8,
+        sync_concurrency: int = 16,
         requests_per_second: float | None = None,
     ) -> None:
         if not isinstance(baseurl, str):

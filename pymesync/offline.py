@@ -90,7 +90,7 @@ class OfflineBackend:
         mode: Mode = "auto",
         max_age: float | None = None,
         conflict_policy: ConflictPolicy = "local",
-        concurrency: int = 8,
+        concurrency: int = 16,
         requests_per_second: float | None = None,
         offline_retry: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
