@@ -467,11 +467,7 @@ class OfflineBackend:
         fetched: dt.datetime | None,
     ) -> Any:
         now = self.clock()
-        if (
-            error is not None
-            and fetched is None
-            and not self.store.has_objects(account, entity)
-        ):
+        if error is not None and fetched is None and not self.store.has_objects(account, entity):
             raise error
         try:
             result = answer()
