@@ -176,14 +176,6 @@ def error_record(error: errors.PymesyncError) -> dict[str, Any]:
     return {"status": getattr(error, "status", None), "body": None, "message": error.message}
 
 
-def error_from_record(record: dict[str, Any]) -> errors.PymesyncError:
-    """Rebuild the exception an operation failed with from its ``last_error``."""
-    body = record.get("body")
-    if isinstance(body, dict) and record.get("status") is not None:
-        return errors.from_response(int(record["status"]), body)
-    return errors.PymesyncError(str(record.get("message", "unknown error")))
-
-
 class SyncWorker:
     """Pushes one account's queued operations to the server.
 
