@@ -525,8 +525,8 @@ class OfflineBackend:
                 raise
             return ask_server(fresh)
 
-    def _refresh(self, account: str, entity: Entity, answer: Any) -> set[str]:
-        """Put the server's objects in the cache; return the keys with pending changes."""
+    def _refresh(self, account: str, entity: Entity, answer: Any) -> None:
+        """Put the server's objects in the cache."""
         objects = answer if isinstance(answer, list) else [answer]
         clean = [
             {k: v for k, v in o.items() if k != "parents"}
@@ -536,7 +536,6 @@ class OfflineBackend:
         now = self.clock()
         self.store.put_objects(account, entity, clean, now=now)
         self.store.set_state(account, f"fetched:{entity}", now.isoformat())
-        return self._pending_keys(account, entity)
 
     def _pending_keys(self, account: str, entity: Entity) -> set[str]:
         return {
@@ -544,20 +543,28 @@ class OfflineBackend:
             for target in self.store.pending_targets(account, entity)
         }
 
-    def _overlay(
-        self, account: str, entity: Entity, answer: Any, local: list[dict[str, Any]]
+    def _keep(
+        self, account: str, entity: Entity, answer: Any, mine: Callable[[], list[dict[str, Any]]]
     ) -> Any:
-        """The server's answer with objects that have pending changes replaced by
-        (or, for offline creates, joined by) their provisional versions."""
+        """Cache the server's answer, then apply the pending changes: objects with
+        queued operations are replaced by (and offline creates joined by) their
+        provisional versions, which ``mine()`` finds in the cache with the same query."""
+        if answer is None:
+            return answer
+        self._refresh(account, entity, answer)
         pending = self._pending_keys(account, entity)
         if not pending:
             return answer
+        try:
+            local = mine()
+        except errors.PymesyncError:
+            local = []
         objects = answer if isinstance(answer, list) else [answer]
         kept = [o for o in objects if server_key(entity, o) not in pending]
-        mine = [o for o in local if server_key(entity, o) in pending]
+        provisional_ones = [o for o in local if server_key(entity, o) in pending]
         if not isinstance(answer, list):
-            return (mine or kept or [answer])[0]
-        return kept + mine
+            return (provisional_ones or kept or [answer])[0]
+        return kept + provisional_ones
 
     def times(self, query: TimesQuery, token: str) -> Any:
         """Times from the server (cache refreshed, pending changes applied) or the cache."""
@@ -575,18 +582,12 @@ class OfflineBackend:
         def from_cache() -> Any:
             return cached.times(self.store, account, query, today)
 
-        def keep(answer: Any) -> Any:
-            if answer is None:
-                return answer
-            self._refresh(account, "time", answer)
-            try:
-                local = cached.times(self.store, account, query, today)
-            except errors.PymesyncError:
-                local = []
-            return self._overlay(account, "time", answer, local)
-
         return self._read(
-            account, "time", lambda tok: self.direct.times(query, tok), from_cache, keep
+            account,
+            "time",
+            lambda tok: self.direct.times(query, tok),
+            from_cache,
+            lambda answer: self._keep(account, "time", answer, from_cache),
         )
 
     def entities(self, query: EntityQuery, token: str) -> Any:
@@ -596,18 +597,12 @@ class OfflineBackend:
         def from_cache() -> Any:
             return cached.entities(self.store, account, query)
 
-        def keep(answer: Any) -> Any:
-            if answer is None:
-                return answer
-            self._refresh(account, query.entity, answer)
-            try:
-                local = cached.entities(self.store, account, query)
-            except errors.PymesyncError:
-                local = []
-            return self._overlay(account, query.entity, answer, local)
-
         return self._read(
-            account, query.entity, lambda tok: self.direct.entities(query, tok), from_cache, keep
+            account,
+            query.entity,
+            lambda tok: self.direct.entities(query, tok),
+            from_cache,
+            lambda answer: self._keep(account, query.entity, answer, from_cache),
         )
 
     def project_users(self, slug: str, token: str) -> dict[str, list[str]]:
