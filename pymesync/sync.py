@@ -116,8 +116,8 @@ class SyncReport:
     """The results of one pass, in the order the operations finished.
 
     ``totals`` counts every outcome of the pass. So that draining a long queue takes
-    flat memory, ``results`` holds the first ``KEEP_RESULTS`` results and, after those,
-    only the ones that are not plain successes.
+    flat memory, ``results`` holds the first ``KEEP_RESULTS`` successes and every result
+    that is not a plain success.
 
     ``stopped`` says why the pass ended early: ``"offline"`` (the server could not be
     reached or answered with a transient error) or ``"needs_login"``; ``None`` when
@@ -282,9 +282,10 @@ class SyncWorker:
                         progress(result)
                     totals[result.outcome] = totals.get(result.outcome, 0) + 1
                     # a long pass keeps its memory flat: every outcome is counted, but
-                    # past KEEP_RESULTS only the results that aren't plain successes
-                    # (and the one asked for) are kept
-                    keep = len(results) < KEEP_RESULTS or result.outcome != "synced"
+                    # only the first KEEP_RESULTS successes are kept (with every result
+                    # that isn't a plain success, and the one asked for)
+                    successes = totals.get("synced", 0)
+                    keep = result.outcome != "synced" or successes <= KEEP_RESULTS
                     if keep or op.op_id == stop_after:
                         results.append(result)
                     if result.outcome == "deferred" and stopped is None:
