@@ -52,6 +52,9 @@ __all__ = [
 #: "IMMEDIATE" (writes) or "EXCLUSIVE" (migrations).
 BEGIN_OPTION = "pymesync_begin"
 
+#: Connections the engine keeps open (threads of a sync pass each use one).
+POOL_SIZE = 20
+
 _BEGIN_STATEMENTS = {
     "DEFERRED": "BEGIN",
     "IMMEDIATE": "BEGIN IMMEDIATE",
@@ -94,6 +97,12 @@ def create_store_engine(path: Path) -> Engine:
             "cached_statements": 256,
         },
         hide_parameters=True,
+        # Enough pooled connections for a concurrent sync pass (one per sending
+        # thread plus the coordinating one): a connection opened past the pool is
+        # closed again on return, losing its prepared statements and costing a
+        # fresh open and its pragmas every time.
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
     )
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)

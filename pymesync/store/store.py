@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -29,9 +30,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from . import cache, idmap, queue, state
-from .engine import create_store_engine, resolve_path
+from .engine import POOL_SIZE, create_store_engine, resolve_path
 from .errors import StoreError, from_sqlite_error
 from .migrator import ensure_schema
 from .records import (
@@ -92,6 +94,11 @@ class Store:
         self._path = path
         self._engine = engine
         self._closed = False
+        # Connections between transactions, kept checked out of the engine's pool:
+        # taking one from here is a list pop, where a pool checkout and its check-in
+        # (with its reset) cost more than a short transaction itself.
+        self._idle: list[PoolProxiedConnection] = []
+        self._idle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -123,6 +130,7 @@ class Store:
     def close(self) -> None:
         """Close every connection. The store cannot be used afterwards."""
         self._closed = True
+        self._release_idle()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -142,10 +150,8 @@ class Store:
         """A pooled DB-API connection inside ``begin`` ... ``COMMIT`` (ROLLBACK when the
         body raises). SQLite errors become :class:`StoreError`."""
         self._check_open()
-        try:
-            pooled = self._engine.raw_connection()
-        except DBAPIError as exc:
-            raise _translate(exc, self._path) from exc
+        pooled = self._borrow()
+        clean = False
         try:
             db = pooled.driver_connection
             assert isinstance(db, sqlite3.Connection)
@@ -155,12 +161,40 @@ class Store:
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
+                clean = not db.in_transaction
                 raise
             db.execute("COMMIT")
+            clean = True
         except sqlite3.Error as exc:
             raise _translate(exc, self._path) from exc
         finally:
-            pooled.close()  # back to the pool, which rolls back anything left open
+            self._give_back(pooled, clean)
+
+    def _borrow(self) -> PoolProxiedConnection:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return self._engine.raw_connection()
+        except DBAPIError as exc:
+            raise _translate(exc, self._path) from exc
+
+    def _release_idle(self) -> None:
+        """Return every idle connection to the engine's pool."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            pooled.close()
+
+    def _give_back(self, pooled: PoolProxiedConnection, clean: bool) -> None:
+        """Keep a connection that ended its transaction cleanly for the next one; any
+        other goes back to the engine's pool, which rolls back what is left open."""
+        if clean and not self._closed:
+            with self._idle_lock:
+                if len(self._idle) < POOL_SIZE:
+                    self._idle.append(pooled)
+                    return
+        pooled.close()
 
     def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN IMMEDIATE")

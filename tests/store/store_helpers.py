@@ -7,7 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -90,20 +90,39 @@ def traced(store: Store) -> Iterator[list[str]]:
     """Collect every SQL statement SQLite runs for ``store`` meanwhile (as the trace
     callback of each connection the store takes from its pool)."""
     statements: list[str] = []
+    with on_connections(
+        store,
+        lambda conn: conn.set_trace_callback(statements.append),
+        lambda conn: conn.set_trace_callback(None),
+    ):
+        yield statements
+
+
+@contextlib.contextmanager
+def on_connections(
+    store: Store,
+    attach: Callable[[sqlite3.Connection], None],
+    detach: Callable[[sqlite3.Connection], None],
+) -> Iterator[None]:
+    """``attach`` to every connection the store uses meanwhile, ``detach`` after."""
 
     def on_checkout(dbapi_conn: sqlite3.Connection, record: Any, proxy: Any) -> None:
-        dbapi_conn.set_trace_callback(statements.append)
+        attach(dbapi_conn)
 
     def on_checkin(dbapi_conn: sqlite3.Connection | None, record: Any) -> None:
         if dbapi_conn is not None:
-            dbapi_conn.set_trace_callback(None)
+            detach(dbapi_conn)
 
     engine = store._engine
+    # the store keeps connections between transactions: hand them back to the pool so
+    # that the next transactions check out fresh (attached) ones, and again at the end
+    store._release_idle()
     event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "checkin", on_checkin)
     try:
-        yield statements
+        yield
     finally:
+        store._release_idle()
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "checkin", on_checkin)
 

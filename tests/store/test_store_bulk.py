@@ -17,6 +17,7 @@ from store_helpers import (
     OTHER,
     T0,
     at,
+    on_connections,
     op,
     provisional,
     query_plan,
@@ -225,7 +226,6 @@ def test_pending_targets(store: Store) -> None:
 def vm_steps(store: Store) -> Iterator[list[int]]:
     """Count the SQLite virtual machine instructions run meanwhile (a measure of the
     rows visited that does not depend on the machine's speed)."""
-    from sqlalchemy import event
 
     count = [0]
 
@@ -233,20 +233,12 @@ def vm_steps(store: Store) -> Iterator[list[int]]:
         count[0] += 1
         return 0
 
-    def on_checkout(dbapi_conn: sqlite3.Connection, record: Any, proxy: Any) -> None:
-        dbapi_conn.set_progress_handler(tick, 1)
-
-    def on_checkin(dbapi_conn: sqlite3.Connection | None, record: Any) -> None:
-        if dbapi_conn is not None:
-            dbapi_conn.set_progress_handler(None, 1)
-
-    event.listen(store._engine, "checkout", on_checkout)
-    event.listen(store._engine, "checkin", on_checkin)
-    try:
+    with on_connections(
+        store,
+        lambda conn: conn.set_progress_handler(tick, 1),
+        lambda conn: conn.set_progress_handler(None, 1),
+    ):
         yield count
-    finally:
-        event.remove(store._engine, "checkout", on_checkout)
-        event.remove(store._engine, "checkin", on_checkin)
 
 
 def _worker_round(store: Store, n: int) -> dict[str, int]:

@@ -149,6 +149,34 @@ def test_failed_write_rolls_back_and_leaves_the_connection_clean(store: Store) -
     assert len(store.operations()) == 1
 
 
+def test_connections_are_kept_between_transactions(store: Store) -> None:
+    from sqlalchemy import event
+
+    opened: list[object] = []
+    event.listen(store._engine, "connect", lambda conn, record: opened.append(conn))
+    store._release_idle()
+    store._engine.dispose()  # nothing pooled: every connection from now on is counted
+    for i in range(50):
+        store.enqueue(op("update", f"t{i}", {"a": i}))
+        store.operations()
+    with pytest.raises(ValueError):  # a failed transaction gives a clean one back
+        store.enqueue(op("update", "t1", {"a": 1}), provisional("other", {}, entity="project"))
+    assert len(store.operations()) == 50
+    assert len(opened) == 1
+
+
+def test_close_closes_the_kept_connections(store: Store) -> None:
+    store.enqueue(op("update", "t1", {"a": 1}))
+    assert store._idle
+    kept = [pooled.driver_connection for pooled in store._idle]
+    store.close()
+    assert not store._idle
+    for conn in kept:
+        assert isinstance(conn, sqlite3.Connection)
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+
 def test_store_repr_and_close(store: Store) -> None:
     assert repr(store) == f"Store({str(store.path)!r})"
     store.close()
