@@ -1,0 +1,294 @@
+"""The transport's direct path (keep-alive ``http.client`` connections) against the
+path through ``requests``: which one is taken, and that both give the same answers and
+the same errors, over real loopback HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from pymesync import errors, wire
+from pymesync.testing import run_emulator
+from pymesync.transport import Transport
+from pymesync.validation import TimesQuery
+
+TIME = {
+    "duration": 600,
+    "project": "gwm",
+    "user": "alice",
+    "date_worked": "2014-04-17",
+    "activities": ["dev"],
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    with run_emulator(seed_data=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator: Any) -> Iterator[Any]:
+    yield emulator
+    emulator.clear_faults()
+
+
+def token_of(emulator: Any) -> str:
+    return str(emulator.issue_token("alice"))
+
+
+class Counted(Transport):
+    """A transport that records which path each request took."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths: list[str] = []
+
+    def _send_direct(self, *args: Any) -> Any:
+        self.paths.append("direct")
+        return super()._send_direct(*args)
+
+    def _send_session(self, *args: Any) -> Any:
+        self.paths.append("session")
+        return super()._send_session(*args)
+
+
+def both(url: str, **options: Any) -> tuple[Counted, Counted]:
+    """A transport on the direct path and one forced through ``requests``."""
+    return Counted(url, **options), Counted(url, session=requests.Session(), **options)
+
+
+def outcome(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except errors.PymesyncError as error:
+        return (
+            type(error).__name__,
+            str(error),
+            error.transient,
+            error.maybe_sent,
+            error.status,
+            error.retry_after,
+        )
+
+
+# ---------------------------------------------------------------- which path
+
+
+def test_own_session_takes_the_direct_path_and_keeps_its_connection(emu: Any) -> None:
+    direct, via_requests = both(emu.base_url)
+    token = token_of(emu)
+    for transport in (direct, via_requests):
+        for _ in range(5):
+            transport.send(wire.times_request(TimesQuery()), token)
+    assert direct.paths == ["direct"] * 5 and via_requests.paths == ["session"] * 5
+    assert direct._pool is not None and len(direct._pool._idle) == 1  # one keep-alive
+
+
+def test_requests_mock_sees_every_request(requests_mock: Any) -> None:
+    transport = Counted("http://mocked.example/v0")
+    requests_mock.get("http://mocked.example/v0/times?token=T", json=[])
+    assert transport.send(wire.times_request(TimesQuery()), "T") == []
+    assert transport.paths == ["session"] and requests_mock.call_count == 1
+
+
+def test_a_proxy_from_the_environment_goes_through_requests(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    transport = Counted(emu.base_url, timeout=2)
+    result = outcome(lambda: transport.send(wire.times_request(TimesQuery()), "T"))
+    assert transport.paths == ["session"]
+    assert result[0] == "ConnectionFailedError"
+
+
+# ---------------------------------------------------------------- same answers
+
+
+def test_same_answers_on_both_paths(emu: Any) -> None:
+    direct, via_requests = both(emu.base_url)
+    token = token_of(emu)
+    created = [
+        transport.send(wire.write_request("time", None, TIME), token)
+        for transport in (direct, via_requests)
+    ]
+    for answer in created:
+        assert {k: answer[k] for k in TIME if k != "activities"} == {
+            k: v for k, v in TIME.items() if k != "activities"
+        }
+    uuid = created[0]["uuid"]
+    got = [
+        transport.send(wire.times_request(TimesQuery(uuid=uuid)), token)
+        for transport in (direct, via_requests)
+    ]
+    assert got[0] == got[1] and got[0]["uuid"] == uuid
+    deleted = [
+        outcome(lambda t=transport, u=answer["uuid"]: t.send(wire.delete_request("time", u), token))
+        for transport, answer in zip((direct, via_requests), created, strict=True)
+    ]
+    assert deleted == [("ok", None), ("ok", None)]
+
+
+FAULTS = [
+    ("fail 500", lambda emu: emu.fail_next(status=500)),
+    ("fail 502 html", lambda emu: emu.fail_next(status=502)),
+    ("rate limited", lambda emu: emu.rate_limit_next(retry_after=7)),
+    ("lost response", lambda emu: emu.lose_response_next()),
+    ("dropped before commit", lambda emu: emu.drop_before_commit_next()),
+    ("garbage body", lambda emu: emu.garble_next(mode="garbage")),
+    ("truncated body", lambda emu: emu.garble_next(mode="truncate")),
+    ("short body", lambda emu: emu.garble_next(mode="short")),
+]
+
+
+READABLE = {
+    "lost response": "the connection was closed before a response arrived",
+    "dropped before commit": "the connection was closed before a response arrived",
+    "short body": "the connection broke before the whole response arrived",
+}
+
+
+@pytest.mark.parametrize("name,fault", FAULTS, ids=[name for name, _ in FAULTS])
+def test_same_errors_on_both_paths(emu: Any, name: str, fault: Any) -> None:
+    direct, via_requests = both(emu.base_url)
+    token = token_of(emu)
+    results = []
+    for transport in (direct, via_requests):
+        fault(emu)
+        results.append(
+            outcome(lambda t=transport: t.send(wire.write_request("time", None, TIME), token))
+        )
+    assert results[0][0] != "ok", results
+    assert results[0] == results[1]
+    if name in READABLE:
+        assert results[0][1].endswith(" - " + READABLE[name]) and results[0][3] is True
+    assert direct.paths == ["direct"] and via_requests.paths == ["session"]
+
+
+def test_same_error_for_a_wrong_prefix(emu: Any) -> None:
+    direct, via_requests = both(emu.root_url)  # without /v0: an HTML 404
+    results = [
+        outcome(lambda t=t: t.send(wire.times_request(TimesQuery()), "T"))
+        for t in (direct, via_requests)
+    ]
+    assert results[0][0] == "WrongPrefixError" and results[0] == results[1]
+
+
+def test_same_error_for_a_read_timeout(emu: Any) -> None:
+    direct, via_requests = both(emu.base_url, timeout=0.3)
+    emu.add_latency(1.0)
+    results = [
+        outcome(lambda t=t: t.send(wire.times_request(TimesQuery()), "T"))
+        for t in (direct, via_requests)
+    ]
+    assert results[0][:2] == (
+        "ConnectionFailedError",
+        f"connection to TimeSync failed at baseurl {emu.base_url} - no response within 0.3 seconds",
+    )
+    assert results[0] == results[1] and results[0][3] is True  # maybe sent
+
+
+def test_same_error_for_a_refused_connection() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v0"
+    direct, via_requests = both(url, timeout=2)
+    results = [
+        outcome(lambda t=t: t.send(wire.times_request(TimesQuery()), "T"))
+        for t in (direct, via_requests)
+    ]
+    assert results[0][:2] == (
+        "ConnectionFailedError",
+        f"connection to TimeSync failed at baseurl {url} - could not connect: Connection refused",
+    )
+    assert results[0] == results[1] and results[0][3] is False  # certainly not sent
+    assert direct.paths == ["direct"]
+
+
+def test_the_token_is_never_in_a_direct_path_error(emu: Any) -> None:
+    transport = Counted(emu.base_url)
+    secret = "s3cr3t/token+value="
+    emu.garble_next(mode="short", method="GET")
+    result = outcome(lambda: transport.send(wire.times_request(TimesQuery()), secret))
+    assert transport.paths == ["direct"] and result[0] != "ok"
+    assert secret not in repr(result) and "s3cr3t" not in repr(result)
+
+
+# ---------------------------------------------------------------- connections
+
+
+class OneShotServer:
+    """A raw HTTP server: answers each request on a connection with ``body`` (gzip
+    encoded if asked), keeps the connection alive, then closes it ``close_after``
+    seconds later without a word (as servers do with idle connections)."""
+
+    def __init__(self, body: bytes, *, gzip_body: bool = False, close_after: float = 0.05):
+        self.body = gzip.compress(body) if gzip_body else body
+        self.gzip_body = gzip_body
+        self.close_after = close_after
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head = [
+                b"HTTP/1.1 200 OK",
+                b"Content-Type: application/json",
+                b"Content-Length: " + str(len(self.body)).encode(),
+            ]
+            if self.gzip_body:
+                head.append(b"Content-Encoding: gzip")
+            conn.sendall(b"\r\n".join(head) + b"\r\n\r\n" + self.body)
+            time.sleep(self.close_after)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    server = OneShotServer(json.dumps([{"uuid": "x"}]).encode())
+    try:
+        transport = Counted(f"http://127.0.0.1:{server.port}/v0", timeout=2)
+        for _ in range(3):
+            assert transport.send(wire.times_request(TimesQuery()), "T") == [{"uuid": "x"}]
+            time.sleep(0.2)  # meanwhile the server hangs up on the idle connection
+        assert transport.paths == ["direct"] * 3 and server.connections == 3
+    finally:
+        server.close()
+
+
+def test_a_gzip_encoded_answer_is_decoded() -> None:
+    server = OneShotServer(json.dumps({"uuid": "y"}).encode(), gzip_body=True, close_after=0)
+    try:
+        transport = Counted(f"http://127.0.0.1:{server.port}/v0", timeout=2)
+        assert transport.send(wire.times_request(TimesQuery(uuid="y")), "T") == {"uuid": "y"}
+        assert transport.paths == ["direct"]
+    finally:
+        server.close()
