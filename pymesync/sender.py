@@ -21,7 +21,7 @@ from pymesync.reconcile import ConflictPolicy
 from pymesync.validation import EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
-    from pymesync.store import Operation, Store
+    from pymesync.store import CacheObject, Operation, Store
     from pymesync.transport import Transport
 
 
@@ -70,6 +70,12 @@ class Sender:
         self.conflict_policy = conflict_policy
         self.clock = clock
         self.before_request = before_request
+        # projects looked up for created times, until forget() (once per claim round)
+        self._projects: dict[str, CacheObject | None] = {}
+
+    def forget(self) -> None:
+        """Drop what was looked up in the cache: it may have changed meanwhile."""
+        self._projects = {}
 
     def create(
         self, op: Operation, attempt: Attempt, token: str
@@ -98,7 +104,11 @@ class Sender:
         slug = answer.get("project")
         if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
             return None
-        project = self.store.find_by_slug(self.account, "project", slug)
+        projects = self._projects
+        if slug in projects:
+            project = projects[slug]
+        else:
+            project = projects[slug] = self.store.find_by_slug(self.account, "project", slug)
         if project is None or project.local:
             return None
         return normalise_time(answer, project.payload)

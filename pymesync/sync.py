@@ -14,12 +14,14 @@ so the loop itself stays a thin step that carries them out.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import queue
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -248,7 +250,9 @@ class SyncWorker:
         results: list[OpResult] = []
         totals: dict[str, int] = {}
         stopped: str | None = None
-        in_flight: dict[Future[OpResult], Operation] = {}
+        in_flight: dict[str, Operation] = {}
+        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
+        finished = queue.SimpleQueue()
         pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
         try:
             while True:
@@ -258,19 +262,28 @@ class SyncWorker:
                 # claim in chunks (one short transaction for several operations)
                 if stopped is None and free > 0 and (not in_flight or free >= self._chunk):
                     self._parents = None  # project/activity ops may have changed
+                    self.sender.forget()
                     moment = now or self.clock()
                     for op in self.store.claim(
                         self.account, self.owner, self.lease_seconds, now=moment, limit=free
                     ):
                         self._busy.add(op.op_id)
+                        in_flight[op.op_id] = op
                         if pool is None:
-                            in_flight[_done(self._push_safe(op, moment))] = op
+                            self._push_into(finished, op, moment)
                         else:
-                            in_flight[pool.submit(self._push_safe, op, moment)] = op
+                            pool.submit(self._push_into, finished, op, moment)
                 if not in_flight:
                     break
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                done = [(in_flight.pop(future), future.result()) for future in finished]
+                # everything that has finished by now, waiting for one at least
+                done = [_result(*finished.get())]
+                while True:
+                    try:
+                        done.append(_result(*finished.get_nowait()))
+                    except queue.Empty:
+                        break
+                for op, _ in done:
+                    del in_flight[op.op_id]
                 acked = self._ack([r for _, r in done if r.outcome == "synced"], now)
                 for op, result in done:
                     self._busy.discard(op.op_id)
@@ -329,6 +342,18 @@ class SyncWorker:
             return set()
         items = [(r.op_id, r.canonical, r.server_key) for r in results]
         return set(self.store.ack_many(items, now=now or self.clock()))
+
+    def _push_into(
+        self,
+        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
+        op: Operation,
+        now: dt.datetime,
+    ) -> None:
+        """:meth:`_push_safe`, its result (or what it raised) put into ``finished``."""
+        try:
+            finished.put((op, self._push_safe(op, now)))
+        except BaseException as exc:  # handed to run_once's thread, which raises it
+            finished.put((op, exc))
 
     def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
         """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost"."""
@@ -533,11 +558,11 @@ class _Waiting(Exception):
     """The operation's prerequisite is in flight in this pass: try it again after."""
 
 
-def _done(result: OpResult) -> Future[OpResult]:
-    """A finished future holding ``result`` (the one-at-a-time path of run_once)."""
-    future: Future[OpResult] = Future()
-    future.set_result(result)
-    return future
+def _result(op: Operation, outcome: OpResult | BaseException) -> tuple[Operation, OpResult]:
+    """One finished push, re-raising in the caller's thread what the push raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return op, outcome
 
 
 class _NoToken(Exception):
@@ -549,10 +574,17 @@ class _NoToken(Exception):
 
 
 def _expired(token: str, now: dt.datetime) -> bool:
+    expires = _expiry_ms(token)
+    return expires is not None and expires <= now.timestamp() * 1000
+
+
+@functools.lru_cache(maxsize=8)
+def _expiry_ms(token: str) -> int | None:
+    """A token's expiry (decoded once per token, not once per operation sent)."""
     try:
-        return tokens.expiration_ms(token) <= now.timestamp() * 1000
+        return tokens.expiration_ms(token)
     except errors.ValidationError:
-        return False
+        return None
 
 
 def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
