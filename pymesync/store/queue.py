@@ -615,7 +615,16 @@ def ack(
     now: datetime,
 ) -> None:
     """Finish an operation the server accepted (see Store.ack)."""
-    row = get_row(db, op_id)
+    _ack_row(db, get_row(db, op_id), server_object, server_key, now)
+
+
+def _ack_row(
+    db: sqlite3.Connection,
+    row: Row,
+    server_object: dict[str, Any] | None,
+    server_key: str | None,
+    now: datetime,
+) -> None:
     account, entity, target, kind = row[_ACCOUNT], row[_ENTITY], row[_TARGET], row[_KIND]
     db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
     key = server_key
@@ -655,9 +664,10 @@ def ack_many(db: sqlite3.Connection, items: Iterable[AckItem], now: datetime) ->
     Store.ack_many); returns the op_ids acked."""
     acked: list[str] = []
     for op_id, server_object, server_key in items:
-        if db.execute("SELECT 1 FROM operations WHERE op_id = ?", (op_id,)).fetchone() is None:
+        row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
+        if row is None:
             continue
-        ack(db, op_id, server_object, server_key, now)
+        _ack_row(db, row, server_object, server_key, now)
         acked.append(op_id)
     return acked
 
