@@ -36,6 +36,7 @@ __all__ = [
     "query_times",
     "remove_object",
     "revision_of",
+    "row_values",
     "tag_rows",
     "tags_for",
     "times_query",
@@ -164,25 +165,49 @@ def _records(account: str, entity: Entity, rows: Iterable[Sequence[Any]]) -> lis
     return records
 
 
-def cache_row(
-    account: str, entity: str, entry: CacheEntry, now_text: str
-) -> tuple[str, str, str, str, int | None, bool, str, bool, str | None, str | None]:
+CacheRowValues = tuple[str, str, str, str, int | None, bool, str, bool, str | None, str | None]
+
+
+def cache_row(account: str, entity: str, entry: CacheEntry, now_text: str) -> CacheRowValues:
     """The parameters of :data:`_UPSERT` for one entry (``now_text``: its fetched_at)."""
+    return row_values(
+        account,
+        entity,
+        entry.key,
+        entry.payload,
+        entry.revision,
+        entry.deleted,
+        entry.local,
+        now_text,
+    )
+
+
+def row_values(
+    account: str,
+    entity: str,
+    key: str,
+    payload: dict[str, Any],
+    revision: int | None,
+    deleted: bool,
+    local: bool,
+    now_text: str,
+) -> CacheRowValues:
+    """:func:`cache_row` without a :class:`CacheEntry` to build first."""
     user = worked = None
     if entity == "time":
-        found = entry.payload.get("user")
+        found = payload.get("user")
         user = found if isinstance(found, str) else None
-        found = entry.payload.get("date_worked")
+        found = payload.get("date_worked")
         worked = found if isinstance(found, str) else None
     return (
         account,
         entity,
-        entry.key,
-        dump_json(entry.payload),
-        entry.revision,
-        entry.deleted,
+        key,
+        dump_json(payload),
+        revision,
+        deleted,
         now_text,
-        entry.local,
+        local,
         user,
         worked,
     )
