@@ -132,8 +132,15 @@ def tags_for(entity: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
     """
     pairs: list[tuple[str, str]] = []
     if entity == "time":
-        pairs += [("project", slug) for slug in _strings(payload.get("project"))]
-        pairs += [("activity", slug) for slug in _strings(payload.get("activities"))]
+        project, activities = payload.get("project"), payload.get("activities")
+        if type(project) is list and type(activities) is list and len(activities) < 2:
+            # The usual shape (a GET's or a provisional time's): no call per value. Two
+            # pairs of different kinds are never duplicates.
+            pairs = [("project", slug) for slug in project if isinstance(slug, str)]
+            pairs += [("activity", slug) for slug in activities if isinstance(slug, str)]
+            return pairs if len(project) < 2 else list(dict.fromkeys(pairs))
+        pairs += [("project", slug) for slug in _strings(project)]
+        pairs += [("activity", slug) for slug in _strings(activities)]
     elif entity == "project":
         pairs += [("slug", slug) for slug in _strings(payload.get("slugs"))]
     elif entity == "activity":
