@@ -64,6 +64,26 @@ def created_object(
     return answer
 
 
+def created(
+    entity: Entity,
+    payload: dict[str, Any],
+    key: str,
+    today: str,
+    project: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(created_answer(...), created_object(...))`` for the same arguments, the
+    answer built once (two new dicts: neither is the other)."""
+    answer = created_answer(entity, payload, key, today)
+    if entity == "time":
+        return answer, normalise_time(answer, project)
+    shown = dict(answer)
+    if entity == "project":
+        shown["slugs"] = sorted(shown.get("slugs") or [])
+        shown.setdefault("uri", None)
+        shown.setdefault("default_activity", None)
+    return answer, shown
+
+
 def normalise_time(time: dict[str, Any], project: dict[str, Any] | None) -> dict[str, Any]:
     """A time in GET shape: ``project`` as the list of the project's slugs, sorted
     ``activities`` (the project's default when none were given), notes/issue_uri set."""

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pymesync.errors import NotAuthenticatedError, ValidationError
 
@@ -112,7 +112,12 @@ def json_copy(value: object, where: str) -> Any:
 
     Tuples become lists; floats must be finite; mapping keys must be strings.
     """
-    if value is None or isinstance(value, (str, bool, int)):
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None:  # the usual: no copy
+        return value
+    if cls is list:  # (the usual container: its plain strings need no call each)
+        return [item if type(item) is str else json_copy(item, where) for item in value]  # type: ignore[attr-defined]
+    if isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         if math.isfinite(value):
@@ -144,14 +149,16 @@ def validate_write(
     then, for creates, the missing required fields. A ``password`` comes back as its
     bcrypt hash text.
     """
-    if isinstance(payload, Mapping):
-        if entity == "time" and "duration" in payload:
-            parse_duration(payload["duration"])
+    is_mapping = type(payload) is dict or isinstance(payload, Mapping)
+    if is_mapping:
+        if entity == "time" and "duration" in payload:  # type: ignore[operator]
+            parse_duration(payload["duration"])  # type: ignore[index]
         if entity == "user":
-            _check_user_types(payload)
+            _check_user_types(cast(Mapping[Any, Any], payload))
     require_token(authenticated)
-    if not isinstance(payload, Mapping):
+    if not is_mapping:
         raise ValidationError(f"{entity} object: must be python dictionary")
+    payload = cast(Mapping[Any, Any], payload)
     required, optional = FIELDS[entity]
     for key in payload:
         if key not in required and key not in optional:
@@ -168,6 +175,8 @@ def validate_write(
             result[key] = parse_duration(value)
         elif key == "password" and entity == "user":
             result[key] = hash_password(value)
+        elif type(value) is str or value is None:  # (the usual: no copy, no call)
+            result[key] = value
         else:
             result[key] = json_copy(value, f"{entity} object: field {key}")
     return result

@@ -36,6 +36,7 @@ __all__ = [
     "query_times",
     "remove_object",
     "revision_of",
+    "row_values",
     "tag_rows",
     "tags_for",
     "times_query",
@@ -131,8 +132,15 @@ def tags_for(entity: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
     """
     pairs: list[tuple[str, str]] = []
     if entity == "time":
-        pairs += [("project", slug) for slug in _strings(payload.get("project"))]
-        pairs += [("activity", slug) for slug in _strings(payload.get("activities"))]
+        project, activities = payload.get("project"), payload.get("activities")
+        if type(project) is list and type(activities) is list and len(activities) < 2:
+            # The usual shape (a GET's or a provisional time's): no call per value. Two
+            # pairs of different kinds are never duplicates.
+            pairs = [("project", slug) for slug in project if isinstance(slug, str)]
+            pairs += [("activity", slug) for slug in activities if isinstance(slug, str)]
+            return pairs if len(project) < 2 else list(dict.fromkeys(pairs))
+        pairs += [("project", slug) for slug in _strings(project)]
+        pairs += [("activity", slug) for slug in _strings(activities)]
     elif entity == "project":
         pairs += [("slug", slug) for slug in _strings(payload.get("slugs"))]
     elif entity == "activity":
@@ -164,25 +172,49 @@ def _records(account: str, entity: Entity, rows: Iterable[Sequence[Any]]) -> lis
     return records
 
 
-def cache_row(
-    account: str, entity: str, entry: CacheEntry, now_text: str
-) -> tuple[str, str, str, str, int | None, bool, str, bool, str | None, str | None]:
+CacheRowValues = tuple[str, str, str, str, int | None, bool, str, bool, str | None, str | None]
+
+
+def cache_row(account: str, entity: str, entry: CacheEntry, now_text: str) -> CacheRowValues:
     """The parameters of :data:`_UPSERT` for one entry (``now_text``: its fetched_at)."""
+    return row_values(
+        account,
+        entity,
+        entry.key,
+        entry.payload,
+        entry.revision,
+        entry.deleted,
+        entry.local,
+        now_text,
+    )
+
+
+def row_values(
+    account: str,
+    entity: str,
+    key: str,
+    payload: dict[str, Any],
+    revision: int | None,
+    deleted: bool,
+    local: bool,
+    now_text: str,
+) -> CacheRowValues:
+    """:func:`cache_row` without a :class:`CacheEntry` to build first."""
     user = worked = None
     if entity == "time":
-        found = entry.payload.get("user")
+        found = payload.get("user")
         user = found if isinstance(found, str) else None
-        found = entry.payload.get("date_worked")
+        found = payload.get("date_worked")
         worked = found if isinstance(found, str) else None
     return (
         account,
         entity,
-        entry.key,
-        dump_json(entry.payload),
-        entry.revision,
-        entry.deleted,
+        key,
+        dump_json(payload),
+        revision,
+        deleted,
         now_text,
-        entry.local,
+        local,
         user,
         worked,
     )

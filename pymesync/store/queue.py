@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -332,6 +332,17 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+_new_record = object.__new__
+
+
+def _appended(operation: Operation) -> EnqueueResult:
+    """``EnqueueResult(outcome="appended", operation=operation)``, made as fast as
+    :class:`_Batch` makes its operations (see there)."""
+    result: EnqueueResult = _new_record(EnqueueResult)
+    result.__dict__.update(outcome="appended", operation=operation, removed=())
+    return result
+
+
 class _Batch:
     """:func:`enqueue_many` for one chunk of items: what :func:`enqueue` would do for
     each, with the lookups made once for the chunk and the plain appends written
@@ -346,8 +357,15 @@ class _Batch:
     up-to-date database. Later chunks look things up again, after the buffer is written.
     """
 
-    def __init__(self, db: sqlite3.Connection, now: datetime, now_text: str) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        now: datetime,
+        now_text: str,
+        new_ids: Container[str] = (),
+    ) -> None:
         self.db, self.now, self.now_text = db, now, now_text
+        self.new_ids = new_ids
         row = db.execute(
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'operations'), 0),"
             " coalesce((SELECT max(id) FROM operations), 0))"
@@ -361,22 +379,32 @@ class _Batch:
 
     def prefetch(self, chunk: Sequence[tuple[NewOperation, CacheObject | None]]) -> None:
         """Look up, for the whole chunk, what each :func:`enqueue` would look up."""
-        db = self.db
+        db, new_ids = self.db, self.new_ids
         op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
-        self.queued_ids = {
-            row[0]
-            for row in db.execute(
-                f"SELECT op_id FROM operations WHERE op_id IN ({_marks(len(op_ids))})", op_ids
-            )
-        }
+        if new_ids:
+            op_ids = [op_id for op_id in op_ids if op_id not in new_ids]
+        self.queued_ids = (
+            {
+                row[0]
+                for row in db.execute(
+                    f"SELECT op_id FROM operations WHERE op_id IN ({_marks(len(op_ids))})", op_ids
+                )
+            }
+            if op_ids
+            else set()
+        )
         self.added_ids: set[str] = set()
         self.removed_ids: set[str] = set()
         names: dict[tuple[str, str], set[str]] = {}
         for op, provisional in chunk:
             if isinstance(op.account, str) and isinstance(op.entity, str):
-                wanted = names.setdefault((op.account, op.entity), set())
-                wanted.add(op.target)
-                if provisional is not None:
+                wanted: set[str] | None = None
+                if op.target not in new_ids:
+                    wanted = names.setdefault((op.account, op.entity), set())
+                    wanted.add(op.target)
+                if provisional is not None and provisional.key not in new_ids:
+                    if wanted is None:
+                        wanted = names.setdefault((op.account, op.entity), set())
                     wanted.add(provisional.key)
         self.resolved: dict[Name, str] = {}
         for (account, entity), idents in names.items():
@@ -438,63 +466,79 @@ class _Batch:
         ):
             # (enqueue raises for the odd provisional object, unless the item cancels)
             return self._one_by_one(op, provisional, name, key_name)
-        op_id, payload = op.op_id, None if op.payload is None else dict(op.payload)
+        op_id, kind, base, now, now_text = (
+            op.op_id,
+            op.kind,
+            op.base_revision,
+            self.now,
+            self.now_text,
+        )
+        payload = None if op.payload is None else dict(op.payload)
         self.ops.append(
             (
                 self.next_id,
                 op_id,
                 account,
-                op.kind,
+                kind,
                 entity,
                 target,
                 None if payload is None else dump_json(payload),
-                op.base_revision,
-                self.now_text,
-                self.now_text,
+                base,
+                now_text,
+                now_text,
             )
         )
-        operation = Operation(
+        operation = _new_record(Operation)
+        # The fields of an appended operation, set without the frozen dataclass's
+        # one-by-one ``__init__`` (a sixth of its cost); the record is the same.
+        operation.__dict__.update(
             id=self.next_id,
             op_id=op_id,
             account=account,
-            kind=op.kind,
+            kind=kind,
             entity=entity,
             target=target,
             payload=payload,
-            base_revision=op.base_revision,
+            base_revision=base,
             state="pending",
             attempts=0,
             next_attempt_at=None,
             last_error=None,
-            created_at=self.now,
-            updated_at=self.now,
+            created_at=now,
+            updated_at=now,
             first_sent_at=None,
             lease_owner=None,
             lease_expires_at=None,
+            outcome_unknown=False,
         )
         self.next_id += 1
         self.added_ids.add(op_id)
         self.busy.add(name)
         if provisional is not None and key_name is not None:
-            entry = cache.CacheEntry(
-                key=key_name[2],
-                payload=provisional.payload,
-                revision=provisional.revision,
-                deleted=provisional.deleted,
-                local=True,
+            key, shown = key_name[2], provisional.payload
+            self.rows.append(
+                cache.row_values(
+                    account,
+                    entity,
+                    key,
+                    shown,
+                    provisional.revision,
+                    provisional.deleted,
+                    True,
+                    now_text,
+                )
             )
-            self.rows.append(cache.cache_row(account, entity, entry, self.now_text))
-            new_tags = cache.tag_rows(account, entity, entry.key, entry.payload)
+            new_tags = cache.tag_rows(account, entity, key, shown)
             old = self.old.get(key_name)
             if old is None:
                 self.fresh += new_tags
             else:
                 if isinstance(old, str):
-                    old = cache.tag_rows(account, entity, entry.key, load_json(old))
+                    old = cache.tag_rows(account, entity, key, load_json(old))
                 cache.tag_changes(old, new_tags, self.stale, self.fresh)
             self.old[key_name] = new_tags
             self.buffered_keys.add(key_name)
-        return EnqueueResult(outcome="appended", operation=operation)
+        return _appended(operation)
 
     def _one_by_one(
         self, op: NewOperation, provisional: CacheObject | None, name: Name, key: Name | None
@@ -529,10 +573,13 @@ def enqueue_many(
     db: sqlite3.Connection,
     items: Iterable[tuple[NewOperation, CacheObject | None]],
     now: datetime,
+    new_ids: Container[str] = (),
 ) -> list[EnqueueResult]:
     """Queue every ``(op, provisional)`` in order, with the outcome :func:`enqueue` would
-    have for each one by one (see :class:`_Batch`). ``items`` is read a chunk at a time."""
-    batch = _Batch(db, now, format_utc(now))
+    have for each one by one (see :class:`_Batch`). ``items`` is read a chunk at a time.
+    The ids in ``new_ids`` (op_ids, targets, keys) are not looked up (see
+    :meth:`Store.enqueue_many <pymesync.store.Store.enqueue_many>`)."""
+    batch = _Batch(db, now, format_utc(now), new_ids)
     results: list[EnqueueResult] = []
     iterator = iter(items)
     with gc_paused():  # (the results pile up: the collector would walk them over and over)

@@ -23,7 +23,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,7 @@ class Store:
         items: Iterable[tuple[NewOperation, CacheObject | None]],
         *,
         now: datetime | None = None,
+        new_ids: Container[str] = (),
     ) -> list[EnqueueResult]:
         """Queue many operations in ONE durable transaction (e.g. importing history).
 
@@ -260,10 +261,18 @@ class Store:
         is malformed or a duplicate, the error is raised and none of the items is stored.
         ``items`` is consumed as it goes (any iterable; no list is needed). Every item
         gets the same ``now``. Returns one result per item, in order.
+
+        ``new_ids`` holds ids the caller has just drawn at random for this call (e.g.
+        with :func:`~pymesync.store.records.new_uuid4`): op_ids, and the targets and
+        provisional keys of the objects it creates. Nothing in the store can know them
+        yet, so they are not looked up (no queued operation to coalesce with, no id-map
+        entry, no cached object, no duplicate op_id). This is a promise: an id given
+        here that the store does know is treated as unknown. Items on the same new id
+        within the call are still handled in order as usual.
         """
         when = _now(now)
         with self._write() as db, _bulk(db):
-            return queue.enqueue_many(db, items, when)
+            return queue.enqueue_many(db, items, when, new_ids)
 
     def pending(self, account: str, *, now: datetime | None = None) -> Iterator[Operation]:
         """Stream the account's pending operations in queue order.

@@ -254,3 +254,42 @@ def test_is_bcrypt_hash() -> None:
     assert validation.is_bcrypt_hash("$2a$10$" + "a" * 53)
     assert not validation.is_bcrypt_hash("$2a$10$" + "a" * 52)
     assert not validation.is_bcrypt_hash("password")
+
+
+class _Text(str):
+    pass
+
+
+def test_json_copy_copies_containers_and_keeps_scalars() -> None:
+    inner = ["dev", 3, None, True, 1.5, _Text("sub"), ("a", "b"), {"k": ["x"]}]
+    value = {"list": inner, "text": _Text("t"), "none": None}
+    copied = validation.json_copy(value, "here")
+    assert copied == {
+        "list": ["dev", 3, None, True, 1.5, "sub", ["a", "b"], {"k": ["x"]}],
+        "text": "t",
+        "none": None,
+    }
+    assert copied is not value and copied["list"] is not inner
+    assert copied["list"][7] is not inner[7] and copied["list"][7]["k"] is not inner[7]["k"]
+    assert type(copied["list"][5]) is _Text and type(copied["list"][6]) is list
+    for bad in (["ok", float("nan")], ["ok", object()], [{1: "x"}]):
+        with pytest.raises(ValidationError, match="here: value cannot be sent as JSON"):
+            validation.json_copy(bad, "here")
+
+
+def test_validate_write_copies_every_container() -> None:
+    payload = {
+        "duration": "1h0m",
+        "project": "gwm",
+        "user": "alice",
+        "date_worked": "2026-11-29",
+        "activities": ["dev"],
+        "notes": None,
+    }
+    checked = validation.validate_write("time", payload, create=True, authenticated=True)
+    assert checked == {**payload, "duration": 3600}
+    assert checked["activities"] is not payload["activities"]
+    with pytest.raises(ValidationError, match="field activities: value cannot be sent"):
+        validation.validate_write(
+            "time", {**payload, "activities": [float("inf")]}, create=True, authenticated=True
+        )

@@ -333,3 +333,41 @@ def test_batch_queues_everything_in_one_go(emu: Any) -> None:
     assert pending(ts)["pending"] == 20
     assert ts.sync().synced == 20
     assert len([t for t in ts.get_times() if str(t["notes"]).startswith("batch ")]) == 20
+
+
+def test_created_gives_the_answer_and_the_object_of_a_create() -> None:
+    from pymesync import provisional
+
+    project = {"slugs": ["gwm", "a"], "default_activity": "dev"}
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        ("time", a_time()),
+        ("project", {"name": "P", "slugs": ["z", "b"]}),
+        ("activity", {"name": "A", "slug": "act"}),
+        ("user", {"username": "u", "password": "secret"}),
+    ]
+    for entity, payload in cases:
+        answer, shown = provisional.created(entity, payload, "k", "2026-11-30", project)
+        assert answer == provisional.created_answer(entity, payload, "k", "2026-11-30")
+        assert shown == provisional.created_object(entity, payload, "k", "2026-11-30", project)
+        assert answer is not shown
+
+
+def test_batch_gc_and_accounts(emu: Any) -> None:
+    import gc
+
+    ts = client(emu, mode="queue")
+    alice = ts._offline.account(ts.token)  # type: ignore[union-attr]
+    with ts.batch():
+        assert not gc.isenabled()  # held while the items pile up
+        made = ts.create_time(a_time(notes="in a batch"))
+        other = client(emu, user="bob", mode="queue")
+        ts.token, bob_token = other.token, ts.token
+        assert ts._offline.account(ts.token) != alice  # type: ignore[union-attr]
+        ts.token = bob_token
+        assert ts._offline.account(ts.token) == alice  # type: ignore[union-attr]
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), ts.batch():
+        raise RuntimeError("abort")
+    assert gc.isenabled()
+    assert ts.sync_status("time", made["uuid"])["state"] == "pending"
+    assert ts.sync().synced == 1

@@ -4,8 +4,11 @@ worker's calls not growing with the length of the queue."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,11 @@ from pymesync.store import (
     DuplicateOperationError,
     EnqueueResult,
     NewOperation,
+    Operation,
     Store,
     queue,
 )
+from pymesync.store.records import new_uuid4
 
 # ---------------------------------------------------------------- enqueue_many
 
@@ -343,3 +348,88 @@ def test_get_objects_has_objects_local_ids(store: Store) -> None:
         "K0003": "L2",
     }
     assert store.local_ids(ACCOUNT, "project", ["K0001"]) == {}
+
+
+# ---------------------------------------------------------------- enqueue_many: new ids
+
+
+def _fresh_items(n: int) -> tuple[list[tuple[NewOperation, CacheObject | None]], set[str]]:
+    items: list[tuple[NewOperation, CacheObject | None]] = []
+    new_ids: set[str] = set()
+    for i in range(n):
+        key = new_uuid4()
+        new = op("create", key, {"duration": i, "project": "gwm", "activities": ["dev"]})
+        items.append((new, provisional(key, {"duration": i, "project": ["gwm"]})))
+        new_ids.update((key, new.op_id))
+    return items, new_ids
+
+
+def test_enqueue_many_new_ids_are_not_looked_up(tmp_path: Path) -> None:
+    items, new_ids = _fresh_items(30)
+    # later items on the same new object (same chunk and next chunk) still coalesce
+    first, second = items[0][0].target, items[12][0].target
+    items.insert(5, (op("update", first, {"notes": "merged"}), None))
+    items.append((op("delete", second), None))
+    with (
+        Store.open(tmp_path / "plain.sqlite3") as plain,
+        Store.open(tmp_path / "new.sqlite3") as new,
+    ):
+        expected = plain.enqueue_many(items, now=T0)
+        with traced(new) as statements:
+            got = new.enqueue_many(items, now=T0, new_ids=new_ids)
+        assert got == expected
+        assert sqlite_state(new.path) == sqlite_state(plain.path)
+        assert tags_match_payloads(new.path)
+    assert [r.outcome for r in got].count("merged") == 1
+    assert [r.outcome for r in got].count("cancelled") == 1
+    lookups = [s for s in statements if " IN (" in s]
+    # Only the two ids not given as new (those of the update and the delete) are looked up.
+    assert lookups and all(first in s or second in s or "op_id IN" in s for s in lookups)
+    assert not any(key in s for s in lookups for key in new_ids - {first, second})
+
+
+def test_enqueue_many_new_ids_still_refuse_duplicates_within_the_call(store: Store) -> None:
+    items, new_ids = _fresh_items(3)
+    again = op("create", new_uuid4(), {"duration": 1}, op_id=items[0][0].op_id)
+    with pytest.raises(DuplicateOperationError):
+        store.enqueue_many([*items, (again, None)], now=T0, new_ids=new_ids | {again.target})
+    assert store.counts(ACCOUNT)["pending"] == 0
+
+
+def test_appended_records_equal_records_made_the_usual_way(store: Store) -> None:
+    new = op("create", "L1", {"duration": 1})
+    (result,) = store.enqueue_many([(new, None)], now=T0)
+    assert result.operation is not None
+    usual = Operation(**{f.name: getattr(result.operation, f.name) for f in fields(Operation)})
+    assert result.operation == usual and repr(result.operation) == repr(usual)
+    assert result == EnqueueResult(outcome="appended", operation=usual)
+    assert vars(result.operation) == vars(usual) and vars(result) == {
+        "outcome": "appended",
+        "operation": usual,
+        "removed": (),
+    }
+
+
+def test_new_uuid4_is_a_uuid4() -> None:
+    made = [new_uuid4() for _ in range(3000)]  # several refills of the drawn bytes
+    assert len(set(made)) == len(made)
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert {text[19] for text in made} == set("89ab")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_new_uuid4_differs_in_a_forked_child() -> None:
+    new_uuid4()  # bytes drawn ahead in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(write, "".join(new_uuid4() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    parent = [new_uuid4() for _ in range(10)]
+    assert len(child) == 360 and not any(text in child for text in parent)

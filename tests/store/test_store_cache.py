@@ -20,7 +20,7 @@ from store_helpers import (
     traced,
 )
 
-from pymesync.store import Store
+from pymesync.store import Store, cache
 from pymesync.store.cache import TimesFilter, choose_driver, times_query
 
 
@@ -328,3 +328,30 @@ def test_tags_follow_every_change_of_the_cache(store: Store) -> None:
     assert [t.key for t in store.query_times(ACCOUNT, projects=["c"])] == ["S2"]
     assert store.query_times(ACCOUNT, projects=["a", "d"]) == []
     assert store.query_times(ACCOUNT, activities=["dev"], include_deleted=True)
+
+
+def _tags_reference(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """tags_for of a time as first written (one general path)."""
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [item for item in value if isinstance(item, str)]
+        return []
+
+    pairs = [("project", slug) for slug in strings(payload.get("project"))]
+    pairs += [("activity", slug) for slug in strings(payload.get("activities"))]
+    return list(dict.fromkeys(pairs))
+
+
+@pytest.mark.parametrize(
+    "project",
+    [None, "gwm", ["gwm"], ["gwm", "gw"], ["gwm", "gwm"], ["gwm", 3], [], ("a", "a"), 7],
+)
+@pytest.mark.parametrize(
+    "activities", [None, [], ["dev"], [None], ["dev", "dev"], ["dev", "doc"], ("dev",), "dev"]
+)
+def test_time_tags_are_the_same_on_every_path(project: Any, activities: Any) -> None:
+    payload = {"project": project, "activities": activities}
+    assert cache.tags_for("time", payload) == _tags_reference(payload)
