@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -253,7 +252,9 @@ class SyncWorker:
         in_flight: dict[str, Operation] = {}
         finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
         finished = queue.SimpleQueue()
-        pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
+        # sending threads, started as operations are handed out (at most concurrency)
+        todo: queue.SimpleQueue[tuple[Operation, dt.datetime] | None] = queue.SimpleQueue()
+        threads: list[threading.Thread] = []
         try:
             while True:
                 if stopped is None and should_stop is not None and should_stop():
@@ -269,10 +270,16 @@ class SyncWorker:
                     ):
                         self._busy.add(op.op_id)
                         in_flight[op.op_id] = op
-                        if pool is None:
+                        if self.concurrency == 1:
                             self._push_into(finished, op, moment)
-                        else:
-                            pool.submit(self._push_into, finished, op, moment)
+                            continue
+                        todo.put((op, moment))
+                        if len(threads) < len(in_flight):
+                            thread = threading.Thread(
+                                target=self._serve, args=(todo, finished), daemon=True
+                            )
+                            thread.start()
+                            threads.append(thread)
                 if not in_flight:
                     break
                 # everything that has finished by now, waiting for one at least
@@ -308,8 +315,10 @@ class SyncWorker:
                     if stop_after is not None and op.op_id == stop_after and stopped is None:
                         stopped = "done"
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
+            for _ in threads:
+                todo.put(None)
+            for thread in threads:
+                thread.join()
         if any(result.outcome == "synced" for result in results):
             self._record_success(now or self.clock())
         return SyncReport(
@@ -342,6 +351,15 @@ class SyncWorker:
             return set()
         items = [(r.op_id, r.canonical, r.server_key) for r in results]
         return set(self.store.ack_many(items, now=now or self.clock()))
+
+    def _serve(
+        self,
+        todo: queue.SimpleQueue[tuple[Operation, dt.datetime] | None],
+        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
+    ) -> None:
+        """A sending thread of run_once: pushes what it is handed until handed None."""
+        while (item := todo.get()) is not None:
+            self._push_into(finished, *item)
 
     def _push_into(
         self,
