@@ -75,7 +75,7 @@ def outcome(call: Any) -> Any:
             str(error),
             error.transient,
             error.maybe_sent,
-            error.status,
+            getattr(error, "status", None),
             error.retry_after,
         )
 
