@@ -77,6 +77,10 @@ class ConnectionPool:
         split = urlsplit(baseurl)
         if split.scheme not in ("http", "https") or not split.hostname:
             raise ValueError(f"not an http(s) URL: {baseurl!r}")
+        if split.query or split.fragment or split.username or split.password:
+            raise ValueError(f"a base URL with a query, fragment or user: {baseurl!r}")
+        #: The base URL's path (request targets start with it).
+        self.path = split.path
         self.https = split.scheme == "https"
         self.host = split.hostname
         self.port = split.port or (443 if self.https else 80)

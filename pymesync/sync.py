@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 
 #: How many successful results one pass keeps (failures are always kept).
 KEEP_RESULTS = 1000
+#: Successes recorded in one transaction at most, and the longest a success waits for
+#: others to share its commit (each commit is an fsync; the op is on the server anyway,
+#: and one whose ack a crash lost is found there again, not sent twice).
+ACK_BATCH = 32
+ACK_DELAY = 0.05
 
 Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
 
@@ -217,9 +222,9 @@ class SyncWorker:
         self.clock = clock
         self.sleep = sleep
         self.concurrency = max(1, concurrency)
-        self._chunk = max(1, self.concurrency // 2)
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
         self._busy: set[str] = set()
+        self._per_thread = threading.local()
         self.sender = Sender(
             store,
             transport,
@@ -229,6 +234,18 @@ class SyncWorker:
             before_request=None if self.limiter is None else self.limiter.acquire,
         )
         self._parents: list[Operation] | None = None
+
+    @property
+    def _chunk(self) -> int:
+        """Operations claimed together (one short transaction, one commit)."""
+        return max(1, self.concurrency // 2)
+
+    @property
+    def _window(self) -> int:
+        """Operations claimed at once: those being sent, and up to a chunk more waiting
+        for a free sending thread, so that claims come in whole chunks (a claim is a
+        commit, an fsync) while every thread stays busy."""
+        return 1 if self.concurrency == 1 else self.concurrency + self._chunk
 
     def run_once(
         self,
@@ -250,6 +267,10 @@ class SyncWorker:
         totals: dict[str, int] = {}
         stopped: str | None = None
         in_flight: dict[str, Operation] = {}
+        # finished, not yet recorded: successes are acked together (group commit)
+        ready: list[tuple[Operation, OpResult]] = []
+        ack_by: float | None = None
+        drained = False
         finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
         finished = queue.SimpleQueue()
         # sending threads, started as operations are handed out (at most concurrency)
@@ -259,38 +280,44 @@ class SyncWorker:
             while True:
                 if stopped is None and should_stop is not None and should_stop():
                     stopped = "stopped"
-                free = self.concurrency - len(in_flight)
+                free = self._window - len(in_flight)
                 # claim in chunks (one short transaction for several operations)
-                if stopped is None and free > 0 and (not in_flight or free >= self._chunk):
+                # (once a claim came back short, the queue is drained: the next claim
+                # waits until everything in flight is done)
+                chunk_free = free >= self._chunk and not drained
+                if stopped is None and free > 0 and (not in_flight or chunk_free):
                     self._parents = None  # project/activity ops may have changed
                     self.sender.forget()
                     moment = now or self.clock()
-                    for op in self.store.claim(
+                    claimed = self.store.claim(
                         self.account, self.owner, self.lease_seconds, now=moment, limit=free
-                    ):
+                    )
+                    drained = len(claimed) < free
+                    for op in claimed:
                         self._busy.add(op.op_id)
                         in_flight[op.op_id] = op
                         if self.concurrency == 1:
                             self._push_into(finished, op, moment)
                             continue
                         todo.put((op, moment))
-                        if len(threads) < len(in_flight):
+                        if len(threads) < min(self.concurrency, len(in_flight)):
                             thread = threading.Thread(
                                 target=self._serve, args=(todo, finished), daemon=True
                             )
                             thread.start()
                             threads.append(thread)
-                if not in_flight:
+                if not in_flight and not ready:
                     break
-                # everything that has finished by now, waiting for one at least
-                done = [_result(*finished.get())]
-                while True:
-                    try:
-                        done.append(_result(*finished.get_nowait()))
-                    except queue.Empty:
-                        break
-                for op, _ in done:
-                    del in_flight[op.op_id]
+                if in_flight:
+                    wait_for = None if ack_by is None else max(0.0, ack_by - time.monotonic())
+                    for op, result in _finished(finished, wait_for):
+                        del in_flight[op.op_id]
+                        ready.append((op, result))
+                        if ack_by is None:
+                            ack_by = time.monotonic() + ACK_DELAY
+                if not self._time_to_ack(ready, bool(in_flight), ack_by):
+                    continue
+                done, ready, ack_by = ready, [], None
                 acked = self._ack([r for _, r in done if r.outcome == "synced"], now)
                 for op, result in done:
                     self._busy.discard(op.op_id)
@@ -324,6 +351,22 @@ class SyncWorker:
         return SyncReport(
             tuple(results), stopped=None if stopped == "done" else stopped, totals=totals
         )
+
+    @staticmethod
+    def _time_to_ack(
+        ready: list[tuple[Operation, OpResult]], in_flight: bool, ack_by: float | None
+    ) -> bool:
+        """Whether to record the finished operations now: when nothing else is in
+        flight, when ACK_BATCH successes are waiting or the oldest has waited ACK_DELAY,
+        or when anything but a success is among them (so that an operation waiting for
+        one of them, and the pass's stopping reasons, are not held up)."""
+        if not ready:
+            return False
+        if not in_flight or len(ready) >= ACK_BATCH:
+            return True
+        if ack_by is not None and time.monotonic() >= ack_by:
+            return True
+        return any(result.outcome != "synced" for _, result in ready)
 
     def _record_success(self, now: dt.datetime) -> None:
         """Once per pass: the last success time, and the end of a needs-login state."""
@@ -462,22 +505,7 @@ class SyncWorker:
         """:meth:`_attempt`, retried a few times within this pass for transient errors
         (backoff with full jitter, honouring a short Retry-After); a refused token means
         one new login, without spending an attempt."""
-        import tenacity  # only needed once there is something to send
-
-        policy = self.policy
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.pass_attempts),
-            wait=_wait(policy),
-            retry=tenacity.retry_if_exception(
-                lambda exc: (
-                    isinstance(exc, errors.PymesyncError)
-                    and exc.transient
-                    and (exc.retry_after or 0) <= policy.pass_cap
-                )
-            ),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        retrying = self._retrying()
         for round_ in retrying:
             with round_:
                 try:
@@ -488,6 +516,31 @@ class SyncWorker:
                         raise _NoToken(rejected) from None
                     return self._attempt(op, attempt, fresh)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retrying(self) -> tenacity.Retrying:
+        """This thread's retry loop for the current policy (built once per thread and
+        policy, not once per operation: a tenacity loop is used by one thread at a time)."""
+        import tenacity  # only needed once there is something to send
+
+        policy, sleep = self.policy, self.sleep
+        cached = getattr(self._per_thread, "retrying", None)
+        if cached is not None and cached[0] is policy and cached[1] is sleep:
+            return cached[2]  # type: ignore[no-any-return]
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.pass_attempts),
+            wait=_wait(policy),
+            retry=tenacity.retry_if_exception(
+                lambda exc: (
+                    isinstance(exc, errors.PymesyncError)
+                    and exc.transient
+                    and (exc.retry_after or 0) <= policy.pass_cap
+                )
+            ),
+            sleep=sleep,
+            reraise=True,
+        )
+        self._per_thread.retrying = (policy, sleep, retrying)
+        return retrying
 
     def _attempt(
         self, op: Operation, attempt: Attempt, token: str
@@ -574,6 +627,22 @@ class _LeaseLost(Exception):
 
 class _Waiting(Exception):
     """The operation's prerequisite is in flight in this pass: try it again after."""
+
+
+def _finished(
+    finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
+    timeout: float | None,
+) -> list[tuple[Operation, OpResult]]:
+    """Every push finished by now, waiting up to ``timeout`` (None: for ever) for one."""
+    try:
+        done = [_result(*finished.get(timeout=timeout))]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            done.append(_result(*finished.get_nowait()))
+        except queue.Empty:
+            return done
 
 
 def _result(op: Operation, outcome: OpResult | BaseException) -> tuple[Operation, OpResult]:

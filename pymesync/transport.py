@@ -19,7 +19,7 @@ import json
 import re
 from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pymesync import errors
 from pymesync.connections import ConnectError, ConnectionPool
@@ -196,8 +196,7 @@ class Transport:
         data: bytes | None,
         token: str | None,
     ) -> tuple[int, bytes, Any]:
-        split = urlsplit(url)
-        target = split.path + (f"?{split.query}" if split.query else "")
+        target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
         try:
             return pool.request(method, target, data, _JSON if data is not None else {})
         except ConnectError as failed:
