@@ -19,6 +19,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 import zlib
 from http.client import BadStatusLine, HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
@@ -115,10 +116,24 @@ class ConnectionPool:
             self._give_back(conn)
         else:
             conn.close()
-        encoding = (response_headers.get("content-encoding") or "").strip().lower()
-        if encoding in ("gzip", "deflate") and content:
-            content = zlib.decompress(content, 47 if encoding == "gzip" else zlib.MAX_WBITS)
-        return status, content, response_headers
+        return status, _decoded(content, response_headers), response_headers
+
+    def begin(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> Exchange:
+        """Send one request and return the :class:`Exchange` that reads its answer as it
+        arrives (for callers that wait for many at once with a selector).
+
+        Raises like :meth:`request` (:class:`ConnectError` when nothing was sent).
+        """
+        message = self._message(method, target, body, headers)
+        conn = self._take()
+        try:
+            conn.sock.sendall(message)
+        except BaseException:
+            conn.close()
+            raise
+        return Exchange(self, conn)
 
     def close(self) -> None:
         """Close every idle connection."""
@@ -182,6 +197,101 @@ class ConnectionPool:
 
             self._context = ssl.create_default_context(cafile=certifi.where())
         return self._context
+
+
+class Exchange:
+    """A request sent on a pooled connection, its answer not read yet.
+
+    Call :meth:`on_readable` whenever the socket (:meth:`fileno`) is readable: it
+    returns ``(status, body, headers)`` once the whole answer is in (the connection
+    then goes back to the pool or is closed), None while more is to come, and raises
+    like :meth:`ConnectionPool.request` when the exchange broke. :meth:`abort` drops it.
+    """
+
+    def __init__(self, pool: ConnectionPool, conn: _Connection) -> None:
+        self.pool = pool
+        self.conn = conn
+        self.buffer = b""
+        #: When the answer is overdue (``time.monotonic()``), or None: never.
+        self.deadline = None if pool.read_timeout is None else time.monotonic() + pool.read_timeout
+
+    def fileno(self) -> int:
+        """The socket's file descriptor."""
+        return self.conn.sock.fileno()
+
+    def on_readable(self) -> tuple[int, bytes, Headers] | None:
+        """Read what has arrived; the answer once it is complete, else None."""
+        try:
+            data = self.conn.sock.recv(65536)
+            pending = getattr(self.conn.sock, "pending", None)  # TLS: decrypted, unread
+            while data and pending is not None and pending():
+                data += self.conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except BaseException as exc:
+            if type(exc).__name__ in ("SSLWantReadError", "SSLWantWriteError"):
+                return None
+            self.abort()
+            raise
+        self.buffer += data
+        reader = _BufferReader(self.buffer, eof=not data)
+        try:
+            status, headers, content, keep = _read_response(reader)
+        except _NeedMore:
+            return None
+        except BaseException:
+            self.abort()
+            raise
+        if keep and reader.pos == len(self.buffer):
+            self.pool._give_back(self.conn)
+        else:
+            self.conn.close()  # asked to close, or it sent more than one answer
+        return status, _decoded(content, headers), headers
+
+    def abort(self) -> None:
+        """Close the connection (the answer, if any, is never read)."""
+        self.conn.close()
+
+
+class _NeedMore(Exception):
+    """The answer is not complete yet."""
+
+
+class _BufferReader:
+    """The reader :func:`_read_response` reads from, over the bytes received so far:
+    asking for more than there is raises :class:`_NeedMore` until the peer closed."""
+
+    def __init__(self, data: bytes, *, eof: bool) -> None:
+        self.data = data
+        self.eof = eof
+        self.pos = 0
+
+    def readline(self, limit: int = -1) -> bytes:
+        end = self.data.find(b"\n", self.pos)
+        stop = len(self.data) if end < 0 else end + 1
+        if limit >= 0 and stop - self.pos > limit:
+            stop = self.pos + limit  # too long a line: the parser refuses it
+        elif end < 0 and not self.eof:
+            raise _NeedMore
+        line = self.data[self.pos : stop]
+        self.pos = stop
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        available = len(self.data) - self.pos
+        if (size < 0 or available < size) and not self.eof:
+            raise _NeedMore
+        stop = len(self.data) if size < 0 else self.pos + min(size, available)
+        chunk = self.data[self.pos : stop]
+        self.pos = stop
+        return chunk
+
+
+def _decoded(content: bytes, headers: Headers) -> bytes:
+    encoding = (headers.get("content-encoding") or "").strip().lower()
+    if encoding in ("gzip", "deflate") and content:
+        return zlib.decompress(content, 47 if encoding == "gzip" else zlib.MAX_WBITS)
+    return content
 
 
 def _read_response(reader: Any) -> tuple[int, Headers, bytes, bool]:

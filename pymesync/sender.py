@@ -104,14 +104,19 @@ class Sender:
         slug = answer.get("project")
         if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
             return None
+        project = self.known_project(slug)
+        return None if project is None else normalise_time(answer, project.payload)
+
+    def known_project(self, slug: Any) -> CacheObject | None:
+        """The cached server project with ``slug`` (looked up once until forget())."""
+        if not isinstance(slug, str):
+            return None
         projects = self._projects
         if slug in projects:
             project = projects[slug]
         else:
             project = projects[slug] = self.store.find_by_slug(self.account, "project", slug)
-        if project is None or project.local:
-            return None
-        return normalise_time(answer, project.payload)
+        return None if project is None or project.local else project
 
     def update(
         self, op: Operation, attempt: Attempt, token: str
@@ -265,7 +270,11 @@ class Sender:
         return found if isinstance(found, dict) and "error" not in found else None
 
     def send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
-        answer = self.http(request, token)
+        return self.written(self.http(request, token))
+
+    def written(self, answer: Any) -> dict[str, Any]:
+        """The answer to a write, which must be an object (else it was carried out,
+        but what it made is unknown)."""
         if not isinstance(answer, dict):
             error = errors.BadResponseError(
                 f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "

@@ -13,6 +13,7 @@ so the loop itself stays a thin step that carries them out.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import queue
@@ -225,6 +226,9 @@ class SyncWorker:
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
         self._busy: set[str] = set()
         self._per_thread = threading.local()
+        self._token_memo: tuple[str | None] | None = None
+        #: Whether simple creates go over the fast lane (:mod:`pymesync.fastlane`).
+        self.fast_lane = True
         self.sender = Sender(
             store,
             transport,
@@ -271,11 +275,7 @@ class SyncWorker:
         ready: list[tuple[Operation, OpResult]] = []
         ack_by: float | None = None
         drained = False
-        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
-        finished = queue.SimpleQueue()
-        # sending threads, started as operations are handed out (at most concurrency)
-        todo: queue.SimpleQueue[tuple[Operation, dt.datetime] | None] = queue.SimpleQueue()
-        threads: list[threading.Thread] = []
+        dispatch = _Dispatch(self)
         try:
             while True:
                 if stopped is None and should_stop is not None and should_stop():
@@ -288,6 +288,7 @@ class SyncWorker:
                 if stopped is None and free > 0 and (not in_flight or chunk_free):
                     self._parents = None  # project/activity ops may have changed
                     self.sender.forget()
+                    self._token_memo = None
                     moment = now or self.clock()
                     claimed = self.store.claim(
                         self.account, self.owner, self.lease_seconds, now=moment, limit=free
@@ -296,21 +297,12 @@ class SyncWorker:
                     for op in claimed:
                         self._busy.add(op.op_id)
                         in_flight[op.op_id] = op
-                        if self.concurrency == 1:
-                            self._push_into(finished, op, moment)
-                            continue
-                        todo.put((op, moment))
-                        if len(threads) < min(self.concurrency, len(in_flight)):
-                            thread = threading.Thread(
-                                target=self._serve, args=(todo, finished), daemon=True
-                            )
-                            thread.start()
-                            threads.append(thread)
+                        dispatch.send(op, moment)
                 if not in_flight and not ready:
                     break
                 if in_flight:
                     wait_for = None if ack_by is None else max(0.0, ack_by - time.monotonic())
-                    for op, result in _finished(finished, wait_for):
+                    for op, result in dispatch.collect(wait_for):
                         del in_flight[op.op_id]
                         ready.append((op, result))
                         if ack_by is None:
@@ -342,10 +334,7 @@ class SyncWorker:
                     if stop_after is not None and op.op_id == stop_after and stopped is None:
                         stopped = "done"
         finally:
-            for _ in threads:
-                todo.put(None)
-            for thread in threads:
-                thread.join()
+            dispatch.close()
         if any(result.outcome == "synced" for result in results):
             self._record_success(now or self.clock())
         return SyncReport(
@@ -395,41 +384,64 @@ class SyncWorker:
         items = [(r.op_id, r.canonical, r.server_key) for r in results]
         return set(self.store.ack_many(items, now=now or self.clock()))
 
-    def _serve(
-        self,
-        todo: queue.SimpleQueue[tuple[Operation, dt.datetime] | None],
-        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
-    ) -> None:
-        """A sending thread of run_once: pushes what it is handed until handed None."""
-        while (item := todo.get()) is not None:
-            self._push_into(finished, *item)
-
     def _push_into(
         self,
         finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
         op: Operation,
         now: dt.datetime,
+        prior: errors.PymesyncError | None = None,
     ) -> None:
         """:meth:`_push_safe`, its result (or what it raised) put into ``finished``."""
         try:
-            finished.put((op, self._push_safe(op, now)))
+            finished.put((op, self._push_safe(op, now, prior)))
         except BaseException as exc:  # handed to run_once's thread, which raises it
             finished.put((op, exc))
 
-    def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
+    def _push_safe(
+        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None = None
+    ) -> OpResult:
         """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost"."""
         try:
-            return self._push(op, now)
+            return self._push(op, now, prior)
         except (_LeaseLost, errors.StaleOperationError):
             return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
 
-    def _push(self, op: Operation, now: dt.datetime) -> OpResult:
-        base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
-        last = op.last_error or {}
-        attempt = Attempt(unknown=op.outcome_unknown or bool(last.get("maybe_sent")))
+    def _fast_token(self, op: Operation) -> str | None:
+        """The token to send ``op`` with on the fast lane, or None when it must go to a
+        sending thread: anything but a create of a time whose project is cached, an
+        outcome to reconcile, a prerequisite in the way, a lease nearly over, or no
+        valid token."""
+        if op.kind != "create" or op.entity != "time" or not op.payload:
+            return None
+        if op.outcome_unknown or (op.last_error or {}).get("maybe_sent"):
+            return None
+        now = self.clock()
+        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
+        if op.lease_expires_at is None or now + margin >= op.lease_expires_at:
+            return None
         try:
             self._check_prerequisites(op)
-            answer, canonical, key = self._send_with_retries(op, attempt)
+        except (_Waiting, Held):
+            return None
+        if self.sender.known_project(op.payload.get("project")) is None:
+            return None
+        token = self._known_token()
+        return None if token is None or _expired(token, now) else token
+
+    def _push(
+        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None = None
+    ) -> OpResult:
+        """Send ``op`` (``prior``: how the fast lane's first attempt at it failed)."""
+        base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
+        last = op.last_error or {}
+        unknown = op.outcome_unknown or bool(last.get("maybe_sent"))
+        attempt = Attempt(unknown=unknown or (prior is not None and prior.maybe_sent))
+        try:
+            self._check_prerequisites(op)
+            if prior is None:
+                answer, canonical, key = self._send_with_retries(op, attempt)
+            else:
+                answer, canonical, key = self._after_failed_attempt(op, attempt, prior)
         except _Waiting:
             self.store.release(op.op_id, now=now)
             return replace(base, outcome="waiting")
@@ -481,9 +493,17 @@ class SyncWorker:
         self.store.fail(op.op_id, error=record, permanent=True, now=now)
         return replace(base, outcome="failed", error=error)
 
+    def _known_token(self) -> str | None:
+        """``self.token()``, asked once per claim round (it may read the store) and
+        again after a new login."""
+        known = self._token_memo
+        if known is None:
+            known = self._token_memo = (self.token(),)
+        return known[0]
+
     def _token(self, attempt: Attempt) -> str:
         """The token to send with; logs in again first when it is missing or expired."""
-        token = self.token()
+        token = self._known_token()
         if token is None or _expired(token, self.clock()):
             token = self._relogin(attempt, None) or token
         if token is None:
@@ -494,18 +514,39 @@ class SyncWorker:
         if attempt.relogged or self.relogin is None:
             return None
         attempt.relogged = True
+        self._token_memo = None
         try:
             return self.relogin()
         except errors.PymesyncError:
             return None
+        finally:
+            self._token_memo = None
+
+    def _after_failed_attempt(
+        self, op: Operation, attempt: Attempt, prior: errors.PymesyncError
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        """Go on as :meth:`_send_with_retries` would have after its first attempt failed
+        with ``prior``: a refused token means one new login; a transient error, the
+        remaining attempts after the same backoff; anything else is final."""
+        if isinstance(prior, errors.TokenRejectedError):
+            if self._relogin(attempt, prior) is None:
+                raise _NoToken(prior)
+            return self._send_with_retries(op, attempt)
+        policy = self.policy
+        retryable = prior.transient and (prior.retry_after or 0) <= policy.pass_cap
+        if not retryable or policy.pass_attempts <= 1:
+            raise prior
+        ceiling = min(policy.pass_cap, policy.pass_base)
+        self.sleep(max(random.uniform(0, ceiling), prior.retry_after or 0.0))
+        return self._send_with_retries(op, attempt, attempts=policy.pass_attempts - 1)
 
     def _send_with_retries(
-        self, op: Operation, attempt: Attempt
+        self, op: Operation, attempt: Attempt, *, attempts: int | None = None
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         """:meth:`_attempt`, retried a few times within this pass for transient errors
         (backoff with full jitter, honouring a short Retry-After); a refused token means
         one new login, without spending an attempt."""
-        retrying = self._retrying()
+        retrying = self._retrying(attempts or self.policy.pass_attempts)
         for round_ in retrying:
             with round_:
                 try:
@@ -517,17 +558,19 @@ class SyncWorker:
                     return self._attempt(op, attempt, fresh)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _retrying(self) -> tenacity.Retrying:
-        """This thread's retry loop for the current policy (built once per thread and
-        policy, not once per operation: a tenacity loop is used by one thread at a time)."""
+    def _retrying(self, attempts: int) -> tenacity.Retrying:
+        """This thread's retry loop of ``attempts`` for the current policy (built once
+        per thread, not once per operation: a tenacity loop is used by one thread at
+        a time)."""
         import tenacity  # only needed once there is something to send
 
         policy, sleep = self.policy, self.sleep
-        cached = getattr(self._per_thread, "retrying", None)
+        cache: dict[int, Any] = self._per_thread.__dict__.setdefault("retrying", {})
+        cached = cache.get(attempts)
         if cached is not None and cached[0] is policy and cached[1] is sleep:
             return cached[2]  # type: ignore[no-any-return]
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.pass_attempts),
+            stop=tenacity.stop_after_attempt(attempts),
             wait=_wait(policy),
             retry=tenacity.retry_if_exception(
                 lambda exc: (
@@ -539,7 +582,7 @@ class SyncWorker:
             sleep=sleep,
             reraise=True,
         )
-        self._per_thread.retrying = (policy, sleep, retrying)
+        cache[attempts] = (policy, sleep, retrying)
         return retrying
 
     def _attempt(
@@ -627,6 +670,101 @@ class _LeaseLost(Exception):
 
 class _Waiting(Exception):
     """The operation's prerequisite is in flight in this pass: try it again after."""
+
+
+class _Dispatch:
+    """Where the operations of one pass go: inline at concurrency 1; else the fast lane
+    for simple creates (:mod:`pymesync.fastlane`) and sending threads (started as
+    needed, at most ``concurrency``) for everything else, or after a failed fast
+    attempt. :meth:`collect` gathers what has finished from both."""
+
+    def __init__(self, worker: SyncWorker) -> None:
+        from pymesync.fastlane import FastLane
+
+        self.worker = worker
+        self.finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
+        self.finished = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue[
+            tuple[Operation, dt.datetime, errors.PymesyncError | None] | None
+        ] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.handed = 0
+        self.moments: dict[str, dt.datetime] = {}
+        # being sent (on the lane or by a thread), and claimed but waiting for a slot
+        self.active = 0
+        self.backlog: collections.deque[tuple[Operation, dt.datetime]] = collections.deque()
+        fast = worker.concurrency > 1 and worker.limiter is None and worker.fast_lane
+        self.lane = FastLane(worker.transport, worker.sender) if fast else None
+
+    def send(self, op: Operation, now: dt.datetime) -> None:
+        """Start sending ``op`` (once fewer than ``concurrency`` are being sent)."""
+        if self.worker.concurrency == 1:
+            self.worker._push_into(self.finished, op, now)
+        elif self.active < self.worker.concurrency:
+            self._start(op, now)
+        else:
+            self.backlog.append((op, now))
+
+    def _start(self, op: Operation, now: dt.datetime) -> None:
+        worker, lane = self.worker, self.lane
+        self.active += 1
+        token = worker._fast_token(op) if lane is not None and lane.enabled else None
+        if lane is not None and token is not None:
+            started = lane.start(op, token)
+            if started is True:
+                self.moments[op.op_id] = now
+                return
+            if started is not False:
+                self._to_thread(op, now, started.error)
+                return
+        self._to_thread(op, now, None)
+
+    def collect(self, timeout: float | None) -> list[tuple[Operation, OpResult]]:
+        """What has finished, waiting up to ``timeout`` (None: for ever) for one."""
+        lane = self.lane
+        done: list[tuple[Operation, OpResult]] = []
+        if lane is None or not len(lane):
+            done = _finished(self.finished, timeout)
+        else:
+            for op, outcome in lane.wait(timeout):
+                now = self.moments.pop(op.op_id)
+                if isinstance(outcome, OpResult):
+                    done.append((op, outcome))
+                else:  # the fast attempt failed: a sending thread goes on from there
+                    self._to_thread(op, now, outcome.error)
+            if not self.finished.empty():
+                done += _finished(self.finished, 0)
+        if self.worker.concurrency > 1:
+            self.active -= len(done)
+            while self.backlog and self.active < self.worker.concurrency:
+                self._start(*self.backlog.popleft())
+        return done
+
+    def close(self) -> None:
+        """Stop the sending threads (after their current operation) and the lane."""
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.lane is not None:
+            self.lane.close()
+
+    def _to_thread(
+        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None
+    ) -> None:
+        self.todo.put((op, now, prior))
+        self.handed += 1
+        if len(self.threads) < min(self.worker.concurrency, self.handed):
+            thread = threading.Thread(target=self._serve, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _serve(self) -> None:
+        """A sending thread: pushes what it is handed until handed None."""
+        while (item := self.todo.get()) is not None:
+            self.worker._push_into(self.finished, *item)
+            if self.lane is not None:
+                self.lane.wake()  # the pass's thread may be waiting on the lane
 
 
 def _finished(

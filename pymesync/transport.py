@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -55,6 +56,17 @@ def redact(text: str, token: str | None) -> str:
         for form in {token, encode(token), quote(token), token.replace("+", " ")}:
             text = text.replace(form, REDACTED)
     return text
+
+
+@dataclass(frozen=True)
+class DirectRequest:
+    """A request ready for the direct path: what :meth:`ConnectionPool.begin` takes."""
+
+    pool: ConnectionPool
+    method: str
+    target: str
+    body: bytes | None
+    headers: dict[str, str]
 
 
 class Transport:
@@ -117,17 +129,33 @@ class Transport:
 
     def send(self, request: WireRequest, token: str | None) -> Any:
         """Carry out ``request`` and return its JSON body (``None`` for an empty 200)."""
-        body: dict[str, Any] | None = request.body
-        if request.method == "POST" and request.token_auth:
-            body = {"auth": {"type": "token", "token": token}, "object": request.body}
         url = self.url(request, token)
-        data = None if body is None else json.dumps(body).encode("utf-8")
+        data = self._body(request, token)
         pool = self._direct_pool(url)
         if pool is not None:
             status, content, headers = self._send_direct(pool, request.method, url, data, token)
         else:
             status, content, headers = self._send_session(request.method, url, data, token)
-        return self._parse(status, content, headers)
+        return self.answer(status, content, headers)
+
+    def direct(self, request: WireRequest, token: str | None) -> DirectRequest | None:
+        """``request`` ready for the direct path (for a caller that sends it with
+        :meth:`ConnectionPool.begin` and hands the outcome to :meth:`answer` or
+        :meth:`failure`), or None when it must go through :meth:`send`."""
+        url = self.url(request, token)
+        pool = self._direct_pool(url)
+        if pool is None:
+            return None
+        data = self._body(request, token)
+        target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
+        return DirectRequest(pool, request.method, target, data, _JSON if data else {})
+
+    @staticmethod
+    def _body(request: WireRequest, token: str | None) -> bytes | None:
+        body: dict[str, Any] | None = request.body
+        if request.method == "POST" and request.token_auth:
+            body = {"auth": {"type": "token", "token": token}, "object": request.body}
+        return None if body is None else json.dumps(body).encode("utf-8")
 
     def _send_session(
         self, method: str, url: str, data: bytes | None, token: str | None
@@ -199,25 +227,29 @@ class Transport:
         target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
         try:
             return pool.request(method, target, data, _JSON if data is not None else {})
-        except ConnectError as failed:
-            if isinstance(failed.error, TimeoutError):
-                raise errors.ConnectionFailedError(
+        except (ConnectError, OSError, HTTPException, ValueError) as exc:
+            raise self.failure(exc, token) from None
+
+    def failure(self, exc: Exception, token: str | None) -> errors.PymesyncError:
+        """The typed error for what :class:`ConnectionPool` raised (the direct path)."""
+        if isinstance(exc, ConnectError):
+            if isinstance(exc.error, TimeoutError):
+                return errors.ConnectionFailedError(
                     self._failure(self._timeout_reason(True)), maybe_sent=False
-                ) from None
-            reason = self._reason(failed.error, token)
+                )
+            reason = self._reason(exc.error, token)
             if not reason.startswith("could not connect"):
                 reason = f"could not connect: {reason}"
-            raise errors.ConnectionFailedError(self._failure(reason), maybe_sent=False) from None
-        except TimeoutError:
-            raise errors.ConnectionFailedError(
+            return errors.ConnectionFailedError(self._failure(reason), maybe_sent=False)
+        if isinstance(exc, TimeoutError):
+            return errors.ConnectionFailedError(
                 self._failure(self._timeout_reason(False)), maybe_sent=True
-            ) from None
-        except ValueError as exc:  # a header or target that cannot go out as they are
-            raise errors.ConfigurationError(
+            )
+        if isinstance(exc, ValueError):  # a header or target that cannot go out as is
+            return errors.ConfigurationError(
                 self._failure(f"invalid request: {redact(str(exc), token)}")
-            ) from None
-        except (OSError, HTTPException) as exc:
-            raise self._broken(exc, token) from None
+            )
+        return self._broken(exc, token)
 
     def _broken(self, exc: Exception, token: str | None) -> errors.ConnectionFailedError:
         """A connection that failed or broke, as its readable reason."""
@@ -249,7 +281,8 @@ class Transport:
             return "the connection broke before the whole response arrived"
         return redact(named, token)
 
-    def _parse(self, status: int, content: bytes, headers: Any) -> Any:
+    def answer(self, status: int, content: bytes, headers: Any) -> Any:
+        """The JSON body of a response, or the typed error it stands for."""
         if not content.strip():
             if status == 200:
                 return None

@@ -211,6 +211,23 @@ class Handler(BaseHTTPRequestHandler):
         found = routing.match(subpath) if subpath is not None else None
         template = found.template if found is not None else None
         entry = emu.request_stats.count(f"{method} {template or path}", self.path)
+        emu.request_stats.started()
+        try:
+            self._answer(method, path, subpath, query, template, raw, entry)
+        finally:
+            emu.request_stats.ended()
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        subpath: str | None,
+        query: list[tuple[str, str]],
+        template: str | None,
+        raw: bytes,
+        entry: dict[str, Any],
+    ) -> None:
+        emu = self.emulator
         delay = emu.fault_plan.latency(method, template)
         if delay > 0:
             time.sleep(delay)

@@ -34,6 +34,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # Node's default listen backlog (socketserver's is 5: a client opening a few dozen
+    # keep-alive connections at once would see SYNs dropped and retried a second later)
+    request_queue_size = 511
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         """Bind ``address`` for ``emulator``."""

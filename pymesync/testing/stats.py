@@ -20,6 +20,8 @@ class RequestStats:
         self._faults: Counter[str] = Counter()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LENGTH)
         self._total = 0
+        self._now = 0
+        self._most = 0
 
     def count(self, key: str, path: str) -> dict[str, Any]:
         """Count one request; return its log entry (the caller fills in status/fault)."""
@@ -29,6 +31,17 @@ class RequestStats:
             self._total += 1
             self._log.append(entry)
         return entry
+
+    def started(self) -> None:
+        """An API request began being handled (see ``most_at_once``)."""
+        with self._lock:
+            self._now += 1
+            self._most = max(self._most, self._now)
+
+    def ended(self) -> None:
+        """An API request finished being handled."""
+        with self._lock:
+            self._now -= 1
 
     def fault_fired(self, kind: str) -> None:
         """Count one fired fault of ``kind``."""
@@ -42,12 +55,15 @@ class RequestStats:
             self._faults.clear()
             self._log.clear()
             self._total = 0
+            self._most = self._now
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"total", "routes": {key: n}, "faults_fired": {kind: n}, "log": [...]}``."""
+        """``{"total", "routes": {key: n}, "faults_fired": {kind: n}, "log": [...],
+        "most_at_once": n}`` (the most API requests handled at the same time)."""
         with self._lock:
             return {
                 "total": self._total,
+                "most_at_once": self._most,
                 "routes": dict(self._routes),
                 "faults_fired": dict(self._faults),
                 "log": [dict(e) for e in self._log],

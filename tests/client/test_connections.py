@@ -4,21 +4,23 @@ answers with exactly the bytes each test gives: framing, keep-alive, broken answ
 from __future__ import annotations
 
 import gzip
+import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.client import BadStatusLine, HTTPException, IncompleteRead, RemoteDisconnected
 
 import pytest
 
-from pymesync.connections import ConnectError, ConnectionPool
+from pymesync.connections import ConnectError, ConnectionPool, Exchange
 
 
 class RawServer:
     """Answers the n-th request on a connection with ``answers[n]`` (raw bytes), then
     closes the connection when the answers run out. Keeps what it received."""
 
-    def __init__(self, *answers: bytes) -> None:
+    def __init__(self, *answers: bytes | list[bytes]) -> None:
         self.answers = answers
         self.received: list[bytes] = []
         self.connections = 0
@@ -56,7 +58,10 @@ class RawServer:
                 while len(rest) < length:
                     rest += conn.recv(65536)
                 self.received.append(head + b"\r\n\r\n" + rest)
-                conn.sendall(answer)
+                for piece in answer if isinstance(answer, list) else [answer]:
+                    conn.sendall(piece)
+                    if isinstance(answer, list):
+                        time.sleep(0.02)  # the answer arrives in pieces
 
     def close(self) -> None:
         self.listener.close()
@@ -224,3 +229,57 @@ def test_host_header_for_default_ports_and_ipv6() -> None:
         ConnectionPool(
             "ftp://example.org", connect_timeout=1, read_timeout=1, headers={}, maxsize=1
         )
+
+
+# ---------------------------------------------------------------- exchanges (selector)
+
+
+def finish(exchange: Exchange, timeout: float = 2.0) -> tuple[int, bytes, object]:
+    """Wait for ``exchange``'s answer the way the fast lane does."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(exchange.conn.sock, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if selector.select(0.1):
+                answer = exchange.on_readable()
+                if answer is not None:
+                    return answer
+    raise AssertionError("no answer")
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"HTTP/1.1 200 OK\r\nContent-Le", b'ngth: 7\r\n\r\n{"a"', b":1}"],
+        [
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a',
+            b'"\r\n4\r\n:1}\n\r\n',
+            b"0\r\n\r\n",
+        ],
+        [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
+    ],
+    ids=["content-length", "chunked", "interim"],
+)
+def test_an_exchange_reads_an_answer_arriving_in_pieces(serve: Serve, pieces: list[bytes]) -> None:
+    server, pool = serve(pieces, ok(b"[]"))
+    exchange = pool.begin("POST", "/v0/times", b"{}", {})
+    status, body, _ = finish(exchange)
+    assert status == 200 and body.strip() in (b'{"a":1}', b"{}")
+    assert pool.request("GET", "/v0/x", None, {})[1] == b"[]"  # connection reused
+    assert server.connections == 1
+
+
+def test_an_exchange_broken_midway_raises_and_closes(serve: Serve) -> None:
+    _, pool = serve([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"])
+    exchange = pool.begin("GET", "/v0/x", None, {})
+    with pytest.raises(IncompleteRead):
+        finish(exchange)
+    assert pool._idle == []
+
+
+def test_an_exchange_whose_server_hangs_up_raises_remote_disconnected(serve: Serve) -> None:
+    _, pool = serve(b"")
+    exchange = pool.begin("GET", "/v0/x", None, {})
+    with pytest.raises(RemoteDisconnected):
+        finish(exchange)
+    assert exchange.deadline is not None and exchange.deadline > time.monotonic()
