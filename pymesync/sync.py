@@ -41,7 +41,7 @@ KEEP_RESULTS = 1000
 #: Successes recorded in one transaction at most, and the longest a success waits for
 #: others to share its commit (each commit is an fsync; the op is on the server anyway,
 #: and one whose ack a crash lost is found there again, not sent twice).
-ACK_BATCH = 32
+ACK_BATCH = 64
 ACK_DELAY = 0.05
 
 Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
@@ -242,7 +242,7 @@ class SyncWorker:
     @property
     def _chunk(self) -> int:
         """Operations claimed together (one short transaction, one commit)."""
-        return max(1, self.concurrency // 2)
+        return max(1, self.concurrency)
 
     @property
     def _window(self) -> int:

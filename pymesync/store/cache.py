@@ -699,6 +699,54 @@ def list_objects(
     return _records(account, known, db.execute(sql, (account, entity)))
 
 
+_REKEY = (
+    "UPDATE cache SET key = ?, payload = ?, revision = ?, deleted = ?, fetched_at = ?,"
+    ' local = ?, "user" = ?, date_worked = ? WHERE account = ? AND entity = ? AND key = ?'
+)
+_REKEY_TAG = (
+    "UPDATE cache_tags SET key = ?"
+    " WHERE account = ? AND entity = ? AND tag_kind = ? AND value = ? AND key = ?"
+)
+
+
+def replace_local(
+    db: sqlite3.Connection,
+    account: str,
+    entity: str,
+    local_key: str,
+    entry: CacheEntry,
+    now_text: str,
+) -> None:
+    """The server object ``entry`` takes the place of the provisional object cached
+    under ``local_key`` (which the server created as ``entry.key``).
+
+    Exactly :func:`remove_object` (``only_local``) then :func:`put_entries`; when the
+    server key is not cached yet, done by moving the provisional row and its tags to the
+    new key in place (a few statements fewer per acked create).
+    """
+    found = db.execute(
+        "SELECT payload, local FROM cache WHERE account = ? AND entity = ? AND key = ?",
+        (account, entity, local_key),
+    ).fetchone()
+    provisional = found is not None and bool(found[1])
+    old = _old_payloads(db, account, entity, [entry.key])
+    if not provisional or old:
+        if provisional:
+            remove_object(db, account, entity, local_key, only_local=True)
+        put_entries(db, account, entity, (entry,), now_text, old=old)
+        return
+    values = cache_row(account, entity, entry, now_text)
+    db.execute(_REKEY, (entry.key, *values[3:], account, entity, local_key))
+    before = tags_for(entity, load_json(found[0]))
+    after = tags_for(entity, entry.payload)
+    moved = [(entry.key, account, entity, k, v, local_key) for k, v in before if (k, v) in after]
+    if moved:
+        db.executemany(_REKEY_TAG, moved)
+    stale = [(account, entity, k, v, local_key) for k, v in before if (k, v) not in after]
+    fresh = [(account, entity, k, v, entry.key) for k, v in after if (k, v) not in before]
+    write_rows(db, (), stale, fresh)
+
+
 def remove_object(
     db: sqlite3.Connection, account: str, entity: str, key: str, *, only_local: bool = False
 ) -> bool:

@@ -28,8 +28,11 @@ def map_id(
     """Record that ``local_id`` is now ``server_id`` on the server (last write wins)."""
     if local_id == server_id:
         return
-    db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
-    db.execute(_MAP, (account, entity, local_id, server_id))
+    try:  # a server id is mapped once at most: usually it is new
+        db.execute(_MAP, (account, entity, local_id, server_id))
+    except sqlite3.IntegrityError:  # another local id had it: that one lets go
+        db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
+        db.execute(_MAP, (account, entity, local_id, server_id))
 
 
 def resolve_id(db: sqlite3.Connection, account: str, entity: str, ident: str) -> str:

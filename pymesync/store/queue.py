@@ -68,6 +68,7 @@ COLUMNS = (
     " lease_expires_at"
 )
 _BY_OP_ID = f"SELECT {COLUMNS} FROM operations WHERE op_id = ?"
+_ANY_FOR_TARGET = "SELECT 1 FROM operations WHERE account = ? AND entity = ? AND target = ? LIMIT 1"
 _LAST_FOR_TARGET = (
     f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ?"
     " ORDER BY id DESC LIMIT 1"
@@ -682,13 +683,7 @@ def _ack_row(
             key = None
     if key is None:
         key = idmap.resolve_id(db, account, entity, target)
-    if kind == "create" and key != target:
-        idmap.map_id(db, account, entity, target, key)
-        cache.remove_object(db, account, entity, target, only_local=True)
-        db.execute(
-            "UPDATE operations SET target = ? WHERE account = ? AND entity = ? AND target = ?",
-            (key, account, entity, target),
-        )
+    entry = None
     if server_object is not None:
         entry = cache.CacheEntry(
             key=key,
@@ -697,6 +692,19 @@ def _ack_row(
             deleted=server_object.get("deleted_at") is not None,
             local=False,
         )
+    if kind == "create" and key != target:
+        idmap.map_id(db, account, entity, target, key)
+        # later operations on the object (queued while this create was in flight)
+        if db.execute(_ANY_FOR_TARGET, (account, entity, target)).fetchone() is not None:
+            db.execute(
+                "UPDATE operations SET target = ? WHERE account = ? AND entity = ? AND target = ?",
+                (key, account, entity, target),
+            )
+        if entry is not None:
+            cache.replace_local(db, account, entity, target, entry, format_utc(now))
+            return
+        cache.remove_object(db, account, entity, target, only_local=True)
+    if entry is not None:
         cache.put_entries(db, account, entity, (entry,), format_utc(now))
     elif kind == "delete":
         cache.mark_deleted(db, account, entity, key, now)

@@ -173,3 +173,66 @@ def test_ack_many_stores_nothing_when_an_item_fails(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
         store.ack_many([("c1", None, None)], now=at(2).replace(tzinfo=None))
     assert sqlite_state(store.path) == before
+
+
+# ---------------------------------------------------------------- a create's provisional object
+
+REPLACE_CASES = {
+    "same tags": (["ts"], ["plan"], None),
+    "project renamed, activity added": (["gwm"], ["plan", "docs"], None),
+    "server key already cached": (["gwm"], ["dev"], time_obj("SNEW", project=["old"])),
+    "no provisional object": None,
+}
+
+
+@pytest.mark.parametrize("case", list(REPLACE_CASES))
+def test_acked_create_replaces_its_provisional_object_like_remove_then_put(
+    tmp_path: Any, case: str
+) -> None:
+    """The in-place move of a provisional row to the server key ends exactly where
+    removing it and putting the server object does."""
+    from pymesync.store import cache
+    from pymesync.store.codec import format_utc
+
+    ends = []
+    for way in ("ack", "reference"):
+        path = tmp_path / f"{way}.sqlite3"
+        with Store.open(path) as s:
+            body = {"user": "alice", "duration": 60, "project": ["ts"], "activities": ["plan"]}
+            setup = REPLACE_CASES[case]
+            if setup is not None and setup[2] is not None:
+                s.put_objects(ACCOUNT, "time", [setup[2]], now=T0)
+            s.enqueue(
+                op("create", "L1", body, op_id="c1"),
+                provisional("L1", body) if setup is not None else None,
+                now=T0,
+            )
+            s.claim(ACCOUNT, "w", 30, now=T0, limit=1)
+            project, activities = (["gwm"], ["dev"]) if setup is None else setup[:2]
+            server = time_obj("SNEW", project=project, activities=activities, revision=1)
+            if way == "ack":
+                assert s.ack_many([("c1", server, "SNEW")], now=at(1)) == ["c1"]
+            else:
+                with s._write() as db:
+                    db.execute("DELETE FROM operations WHERE op_id = 'c1'")
+                    db.execute("INSERT INTO id_map VALUES (?, 'time', 'L1', 'SNEW')", (ACCOUNT,))
+                    cache.remove_object(db, ACCOUNT, "time", "L1", only_local=True)
+                    entry = cache.CacheEntry("SNEW", server, 1, False, False)
+                    cache.put_entries(db, ACCOUNT, "time", (entry,), format_utc(at(1)))
+        ends.append(sqlite_state(path))
+        assert tags_match_payloads(path)
+    assert ends[0] == ends[1]
+    assert [row[2] for row in ends[0]["cache"]] == ["SNEW"]
+
+
+def test_a_server_id_mapped_before_moves_to_the_new_local_id(store: Store) -> None:
+    body = {"user": "alice", "duration": 60, "project": ["gwm"]}
+    for local, op_id in (("L1", "c1"), ("L2", "c2")):
+        store.enqueue(op("create", local, body, op_id=op_id), provisional(local, body), now=T0)
+    store.claim(ACCOUNT, "w", 30, now=T0, limit=2)
+    store.ack_many([("c1", time_obj("S9"), "S9")], now=at(1))
+    # the server says the second create made the same object (e.g. adopted on
+    # reconciliation): the id belongs to the newer local id from now on
+    store.ack_many([("c2", time_obj("S9"), "S9")], now=at(2))
+    assert store.local_ids(ACCOUNT, "time", ["S9"]) == {"S9": "L2"}
+    assert store.resolve_id(ACCOUNT, "time", "L2") == "S9"
