@@ -334,11 +334,21 @@ def _requests_unpatched() -> bool:
     """Whether ``requests`` sends as shipped: a library that intercepts it
     (requests-mock, responses, tracing) replaces one of these methods, and then every
     request goes through the session so that it sees them all."""
+    session, adapter = _REQUESTS_CLASSES or _requests_classes()
+    return (
+        getattr(session.send, "__module__", None) == "requests.sessions"
+        and getattr(session.request, "__module__", None) == "requests.sessions"
+        and getattr(adapter.send, "__module__", None) == "requests.adapters"
+    )
+
+
+_REQUESTS_CLASSES: tuple[Any, Any] | None = None
+
+
+def _requests_classes() -> tuple[Any, Any]:
+    global _REQUESTS_CLASSES
     import requests
     from requests.adapters import HTTPAdapter
 
-    return (
-        getattr(requests.Session.send, "__module__", None) == "requests.sessions"
-        and getattr(requests.Session.request, "__module__", None) == "requests.sessions"
-        and getattr(HTTPAdapter.send, "__module__", None) == "requests.adapters"
-    )
+    _REQUESTS_CLASSES = (requests.Session, HTTPAdapter)
+    return _REQUESTS_CLASSES

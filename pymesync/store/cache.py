@@ -724,20 +724,21 @@ def replace_local(
     server key is not cached yet, done by moving the provisional row and its tags to the
     new key in place (a few statements fewer per acked create).
     """
-    found = db.execute(
-        "SELECT payload, local FROM cache WHERE account = ? AND entity = ? AND key = ?",
-        (account, entity, local_key),
-    ).fetchone()
-    provisional = found is not None and bool(found[1])
-    old = _old_payloads(db, account, entity, [entry.key])
-    if not provisional or old:
+    rows = db.execute(
+        "SELECT key, payload, local FROM cache WHERE account = ? AND entity = ? AND key IN (?, ?)",
+        (account, entity, local_key, entry.key),
+    ).fetchall()
+    found = next((row for row in rows if row[0] == local_key), None)
+    old = {row[0]: row[1] for row in rows if row[0] == entry.key}
+    if found is None or not found[2] or old:
+        provisional = found is not None and bool(found[2])
         if provisional:
             remove_object(db, account, entity, local_key, only_local=True)
         put_entries(db, account, entity, (entry,), now_text, old=old)
         return
     values = cache_row(account, entity, entry, now_text)
     db.execute(_REKEY, (entry.key, *values[3:], account, entity, local_key))
-    before = tags_for(entity, load_json(found[0]))
+    before = tags_for(entity, load_json(found[1]))
     after = tags_for(entity, entry.payload)
     moved = [(entry.key, account, entity, k, v, local_key) for k, v in before if (k, v) in after]
     if moved:

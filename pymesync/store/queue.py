@@ -663,18 +663,41 @@ def ack(
     now: datetime,
 ) -> None:
     """Finish an operation the server accepted (see Store.ack)."""
-    _ack_row(db, get_row(db, op_id), server_object, server_key, now)
+    taken = _take(db, op_id)
+    if taken is None:
+        raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
+    _acked(db, *taken, server_object, server_key, now)
 
 
-def _ack_row(
+#: Whether this SQLite has ``DELETE ... RETURNING`` (3.35, 2021).
+RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_DELETE_RETURNING = "DELETE FROM operations WHERE op_id = ? RETURNING account, entity, target, kind"
+
+
+def _take(db: sqlite3.Connection, op_id: str) -> tuple[str, str, str, str] | None:
+    """Delete the queued operation ``op_id``; its ``(account, entity, target, kind)``,
+    or None when it is not queued."""
+    if RETURNING:
+        rows = db.execute(_DELETE_RETURNING, (op_id,)).fetchall()
+        return None if not rows else (rows[0][0], rows[0][1], rows[0][2], rows[0][3])
+    row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
+    if row is None:
+        return None
+    db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
+    return row[_ACCOUNT], row[_ENTITY], row[_TARGET], row[_KIND]
+
+
+def _acked(
     db: sqlite3.Connection,
-    row: Row,
+    account: str,
+    entity: str,
+    target: str,
+    kind: str,
     server_object: dict[str, Any] | None,
     server_key: str | None,
     now: datetime,
 ) -> None:
-    account, entity, target, kind = row[_ACCOUNT], row[_ENTITY], row[_TARGET], row[_KIND]
-    db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
+    """The rest of an ack, once the operation left the queue."""
     key = server_key
     if key is None and server_object is not None:
         try:
@@ -719,10 +742,10 @@ def ack_many(db: sqlite3.Connection, items: Iterable[AckItem], now: datetime) ->
     Store.ack_many); returns the op_ids acked."""
     acked: list[str] = []
     for op_id, server_object, server_key in items:
-        row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
-        if row is None:
+        taken = _take(db, op_id)
+        if taken is None:
             continue
-        _ack_row(db, row, server_object, server_key, now)
+        _acked(db, *taken, server_object, server_key, now)
         acked.append(op_id)
     return acked
 

@@ -26,6 +26,16 @@ from pymesync.store import Store, UnknownOperationError
 AckItem = tuple[str, dict[str, Any] | None, str | None]
 
 
+@pytest.fixture(autouse=True, params=["delete-returning", "select-then-delete"])
+def sqlite_dialect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs with DELETE ... RETURNING (SQLite 3.35+) and without."""
+    from pymesync.store import queue
+
+    if request.param == "delete-returning" and not queue.RETURNING:
+        pytest.skip("this SQLite has no RETURNING")
+    monkeypatch.setattr(queue, "RETURNING", request.param == "delete-returning")
+
+
 def _seed(store: Store) -> None:
     """Two creates on local ids (sent, with later updates queued on the local ids), an
     update and a delete on cached objects, and an operation of another account."""
