@@ -22,6 +22,8 @@ import threading
 import time
 import zlib
 from http.client import BadStatusLine, HTTPException, IncompleteRead, RemoteDisconnected
+
+__all__ = ["ConnectError", "ConnectionPool", "Exchange", "HTTPException", "Headers"]
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -18,16 +18,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pymesync import errors
-from pymesync.connections import ConnectError, ConnectionPool
 from pymesync.wire import WireRequest
 
 if TYPE_CHECKING:
     import requests
+
+    from pymesync.connections import ConnectionPool
 
 #: Seconds to wait for a connection and for each read, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 10.0
@@ -204,6 +204,8 @@ class Transport:
         if self._pool is None:
             connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
             headers = {str(k): str(v) for k, v in session.headers.items()}
+            from pymesync.connections import ConnectionPool  # (with http.client)
+
             try:
                 self._pool = ConnectionPool(
                     self.baseurl,
@@ -224,14 +226,18 @@ class Transport:
         data: bytes | None,
         token: str | None,
     ) -> tuple[int, bytes, Any]:
+        from pymesync.connections import ConnectError, HTTPException  # loaded by now
+
         target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
         try:
             return pool.request(method, target, data, _JSON if data is not None else {})
-        except (ConnectError, OSError, HTTPException, ValueError) as exc:
+        except (OSError, ValueError, HTTPException, ConnectError) as exc:
             raise self.failure(exc, token) from None
 
     def failure(self, exc: Exception, token: str | None) -> errors.PymesyncError:
         """The typed error for what :class:`ConnectionPool` raised (the direct path)."""
+        from pymesync.connections import ConnectError  # loaded by now
+
         if isinstance(exc, ConnectError):
             if isinstance(exc.error, TimeoutError):
                 return errors.ConnectionFailedError(

@@ -292,3 +292,24 @@ def test_a_gzip_encoded_answer_is_decoded() -> None:
         assert transport.paths == ["direct"]
     finally:
         server.close()
+
+
+def test_importing_pymesync_loads_no_http_stack_or_database() -> None:
+    import subprocess
+    import sys
+
+    heavy = (
+        "http.client",
+        "requests",
+        "urllib3",
+        "sqlalchemy",
+        "alembic",
+        "bcrypt",
+        "tenacity",
+        "click",
+        "pymesync.connections",
+        "pymesync.fastlane",
+    )
+    code = f"import sys, pymesync; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
