@@ -247,8 +247,8 @@ class SyncWorker:
     @property
     def _window(self) -> int:
         """Operations claimed at once: those being sent, and up to a chunk more waiting
-        for a free sending thread, so that claims come in whole chunks (a claim is a
-        commit, an fsync) while every thread stays busy."""
+        for a free slot, so that claims come in whole chunks (a claim is a commit, an
+        fsync) while ``concurrency`` requests stay in flight."""
         return 1 if self.concurrency == 1 else self.concurrency + self._chunk
 
     def run_once(
@@ -267,9 +267,7 @@ class SyncWorker:
         Up to ``concurrency`` operations are in flight at once, never two on the same
         object, and a time never before the project or activity it refers to.
         """
-        results: list[OpResult] = []
-        totals: dict[str, int] = {}
-        stopped: str | None = None
+        tally = _Tally(stop_after, progress)
         in_flight: dict[str, Operation] = {}
         # finished, not yet recorded: successes are acked together (group commit)
         ready: list[tuple[Operation, OpResult]] = []
@@ -278,14 +276,14 @@ class SyncWorker:
         dispatch = _Dispatch(self)
         try:
             while True:
-                if stopped is None and should_stop is not None and should_stop():
-                    stopped = "stopped"
+                if tally.stopped is None and should_stop is not None and should_stop():
+                    tally.stopped = "stopped"
                 free = self._window - len(in_flight)
                 # claim in chunks (one short transaction for several operations)
                 # (once a claim came back short, the queue is drained: the next claim
                 # waits until everything in flight is done)
                 chunk_free = free >= self._chunk and not drained
-                if stopped is None and free > 0 and (not in_flight or chunk_free):
+                if tally.stopped is None and free > 0 and (not in_flight or chunk_free):
                     self._parents = None  # project/activity ops may have changed
                     self.sender.forget()
                     self._token_memo = None
@@ -313,33 +311,14 @@ class SyncWorker:
                 acked = self._ack([r for _, r in done if r.outcome == "synced"], now)
                 for op, result in done:
                     self._busy.discard(op.op_id)
-                    if result.outcome in ("waiting", "lost"):
-                        continue
                     if result.outcome == "synced" and op.op_id not in acked:
                         continue  # another worker took it over after our lease ran out
-                    if progress is not None:
-                        progress(result)
-                    totals[result.outcome] = totals.get(result.outcome, 0) + 1
-                    # a long pass keeps its memory flat: every outcome is counted, but
-                    # only the first KEEP_RESULTS successes are kept (with every result
-                    # that isn't a plain success, and the one asked for)
-                    successes = totals.get("synced", 0)
-                    keep = result.outcome != "synced" or successes <= KEEP_RESULTS
-                    if keep or op.op_id == stop_after:
-                        results.append(result)
-                    if result.outcome == "deferred" and stopped is None:
-                        stopped = "offline"
-                    elif result.outcome == NEEDS_LOGIN and stopped is None:
-                        stopped = NEEDS_LOGIN
-                    if stop_after is not None and op.op_id == stop_after and stopped is None:
-                        stopped = "done"
+                    tally.add(op, result)
         finally:
             dispatch.close()
-        if any(result.outcome == "synced" for result in results):
+        if tally.totals.get("synced"):
             self._record_success(now or self.clock())
-        return SyncReport(
-            tuple(results), stopped=None if stopped == "done" else stopped, totals=totals
-        )
+        return tally.report()
 
     @staticmethod
     def _time_to_ack(
@@ -670,6 +649,42 @@ class _LeaseLost(Exception):
 
 class _Waiting(Exception):
     """The operation's prerequisite is in flight in this pass: try it again after."""
+
+
+class _Tally:
+    """What a pass reports: every outcome counted, the results kept, why it stopped."""
+
+    def __init__(self, stop_after: str | None, progress: Callable[[OpResult], None] | None) -> None:
+        self.stop_after = stop_after
+        self.progress = progress
+        self.results: list[OpResult] = []
+        self.totals: dict[str, int] = {}
+        self.stopped: str | None = None
+
+    def add(self, op: Operation, result: OpResult) -> None:
+        """Count one recorded result (``waiting`` and ``lost`` ones are not results)."""
+        if result.outcome in ("waiting", "lost"):
+            return
+        if self.progress is not None:
+            self.progress(result)
+        self.totals[result.outcome] = self.totals.get(result.outcome, 0) + 1
+        # a long pass keeps its memory flat: every outcome is counted, but only the
+        # first KEEP_RESULTS successes are kept (with every result that isn't a plain
+        # success, and the one asked for)
+        keep = result.outcome != "synced" or self.totals["synced"] <= KEEP_RESULTS
+        if keep or op.op_id == self.stop_after:
+            self.results.append(result)
+        if result.outcome == "deferred" and self.stopped is None:
+            self.stopped = "offline"
+        elif result.outcome == NEEDS_LOGIN and self.stopped is None:
+            self.stopped = NEEDS_LOGIN
+        if op.op_id == self.stop_after and self.stopped is None:
+            self.stopped = "done"
+
+    def report(self) -> SyncReport:
+        """The pass's report."""
+        stopped = None if self.stopped == "done" else self.stopped
+        return SyncReport(tuple(self.results), stopped=stopped, totals=self.totals)
 
 
 class _Dispatch:
