@@ -35,6 +35,7 @@ from .records import (
     OpState,
     QueueSummary,
 )
+from .values import insert_rows
 
 __all__ = [
     "ack",
@@ -318,12 +319,12 @@ def enqueue(
 #: Items of :func:`enqueue_many` looked up together (well under SQLite's oldest
 #: 999-variable limit).
 _BATCH = 400
-_INSERT_WITH_ID = (
+_INSERT_WITH_ID_HEAD = (
     "INSERT INTO operations (id, op_id, account, kind, entity, target, payload,"
     " base_revision, state, attempts, next_attempt_at, last_error, created_at, updated_at,"
     " first_sent_at, lease_owner, lease_expires_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
 )
+_INSERT_WITH_ID_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
 
 Name = tuple[str, str, str]  # (account, entity, target or key)
 
@@ -561,7 +562,7 @@ class _Batch:
     def flush(self) -> None:
         """Write the buffered appends and provisional objects."""
         if self.ops:
-            self.db.executemany(_INSERT_WITH_ID, self.ops)
+            insert_rows(self.db, _INSERT_WITH_ID_HEAD, _INSERT_WITH_ID_ROW, self.ops)
             self.ops = []
         if self.rows:
             cache.write_rows(self.db, self.rows, self.stale, self.fresh)

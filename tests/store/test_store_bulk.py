@@ -38,6 +38,7 @@ from pymesync.store import (
     Operation,
     Store,
     queue,
+    values,
 )
 from pymesync.store.records import new_uuid4
 
@@ -105,14 +106,22 @@ def _run_one_by_one(
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(batch=items(), chunk=st.sampled_from([1, 2, 3, 400]))
+@given(
+    batch=items(),
+    chunk=st.sampled_from([1, 2, 3, 400]),
+    statement=st.sampled_from([(4000, 16), (4000, 1), (20, 2)]),
+)
 def test_enqueue_many_is_enqueue_one_by_one(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
     batch: list[tuple[NewOperation, CacheObject | None]],
     chunk: int,
+    statement: tuple[int, int],
 ) -> None:
     monkeypatch.setattr(queue, "_BATCH", chunk)
+    # Rows written many to a statement (values.insert_rows), or a few at a time.
+    monkeypatch.setattr(values, "MOST_PARAMETERS", statement[0])
+    monkeypatch.setattr(values, "_FEWEST_ROWS", statement[1])
     folder = tmp_path_factory.mktemp("many")
     with Store.open(folder / "one.sqlite3") as one, Store.open(folder / "many.sqlite3") as many:
         _seed(one)
