@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import cached, errors, provisional, tokens
 from pymesync.backend import DirectBackend, roles_by_user
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["auto", "queue"]
 PENDING_STATES = ("pending", "inflight")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,7 @@ class OfflineBackend:
         from pymesync.store.codec import gc_paused
 
         self._batch, self._batch_projects, self._batch_new_ids = [], {}, set()
+        queued = False
         try:
             # Thousands of queued items stay alive until the block ends: the cyclic
             # collector would walk them again and again (a fifth of the time). Reference
@@ -442,12 +444,15 @@ class OfflineBackend:
             with gc_paused():
                 yield
                 items, self._batch = self._batch, None
-                if items:
-                    self.store.enqueue_many(items, now=self.clock(), new_ids=self._batch_new_ids)
+                queued = bool(items)
+                if queued:
+                    self.store.enqueue_many(
+                        _handed_over(items), now=self.clock(), new_ids=self._batch_new_ids
+                    )
         finally:
             self._batch, self._batch_projects, self._batch_new_ids = None, None, None
         current = token()
-        if items and self.mode == "auto" and current and not self._is_offline(self.clock()):
+        if queued and self.mode == "auto" and current and not self._is_offline(self.clock()):
             self.sync(current)
 
     def _queue_and_push(
@@ -634,6 +639,16 @@ class OfflineBackend:
 
 
 _ID_FIELD = {"time": "uuid", "project": "slug", "activity": "slug", "user": "username"}
+
+
+def _handed_over(items: list[_T]) -> Iterator[_T]:
+    """The items in order, each one dropped from the list as it is handed over: the
+    store frees a chunk of items as soon as it has taken their rows (while its writer
+    thread is busy), instead of all of them after the commit."""
+    items.reverse()
+    pop = items.pop
+    while items:
+        yield pop()
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from . import idmap
 from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
 from .records import ENTITIES, CacheObject, Entity, PutResult
+from .values import insert_rows
 
 __all__ = [
     "CacheEntry",
@@ -50,24 +51,27 @@ _ENTITIES: dict[str, Entity] = {entity: entity for entity in ENTITIES}
 
 #: The columns a :class:`CacheObject` is built from, in :func:`_records` order.
 _COLUMNS = "key, payload, revision, deleted, fetched_at, local"
-_UPSERT = (
+_UPSERT_HEAD = (
     "INSERT INTO cache (account, entity, key, payload, revision, deleted, fetched_at, local,"
-    ' "user", date_worked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    ' "user", date_worked)'
+)
+_UPSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_TAIL = (
     " ON CONFLICT (account, entity, key) DO UPDATE SET payload = excluded.payload,"
     " revision = excluded.revision, deleted = excluded.deleted,"
     " fetched_at = excluded.fetched_at, local = excluded.local,"
     ' "user" = excluded."user", date_worked = excluded.date_worked'
 )
+_UPSERT = f"{_UPSERT_HEAD} VALUES {_UPSERT_ROW}{_UPSERT_TAIL}"
 # A tag row is (account, entity, tag_kind, value, key): the table's primary key, in
 # that order (see CacheTagRow).
 _DELETE_TAG = (
     "DELETE FROM cache_tags"
     " WHERE account = ? AND entity = ? AND tag_kind = ? AND value = ? AND key = ?"
 )
-_INSERT_TAG = (
-    "INSERT OR IGNORE INTO cache_tags (account, entity, tag_kind, value, key)"
-    " VALUES (?, ?, ?, ?, ?)"
-)
+_INSERT_TAG_HEAD = "INSERT OR IGNORE INTO cache_tags (account, entity, tag_kind, value, key)"
+_INSERT_TAG_ROW = "(?, ?, ?, ?, ?)"
+_INSERT_TAG = f"{_INSERT_TAG_HEAD} VALUES {_INSERT_TAG_ROW}"
 _GET = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key = ?"
 
 
@@ -248,21 +252,17 @@ def write_rows(
 ) -> None:
     """Delete the ``stale`` tag rows, write the cache rows (:func:`cache_row`, distinct
     keys), then the ``fresh`` tag rows. Tags go in primary-key order, which keeps the
-    b-tree writes together."""
+    b-tree writes together. Rows are inserted many to a statement
+    (:func:`~pymesync.store.values.insert_rows`)."""
     if len(stale) == 1:
         db.execute(_DELETE_TAG, stale[0])
     elif stale:
         stale.sort()
         db.executemany(_DELETE_TAG, stale)
-    if len(rows) == 1:
-        db.execute(_UPSERT, rows[0])
-    elif rows:
-        db.executemany(_UPSERT, rows)
-    if len(fresh) == 1:
-        db.execute(_INSERT_TAG, fresh[0])
-    elif fresh:
+    insert_rows(db, _UPSERT_HEAD, _UPSERT_ROW, rows, tail=_UPSERT_TAIL)
+    if len(fresh) > 1:
         fresh.sort()
-        db.executemany(_INSERT_TAG, fresh)
+    insert_rows(db, _INSERT_TAG_HEAD, _INSERT_TAG_ROW, fresh)
 
 
 def _old_payloads(

@@ -35,6 +35,8 @@ from .records import (
     OpState,
     QueueSummary,
 )
+from .values import insert_rows
+from .writer import Writer, worth_a_thread
 
 __all__ = [
     "ack",
@@ -319,12 +321,12 @@ def enqueue(
 #: Items of :func:`enqueue_many` looked up together (well under SQLite's oldest
 #: 999-variable limit).
 _BATCH = 400
-_INSERT_WITH_ID = (
+_INSERT_WITH_ID_HEAD = (
     "INSERT INTO operations (id, op_id, account, kind, entity, target, payload,"
     " base_revision, state, attempts, next_attempt_at, last_error, created_at, updated_at,"
     " first_sent_at, lease_owner, lease_expires_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
 )
+_INSERT_WITH_ID_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
 
 Name = tuple[str, str, str]  # (account, entity, target or key)
 
@@ -356,6 +358,12 @@ class _Batch:
     queue id) and its provisional object are buffered. Any other item (it may coalesce)
     first writes the buffer out, then goes through :func:`enqueue` itself, on an
     up-to-date database. Later chunks look things up again, after the buffer is written.
+
+    With a :class:`~pymesync.store.writer.Writer` (``writer``), the buffer is written in
+    its thread while the next chunk is prepared here; anything here that reads or
+    writes the database itself first waits for it (:meth:`settle`). A chunk of new ids
+    only (``new_ids``) needs no lookup, so its rows are made while the chunk before is
+    being written.
     """
 
     def __init__(
@@ -377,13 +385,24 @@ class _Batch:
         self.stale: list[cache.TagRow] = []
         self.fresh: list[cache.TagRow] = []
         self.buffered_keys: set[Name] = set()
+        self.writer: Writer | None = None
+        #: Those of ``new_ids`` that items of earlier chunks used: the database may
+        #: know them now, so they are looked up like any other.
+        self.used: set[str] = set()
+
+    def settle(self) -> None:
+        """Wait until the buffers handed to the writer are written (see the class)."""
+        if self.writer is not None:
+            self.writer.settle()
 
     def prefetch(self, chunk: Sequence[tuple[NewOperation, CacheObject | None]]) -> None:
         """Look up, for the whole chunk, what each :func:`enqueue` would look up."""
-        db, new_ids = self.db, self.new_ids
+        db, new_ids, used = self.db, self.new_ids, self.used
         op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
         if new_ids:
-            op_ids = [op_id for op_id in op_ids if op_id not in new_ids]
+            op_ids = [op_id for op_id in op_ids if op_id not in new_ids or op_id in used]
+        if op_ids:
+            self.settle()
         self.queued_ids = (
             {
                 row[0]
@@ -400,13 +419,17 @@ class _Batch:
         for op, provisional in chunk:
             if isinstance(op.account, str) and isinstance(op.entity, str):
                 wanted: set[str] | None = None
-                if op.target not in new_ids:
+                if op.target not in new_ids or op.target in used:
                     wanted = names.setdefault((op.account, op.entity), set())
                     wanted.add(op.target)
-                if provisional is not None and provisional.key not in new_ids:
+                if provisional is not None and (
+                    provisional.key not in new_ids or provisional.key in used
+                ):
                     if wanted is None:
                         wanted = names.setdefault((op.account, op.entity), set())
                     wanted.add(provisional.key)
+        if names:
+            self.settle()
         self.resolved: dict[Name, str] = {}
         for (account, entity), idents in names.items():
             ordered = sorted(i for i in idents if isinstance(i, str))
@@ -440,6 +463,15 @@ class _Batch:
                 params,
             ):
                 self.old[(account, entity, key)] = payload  # decoded when needed
+        if new_ids:
+            for op, provisional in chunk:
+                for ident in (
+                    op.op_id,
+                    op.target,
+                    None if provisional is None else provisional.key,
+                ):
+                    if isinstance(ident, str) and ident in new_ids:
+                        used.add(ident)
 
     def add(self, op: NewOperation, provisional: CacheObject | None) -> EnqueueResult:
         """Queue one item (see the class)."""
@@ -545,6 +577,7 @@ class _Batch:
         self, op: NewOperation, provisional: CacheObject | None, name: Name, key: Name | None
     ) -> EnqueueResult:
         self.flush()
+        self.settle()
         result = enqueue(self.db, op, provisional, self.now, self.now_text)
         if result.outcome == "appended" and result.operation is not None:
             self.added_ids.add(op.op_id)
@@ -560,14 +593,41 @@ class _Batch:
         return result
 
     def flush(self) -> None:
-        """Write the buffered appends and provisional objects."""
-        if self.ops:
-            self.db.executemany(_INSERT_WITH_ID, self.ops)
-            self.ops = []
-        if self.rows:
-            cache.write_rows(self.db, self.rows, self.stale, self.fresh)
-            self.rows, self.stale, self.fresh = [], [], []
+        """Write the buffered appends and provisional objects (in the writer's thread
+        when there is one)."""
+        if self.ops or self.rows:
+            buffers = (self.ops, self.rows, self.stale, self.fresh)
+            self.ops, self.rows, self.stale, self.fresh = [], [], [], []
+            if self.writer is None:
+                _write(self.db, *buffers)
+            else:
+                self.writer.submit(_write, self.db, *buffers)
         self.buffered_keys.clear()
+
+    def close(self) -> BaseException | None:
+        """End the writer's thread (see :meth:`Writer.close
+        <pymesync.store.writer.Writer.close>`)."""
+        writer, self.writer = self.writer, None
+        return None if writer is None else writer.close()
+
+
+def _write(
+    db: sqlite3.Connection,
+    ops: list[tuple[Any, ...]],
+    rows: list[Sequence[Any]],
+    stale: list[cache.TagRow],
+    fresh: list[cache.TagRow],
+) -> None:
+    """Write the rows :class:`_Batch` buffered."""
+    if ops:
+        insert_rows(db, _INSERT_WITH_ID_HEAD, _INSERT_WITH_ID_ROW, ops)
+    if rows:
+        cache.write_rows(db, rows, stale, fresh)
+
+
+#: Whether :func:`enqueue_many` writes in a second thread (see :class:`_Batch`); None:
+#: when the process may run on two CPUs (:func:`~pymesync.store.writer.worth_a_thread`).
+PIPELINE: bool | None = None
 
 
 def enqueue_many(
@@ -583,11 +643,23 @@ def enqueue_many(
     batch = _Batch(db, now, format_utc(now), new_ids)
     results: list[EnqueueResult] = []
     iterator = iter(items)
-    with gc_paused():  # (the results pile up: the collector would walk them over and over)
-        while chunk := list(itertools.islice(iterator, _BATCH)):
-            batch.prefetch(chunk)
-            results += [batch.add(op, provisional) for op, provisional in chunk]
-            batch.flush()
+    pipeline = worth_a_thread() if PIPELINE is None else PIPELINE
+    try:
+        with gc_paused():  # (the results pile up: the collector would walk them over and over)
+            while chunk := list(itertools.islice(iterator, _BATCH)):
+                batch.prefetch(chunk)
+                results += [batch.add(op, provisional) for op, provisional in chunk]
+                if pipeline and batch.writer is None and len(chunk) == _BATCH:
+                    batch.writer = Writer("pymesync-enqueue-many")  # more may follow
+                batch.flush()
+        batch.settle()
+    except BaseException:
+        # The writer's error came first (it would have been raised at its flush).
+        error = batch.close()
+        if error is not None:
+            raise error  # noqa: B904 - the caller's error stays as its __context__
+        raise
+    batch.close()
     return results
 
 

@@ -269,6 +269,11 @@ class Store:
         entry, no cached object, no duplicate op_id). This is a promise: an id given
         here that the store does know is treated as unknown. Items on the same new id
         within the call are still handled in order as usual.
+
+        With two CPUs, the rows of a chunk of items are written in a second thread while
+        the next chunk is prepared (see :mod:`pymesync.store.writer`), inside the same
+        transaction; a chunk that needs lookups waits for it first. Nothing of this
+        shows in the outcome.
         """
         when = _now(now)
         with self._write() as db, _bulk(db):

@@ -335,6 +335,54 @@ def test_batch_queues_everything_in_one_go(emu: Any) -> None:
     assert len([t for t in ts.get_times() if str(t["notes"]).startswith("batch ")]) == 20
 
 
+def test_batch_in_auto_mode_pushes_when_the_block_ends(emu: Any) -> None:
+    ts = client(emu, mode="auto")
+    with ts.batch():
+        made = [ts.create_time(a_time(notes=f"auto {i}")) for i in range(3)]
+    assert pending(ts)["pending"] == 0  # pushed right after the block
+    assert all(ts.sync_status("time", m["uuid"])["state"] == "synced" for m in made)
+
+
+def test_batch_items_are_handed_over_as_they_are_written(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store gets the block's items as a stream that empties the block's list as it
+    goes (each chunk is freed once written); a time created early in a big block and
+    updated late is still one create (the update merged into it)."""
+    from pymesync.store import queue
+
+    monkeypatch.setattr(queue, "_BATCH", 50)
+    ts = client(emu, mode="queue")
+    assert ts._offline is not None
+    store = ts._offline.store
+    block: list[Any] = []
+    left: list[int] = []
+    real = store.enqueue_many
+
+    def spy(items: Any, **kw: Any) -> Any:
+        assert not isinstance(items, list)
+
+        def watched() -> Any:
+            for item in items:
+                left.append(len(block[0]))
+                yield item
+
+        return real(watched(), **kw)
+
+    monkeypatch.setattr(store, "enqueue_many", spy)
+    with ts.batch():
+        block.append(ts._offline._batch)
+        first = ts.create_time(a_time(notes="first"))
+        for i in range(120):
+            ts.create_time(a_time(notes=f"more {i}"))
+        ts.update_time({"notes": "changed late"}, first["uuid"])
+    assert left[0] == 121 and left[-1] == 0  # emptied as handed over
+    assert pending(ts)["pending"] == 121  # the update merged into the create
+    assert ts.sync().synced == 121
+    notes = [t["notes"] for t in ts.get_times()]
+    assert notes.count("changed late") == 1 and "first" not in notes
+
+
 def test_created_gives_the_answer_and_the_object_of_a_create() -> None:
     from pymesync import provisional
 

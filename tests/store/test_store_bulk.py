@@ -38,6 +38,7 @@ from pymesync.store import (
     Operation,
     Store,
     queue,
+    values,
 )
 from pymesync.store.records import new_uuid4
 
@@ -59,7 +60,9 @@ def _seed(store: Store) -> None:
     store.fail(claimed.op_id, error={"status": 400}, permanent=True, now=T0)
 
 
-TARGETS = ["S1", "S2", "S3", "L5", "L6", "L9", "N1"]
+TARGETS = ["S1", "S2", "S3", "L5", "L6", "L9", "N1", "N2"]
+#: Ids no seeded store knows: they may be promised new to enqueue_many.
+NEW_IDS = frozenset({"N1", "N2", *(f"op-{n}" for n in range(15))})
 PAYLOADS = st.fixed_dictionaries(
     {"notes": st.sampled_from(["x", "y"])}, optional={"duration": st.integers(1, 9)}
 )
@@ -105,14 +108,30 @@ def _run_one_by_one(
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(batch=items(), chunk=st.sampled_from([1, 2, 3, 400]))
+@given(
+    batch=items(),
+    chunk=st.sampled_from([1, 2, 3, 400]),
+    statement=st.sampled_from([(4000, 16), (4000, 1), (20, 2)]),
+    new=st.booleans(),
+    pipeline=st.booleans(),
+)
 def test_enqueue_many_is_enqueue_one_by_one(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
     batch: list[tuple[NewOperation, CacheObject | None]],
     chunk: int,
+    statement: tuple[int, int],
+    new: bool,
+    pipeline: bool,
 ) -> None:
+    """Whatever the chunks, the statement sizes, the ids promised new (those the store
+    cannot know: not seeded) and whether a second thread writes."""
     monkeypatch.setattr(queue, "_BATCH", chunk)
+    # Rows written many to a statement (values.insert_rows), or a few at a time.
+    monkeypatch.setattr(values, "MOST_PARAMETERS", statement[0])
+    monkeypatch.setattr(values, "_FEWEST_ROWS", statement[1])
+    monkeypatch.setattr(queue, "PIPELINE", pipeline)
+    new_ids = NEW_IDS if new else frozenset()
     folder = tmp_path_factory.mktemp("many")
     with Store.open(folder / "one.sqlite3") as one, Store.open(folder / "many.sqlite3") as many:
         _seed(one)
@@ -121,10 +140,10 @@ def test_enqueue_many_is_enqueue_one_by_one(
         expected = _run_one_by_one(one, batch)
         if isinstance(expected, type):
             with pytest.raises(expected):
-                many.enqueue_many(iter(batch), now=at(9))
+                many.enqueue_many(iter(batch), now=at(9), new_ids=new_ids)
             assert sqlite_state(many.path) == before  # all or nothing
             return
-        assert many.enqueue_many(iter(batch), now=at(9)) == expected
+        assert many.enqueue_many(iter(batch), now=at(9), new_ids=new_ids) == expected
         assert sqlite_state(many.path) == sqlite_state(one.path)
         assert tags_match_payloads(many.path)
 
