@@ -97,6 +97,7 @@ class ConnectionPool:
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
         self._context: Any = None
+        self._fixed: str | None = None
 
     def request(
         self, method: str, target: str, body: bytes | None, headers: dict[str, str]
@@ -149,14 +150,12 @@ class ConnectionPool:
     ) -> bytes:
         if any(char in target for char in " \r\n") or not target.startswith("/"):
             raise ValueError(f"invalid request target {target!r}")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
-        for name, value in (*self.headers.items(), *headers.items()):
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise ValueError(f"invalid header {name!r}")
-            lines.append(f"{name}: {value}")
+        if self._fixed is None:  # the Host and pool headers, checked and joined once
+            self._fixed = f"Host: {self._host_header}\r\n" + _header_lines(self.headers)
+        lines = f"{method} {target} HTTP/1.1\r\n{self._fixed}{_header_lines(headers)}"
         if body is not None or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body or b'')}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            lines += f"Content-Length: {len(body or b'')}\r\n"
+        head = (lines + "\r\n").encode("latin-1")
         return head + body if body else head
 
     def _take(self) -> _Connection:
@@ -279,6 +278,19 @@ class _BufferReader:
         self.pos = stop
         return line
 
+    def header_block(self) -> bytes | None:
+        """The header lines up to the blank line (each with its CRLF; the blank line
+        consumed), or None when they are not all here or not CRLF-terminated (then
+        :meth:`readline` it is)."""
+        end = self.data.find(b"\r\n\r\n", max(0, self.pos - 2))
+        if end < 0:
+            return None
+        if end + 2 < self.pos:  # no header at all: the blank line comes first
+            return None
+        block = self.data[self.pos : end + 2]
+        self.pos = end + 4
+        return block
+
     def read(self, size: int = -1) -> bytes:
         available = len(self.data) - self.pos
         if (size < 0 or available < size) and not self.eof:
@@ -294,6 +306,14 @@ def _decoded(content: bytes, headers: Headers) -> bytes:
     if encoding in ("gzip", "deflate") and content:
         return zlib.decompress(content, 47 if encoding == "gzip" else zlib.MAX_WBITS)
     return content
+
+
+def _header_lines(headers: dict[str, str]) -> str:
+    """``Name: value`` lines, each ending in CRLF; a CR or LF in a header is refused."""
+    text = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    if text.count("\r") != len(headers) or text.count("\n") != len(headers):
+        raise ValueError(f"invalid header in {sorted(headers)!r}")
+    return text
 
 
 def _read_response(reader: Any) -> tuple[int, Headers, bytes, bool]:
@@ -329,19 +349,32 @@ def _read_response(reader: Any) -> tuple[int, Headers, bytes, bool]:
 
 
 def _read_headers(reader: Any) -> Headers:
+    block = reader.header_block() if isinstance(reader, _BufferReader) else None
+    if block is not None:  # all the header lines at once, split in one go
+        lines = block.decode("latin-1").split("\r\n")[:-1]
+        if len(lines) > MAX_HEADERS:
+            raise HTTPException(f"more than {MAX_HEADERS} headers")
+        headers = Headers()
+        for line in lines:
+            _add_header(headers, line)
+        return headers
     headers = Headers()
     for _ in range(MAX_HEADERS + 1):
-        line = reader.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise HTTPException("header line too long")
-        if line in (b"\r\n", b"\n", b""):
+        raw = reader.readline(MAX_LINE + 1)
+        if raw in (b"\r\n", b"\n", b""):
             return headers
-        name, sep, value = line.decode("latin-1").partition(":")
-        if not sep:
-            continue  # not a header (e.g. an obsolete folded line): ignored
-        key, text = name.strip().lower(), value.strip()
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        _add_header(headers, raw.decode("latin-1"))
     raise HTTPException(f"more than {MAX_HEADERS} headers")
+
+
+def _add_header(headers: Headers, line: str) -> None:
+    if len(line) > MAX_LINE:
+        raise HTTPException("header line too long")
+    name, sep, value = line.partition(":")
+    if not sep:
+        return  # not a header (e.g. an obsolete folded line): ignored
+    key, text = name.strip().lower(), value.strip()
+    headers[key] = f"{headers[key]}, {text}" if key in headers else text
 
 
 def _read_chunked(reader: Any) -> bytes:

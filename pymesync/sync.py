@@ -242,7 +242,7 @@ class SyncWorker:
     @property
     def _chunk(self) -> int:
         """Operations claimed together (one short transaction, one commit)."""
-        return max(1, self.concurrency)
+        return max(1, 2 * self.concurrency)
 
     @property
     def _window(self) -> int:

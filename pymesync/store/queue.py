@@ -15,9 +15,10 @@ object by ``ix_operations_account_entity_target`` (whose entries end with the ro
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sqlite3
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,8 +133,15 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else parse_utc(text)
 
 
-def to_record(row: Row, *, outcome_unknown: bool = False) -> Operation:
-    """The frozen record for a queue row (a tuple of :data:`COLUMNS`)."""
+def to_record(
+    row: Row,
+    *,
+    outcome_unknown: bool = False,
+    parse: Callable[[str], datetime] = parse_utc,
+) -> Operation:
+    """The frozen record for a queue row (a tuple of :data:`COLUMNS`); ``parse`` reads
+    its times (e.g. one remembering the texts it has read: rows read together share
+    most of them)."""
     payload, last_error = row[_PAYLOAD], row[_ERROR]
     return Operation(
         id=row[_ID],
@@ -146,13 +154,13 @@ def to_record(row: Row, *, outcome_unknown: bool = False) -> Operation:
         base_revision=row[_BASE],
         state=_state(row[_STATE]),
         attempts=row[_ATTEMPTS],
-        next_attempt_at=_time(row[_NEXT]),
+        next_attempt_at=None if row[_NEXT] is None else parse(row[_NEXT]),
         last_error=None if last_error is None else load_json(last_error),
-        created_at=parse_utc(row[_CREATED]),
-        updated_at=parse_utc(row[_UPDATED]),
-        first_sent_at=_time(row[_FIRST_SENT]),
+        created_at=parse(row[_CREATED]),
+        updated_at=parse(row[_UPDATED]),
+        first_sent_at=None if row[_FIRST_SENT] is None else parse(row[_FIRST_SENT]),
         lease_owner=row[_OWNER],
-        lease_expires_at=_time(row[_EXPIRES]),
+        lease_expires_at=None if row[_EXPIRES] is None else parse(row[_EXPIRES]),
         outcome_unknown=outcome_unknown,
     )
 
@@ -704,6 +712,7 @@ def claim(
         rows = sorted([*rows, *expired], key=lambda row: int(row[_ID]))[:limit]
     expires = now + timedelta(seconds=lease_seconds)
     expires_text = format_utc(expires)
+    parse = functools.lru_cache(maxsize=64)(parse_utc)  # the claim's rows share times
     claimed: list[Operation] = []
     updates = []
     for row in rows:
@@ -721,7 +730,7 @@ def claim(
             first_sent_at=row[_FIRST_SENT] or now_text,
             attempts=row[_ATTEMPTS] + extra,
         )
-        claimed.append(to_record(leased, outcome_unknown=was_inflight))
+        claimed.append(to_record(leased, outcome_unknown=was_inflight, parse=parse))
     if updates:
         db.executemany(_LEASE, updates)
     return claimed
