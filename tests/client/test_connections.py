@@ -109,6 +109,15 @@ def test_request_bytes_and_keep_alive(serve: Serve) -> None:
     assert b"Content-Length" not in second
 
 
+def test_a_connection_the_server_closed_is_not_reused(serve: Serve) -> None:
+    # the server closes each connection right after its one answer, without saying so
+    server, pool = serve(ok(b"[1]"))
+    for _ in range(3):
+        assert pool.request("GET", "/v0/times", None, {})[1] == b"[1]"
+        time.sleep(0.1)  # meanwhile the server hangs up on the idle connection
+    assert server.connections == 3
+
+
 def test_chunked_body_with_trailers(serve: Serve) -> None:
     answer = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -4,11 +4,7 @@ the same errors, over real loopback HTTP."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -222,76 +218,6 @@ def test_the_token_is_never_in_a_direct_path_error(emu: Any) -> None:
     result = outcome(lambda: transport.send(wire.times_request(TimesQuery()), secret))
     assert transport.paths == ["direct"] and result[0] != "ok"
     assert secret not in repr(result) and "s3cr3t" not in repr(result)
-
-
-# ---------------------------------------------------------------- connections
-
-
-class OneShotServer:
-    """A raw HTTP server: answers each request on a connection with ``body`` (gzip
-    encoded if asked), keeps the connection alive, then closes it ``close_after``
-    seconds later without a word (as servers do with idle connections)."""
-
-    def __init__(self, body: bytes, *, gzip_body: bool = False, close_after: float = 0.05):
-        self.body = gzip.compress(body) if gzip_body else body
-        self.gzip_body = gzip_body
-        self.close_after = close_after
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head = [
-                b"HTTP/1.1 200 OK",
-                b"Content-Type: application/json",
-                b"Content-Length: " + str(len(self.body)).encode(),
-            ]
-            if self.gzip_body:
-                head.append(b"Content-Encoding: gzip")
-            conn.sendall(b"\r\n".join(head) + b"\r\n\r\n" + self.body)
-            time.sleep(self.close_after)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def test_a_connection_the_server_closed_is_not_reused() -> None:
-    server = OneShotServer(json.dumps([{"uuid": "x"}]).encode())
-    try:
-        transport = Counted(f"http://127.0.0.1:{server.port}/v0", timeout=2)
-        for _ in range(3):
-            assert transport.send(wire.times_request(TimesQuery()), "T") == [{"uuid": "x"}]
-            time.sleep(0.2)  # meanwhile the server hangs up on the idle connection
-        assert transport.paths == ["direct"] * 3 and server.connections == 3
-    finally:
-        server.close()
-
-
-def test_a_gzip_encoded_answer_is_decoded() -> None:
-    server = OneShotServer(json.dumps({"uuid": "y"}).encode(), gzip_body=True, close_after=0)
-    try:
-        transport = Counted(f"http://127.0.0.1:{server.port}/v0", timeout=2)
-        assert transport.send(wire.times_request(TimesQuery(uuid="y")), "T") == {"uuid": "y"}
-        assert transport.paths == ["direct"]
-    finally:
-        server.close()
 
 
 def test_importing_pymesync_loads_no_http_stack_or_database() -> None:
