@@ -202,10 +202,10 @@ class Transport:
         except Exception:  # e.g. an unknown scheme: requests says what is wrong
             return None
         if self._pool is None:
-            connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
-            headers = {str(k): str(v) for k, v in session.headers.items()}
             from pymesync.connections import ConnectionPool  # (with http.client)
 
+            connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
+            headers = {str(k): str(v) for k, v in session.headers.items()}
             try:
                 self._pool = ConnectionPool(
                     self.baseurl,

@@ -169,3 +169,18 @@ def tags_match_payloads(path: Path) -> bool:
     finally:
         conn.close()
     return stored == derived
+
+
+def fresh_creates(n: int) -> tuple[list[tuple[NewOperation, CacheObject | None]], set[str]]:
+    """``n`` creates of times on fresh local ids with their provisional objects, and
+    the ids drawn for them (what ``batch()`` hands to ``enqueue_many`` as ``new_ids``)."""
+    from pymesync.store.records import new_uuid4
+
+    items: list[tuple[NewOperation, CacheObject | None]] = []
+    new_ids: set[str] = set()
+    for i in range(n):
+        key = new_uuid4()
+        new = op("create", key, {"duration": i, "project": "gwm", "activities": ["dev"]})
+        items.append((new, provisional(key, {"duration": i, "project": ["gwm"]})))
+        new_ids.update((key, new.op_id))
+    return items, new_ids

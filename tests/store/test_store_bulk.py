@@ -20,6 +20,7 @@ from store_helpers import (
     OTHER,
     T0,
     at,
+    fresh_creates,
     on_connections,
     op,
     provisional,
@@ -372,19 +373,8 @@ def test_get_objects_has_objects_local_ids(store: Store) -> None:
 # ---------------------------------------------------------------- enqueue_many: new ids
 
 
-def _fresh_items(n: int) -> tuple[list[tuple[NewOperation, CacheObject | None]], set[str]]:
-    items: list[tuple[NewOperation, CacheObject | None]] = []
-    new_ids: set[str] = set()
-    for i in range(n):
-        key = new_uuid4()
-        new = op("create", key, {"duration": i, "project": "gwm", "activities": ["dev"]})
-        items.append((new, provisional(key, {"duration": i, "project": ["gwm"]})))
-        new_ids.update((key, new.op_id))
-    return items, new_ids
-
-
 def test_enqueue_many_new_ids_are_not_looked_up(tmp_path: Path) -> None:
-    items, new_ids = _fresh_items(30)
+    items, new_ids = fresh_creates(30)
     # later items on the same new object (same chunk and next chunk) still coalesce
     first, second = items[0][0].target, items[12][0].target
     items.insert(5, (op("update", first, {"notes": "merged"}), None))
@@ -408,7 +398,7 @@ def test_enqueue_many_new_ids_are_not_looked_up(tmp_path: Path) -> None:
 
 
 def test_enqueue_many_new_ids_still_refuse_duplicates_within_the_call(store: Store) -> None:
-    items, new_ids = _fresh_items(3)
+    items, new_ids = fresh_creates(3)
     again = op("create", new_uuid4(), {"duration": 1}, op_id=items[0][0].op_id)
     with pytest.raises(DuplicateOperationError):
         store.enqueue_many([*items, (again, None)], now=T0, new_ids=new_ids | {again.target})

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import ACCOUNT, T0, op, provisional, sqlite_state, tags_match_payloads
+from store_helpers import ACCOUNT, T0, fresh_creates, op, sqlite_state, tags_match_payloads
 
-from pymesync.store import CacheObject, NewOperation, Store, StoreError, queue
+from pymesync.store import NewOperation, Store, StoreError, queue
 from pymesync.store.records import new_uuid4
 from pymesync.store.writer import Writer, worth_a_thread
 
@@ -57,17 +57,6 @@ def test_worth_a_thread_is_a_bool() -> None:
 # ---------------------------------------------------------------- enqueue_many
 
 
-def _items(n: int) -> tuple[list[tuple[NewOperation, CacheObject | None]], set[str]]:
-    items: list[tuple[NewOperation, CacheObject | None]] = []
-    new_ids: set[str] = set()
-    for i in range(n):
-        key = new_uuid4()
-        new = op("create", key, {"duration": i, "project": "gwm", "activities": ["dev"]})
-        items.append((new, provisional(key, {"duration": i, "project": ["gwm"]})))
-        new_ids.update((key, new.op_id))
-    return items, new_ids
-
-
 def _spy_writes(
     monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None
 ) -> list[tuple[str, int]]:
@@ -89,7 +78,7 @@ def test_pipeline_writes_in_a_second_thread_with_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue, "_BATCH", 10)
-    items, new_ids = _items(45)
+    items, new_ids = fresh_creates(45)
     # an update on a new object of an earlier chunk: looked up after the writer is done
     items.insert(30, (op("update", items[3][0].target, {"notes": "late"}), None))
     with Store.open(tmp_path / "a.sqlite3") as one, Store.open(tmp_path / "b.sqlite3") as two:
@@ -111,7 +100,7 @@ def test_pipeline_starts_only_when_a_chunk_is_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue, "PIPELINE", True)
-    items, new_ids = _items(9)
+    items, new_ids = fresh_creates(9)
     seen = _spy_writes(monkeypatch)
     with Store.open(tmp_path / "a.sqlite3") as store:
         store.enqueue_many(items, now=T0, new_ids=new_ids)
@@ -124,7 +113,7 @@ def test_a_failed_write_in_the_thread_stores_nothing(
 ) -> None:
     monkeypatch.setattr(queue, "_BATCH", 10)
     monkeypatch.setattr(queue, "PIPELINE", True)
-    items, new_ids = _items(50)
+    items, new_ids = fresh_creates(50)
     with Store.open(tmp_path / "a.sqlite3") as store:
         store.enqueue(op("create", "before", {"duration": 1}), now=T0)
         before = sqlite_state(store.path)
@@ -144,7 +133,7 @@ def test_the_caller_error_rolls_back_what_the_thread_wrote(
 ) -> None:
     monkeypatch.setattr(queue, "_BATCH", 10)
     monkeypatch.setattr(queue, "PIPELINE", True)
-    items, new_ids = _items(50)
+    items, new_ids = fresh_creates(50)
     items[35] = (NewOperation(ACCOUNT, "create", "time", "x", None), None)  # no payload
     with Store.open(tmp_path / "a.sqlite3") as store:
         before = sqlite_state(store.path)
@@ -161,7 +150,7 @@ def test_the_thread_error_comes_before_a_later_caller_error(
     """As without the thread: the write of chunk 1 fails before chunk 2 is looked at."""
     monkeypatch.setattr(queue, "_BATCH", 10)
     monkeypatch.setattr(queue, "PIPELINE", True)
-    items, new_ids = _items(20)
+    items, new_ids = fresh_creates(20)
     bad = NewOperation(ACCOUNT, "create", "time", "x", None)  # no payload
     items[15] = (bad, None)
     new_ids |= {"x", bad.op_id}  # nothing to look up: chunk 2 does not wait for the thread
@@ -196,7 +185,7 @@ def test_the_connection_is_used_by_one_thread_at_a_time(
     every write handed to the thread is done."""
     monkeypatch.setattr(queue, "_BATCH", 10)
     monkeypatch.setattr(queue, "PIPELINE", True)
-    items, new_ids = _items(60)
+    items, new_ids = fresh_creates(60)
     creates = [new for new, _ in items]
     for n in (12, 25, 38, 51):
         # on an object of the chunk before (looked up, then coalesced one by one),
