@@ -50,13 +50,19 @@ def notes_on_server(emu: Any, prefix: str) -> collections.Counter[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("concurrency", "count"), [(1, 300), (8, 1200)])
+@pytest.mark.parametrize(
+    ("concurrency", "count", "projects_cached"),
+    [(1, 300, False), (8, 1200, False), (8, 1200, True)],
+    ids=["one-at-a-time", "sending-threads", "fast-lane"],
+)
 def test_crash_loop_loses_nothing_and_doubles_nothing(
-    emu: Any, child_env: dict[str, str], concurrency: int, count: int
+    emu: Any, child_env: dict[str, str], concurrency: int, count: int, projects_cached: bool
 ) -> None:
     child_env = {**child_env, "SYNC_CONCURRENCY": str(concurrency)}
     ts = pymesync.TimeSync(emu.base_url, mode="queue")
     ts.authenticate("alice", "alice", "password")
+    if projects_cached:  # the creates then go over the sync's fast lane
+        assert ts.get_projects()
     with ts.batch():
         for i in range(count):
             ts.create_time(
@@ -110,6 +116,7 @@ def test_two_workers_and_four_writers_at_once(
 ) -> None:
     ts = pymesync.TimeSync(emu.base_url, mode="queue")
     ts.authenticate("alice", "alice", "password")
+    assert ts.get_projects()  # cached, as after any use: creates take the fast lane
     done = tmp_path / "writers-done"
     workers = [
         subprocess.Popen(

@@ -41,8 +41,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.run = next(_run)
         self.serial = itertools.count()
 
-    @initialize(mode=st.sampled_from(["auto", "queue"]))
-    def login(self, mode: str) -> None:
+    @initialize(mode=st.sampled_from(["auto", "queue"]), projects_cached=st.booleans())
+    def login(self, mode: str, projects_cached: bool) -> None:
         self.ts = pymesync.TimeSync(
             self.emu.base_url,
             mode=mode,  # type: ignore[arg-type]
@@ -50,6 +50,8 @@ class SyncMachine(RuleBasedStateMachine):
         )
         assert "token" in self.ts.authenticate("alice", "alice", "password")
         self.ts._queue().offline_retry = 0
+        if projects_cached:  # creates of times then take the sync's fast lane
+            assert self.ts.get_projects()
 
     def _notes(self) -> str:
         return f"sm{self.run}-{next(self.serial)}"
