@@ -107,10 +107,8 @@ class ConnectionPool:
         Raises :class:`ConnectError` when no connection could be opened, and the
         socket's or an :mod:`http.client` exception when it broke afterwards.
         """
-        message = self._message(method, target, body, headers)
-        conn = self._take()
+        conn = self._send(method, target, body, headers)
         try:
-            conn.sock.sendall(message)
             status, response_headers, content, keep = _read_response(conn.reader)
         except BaseException:
             conn.close()
@@ -129,6 +127,12 @@ class ConnectionPool:
 
         Raises like :meth:`request` (:class:`ConnectError` when nothing was sent).
         """
+        return Exchange(self, self._send(method, target, body, headers))
+
+    def _send(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> _Connection:
+        """Write the request on a connection taken from the pool; the connection."""
         message = self._message(method, target, body, headers)
         conn = self._take()
         try:
@@ -136,7 +140,7 @@ class ConnectionPool:
         except BaseException:
             conn.close()
             raise
-        return Exchange(self, conn)
+        return conn
 
     def close(self) -> None:
         """Close every idle connection."""

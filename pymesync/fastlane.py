@@ -105,11 +105,11 @@ class FastLane:
                 op, token = self._end(exchange)
                 ended.append((op, self._result(op, token, *answer)))
         now = time.monotonic()
-        for exchange in [e for e in self._exchanges if e.deadline is not None]:
-            if exchange.deadline is not None and exchange.deadline <= now:
-                exchange.abort()
-                op, token = self._end(exchange)
-                ended.append((op, Prior(self.transport.failure(TimeoutError(), token))))
+        overdue = [e for e in self._exchanges if e.deadline is not None and e.deadline <= now]
+        for exchange in overdue:
+            op, token = self._end(exchange)
+            exchange.abort()
+            ended.append((op, Prior(self.transport.failure(TimeoutError(), token))))
         return ended
 
     def wake(self) -> None:
@@ -120,8 +120,8 @@ class FastLane:
     def close(self) -> None:
         """Drop every exchange still in flight (their connections are closed)."""
         for exchange in list(self._exchanges):
-            exchange.abort()
             self._end(exchange)
+            exchange.abort()
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()

@@ -78,6 +78,19 @@ class RetryPolicy:
         jittered = (rng or random).uniform(0, ceiling)
         return max(jittered, retry_after or 0.0)
 
+    def pass_delay(self, failed: int, retry_after: float | None = None) -> float:
+        """Seconds to wait within a pass after its ``failed``-th failed attempt."""
+        ceiling = min(self.pass_cap, self.pass_base * 2 ** (failed - 1))
+        return max(random.uniform(0, ceiling), retry_after or 0.0)
+
+    def retry_in_pass(self, error: BaseException) -> bool:
+        """Whether ``error`` is worth another attempt within the same pass."""
+        return (
+            isinstance(error, errors.PymesyncError)
+            and error.transient
+            and (error.retry_after or 0) <= self.pass_cap
+        )
+
 
 class RateLimiter:
     """Spaces requests evenly to at most ``rate`` per second (shared by all threads)."""
@@ -394,9 +407,7 @@ class SyncWorker:
             return None
         if op.outcome_unknown or (op.last_error or {}).get("maybe_sent"):
             return None
-        now = self.clock()
-        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
-        if op.lease_expires_at is None or now + margin >= op.lease_expires_at:
+        if not self._lease_comfortable(op):
             return None
         try:
             self._check_prerequisites(op)
@@ -405,7 +416,7 @@ class SyncWorker:
         if self.sender.known_project(op.payload.get("project")) is None:
             return None
         token = self._known_token()
-        return None if token is None or _expired(token, now) else token
+        return None if token is None or _expired(token, self.clock()) else token
 
     def _push(
         self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None = None
@@ -493,7 +504,6 @@ class SyncWorker:
         if attempt.relogged or self.relogin is None:
             return None
         attempt.relogged = True
-        self._token_memo = None
         try:
             return self.relogin()
         except errors.PymesyncError:
@@ -512,11 +522,9 @@ class SyncWorker:
                 raise _NoToken(prior)
             return self._send_with_retries(op, attempt)
         policy = self.policy
-        retryable = prior.transient and (prior.retry_after or 0) <= policy.pass_cap
-        if not retryable or policy.pass_attempts <= 1:
+        if not policy.retry_in_pass(prior) or policy.pass_attempts <= 1:
             raise prior
-        ceiling = min(policy.pass_cap, policy.pass_base)
-        self.sleep(max(random.uniform(0, ceiling), prior.retry_after or 0.0))
+        self.sleep(policy.pass_delay(1, prior.retry_after))
         return self._send_with_retries(op, attempt, attempts=policy.pass_attempts - 1)
 
     def _send_with_retries(
@@ -551,13 +559,7 @@ class SyncWorker:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
             wait=_wait(policy),
-            retry=tenacity.retry_if_exception(
-                lambda exc: (
-                    isinstance(exc, errors.PymesyncError)
-                    and exc.transient
-                    and (exc.retry_after or 0) <= policy.pass_cap
-                )
-            ),
+            retry=tenacity.retry_if_exception(policy.retry_in_pass),
             sleep=sleep,
             reraise=True,
         )
@@ -626,14 +628,19 @@ class SyncWorker:
         slugs.add(op.target)
         return slugs
 
+    def _lease_comfortable(self, op: Operation) -> bool:
+        """Whether the lease this worker was given on ``op`` is still far from over."""
+        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
+        expires = op.lease_expires_at
+        return expires is not None and self.clock() + margin < expires
+
     def _check_lease(self, op: Operation) -> None:
         """Never send under a lease that ran out: another worker may own the op now.
 
         While the lease this worker was given is comfortably valid, nobody else can have
         claimed the operation, so the database is only asked when it is nearly over.
         """
-        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
-        if op.lease_expires_at is not None and self.clock() + margin < op.lease_expires_at:
+        if self._lease_comfortable(op):
             return
         row = self.store.get_operation(op.op_id)
         expires = None if row is None else row.lease_expires_at
@@ -832,8 +839,6 @@ def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
-        retry_after = getattr(error, "retry_after", None)
-        ceiling = min(policy.pass_cap, policy.pass_base * 2 ** (state.attempt_number - 1))
-        return max(random.uniform(0, ceiling), retry_after or 0.0)
+        return policy.pass_delay(state.attempt_number, getattr(error, "retry_after", None))
 
     return wait

@@ -129,12 +129,11 @@ class Transport:
 
     def send(self, request: WireRequest, token: str | None) -> Any:
         """Carry out ``request`` and return its JSON body (``None`` for an empty 200)."""
-        url = self.url(request, token)
-        data = self._body(request, token)
-        pool = self._direct_pool(url)
-        if pool is not None:
-            status, content, headers = self._send_direct(pool, request.method, url, data, token)
+        prepared = self.direct(request, token)
+        if prepared is not None:
+            status, content, headers = self._send_direct(prepared, token)
         else:
+            url, data = self.url(request, token), self._body(request, token)
             status, content, headers = self._send_session(request.method, url, data, token)
         return self.answer(status, content, headers)
 
@@ -218,19 +217,13 @@ class Transport:
                 return None
         return self._pool
 
-    def _send_direct(
-        self,
-        pool: ConnectionPool,
-        method: str,
-        url: str,
-        data: bytes | None,
-        token: str | None,
-    ) -> tuple[int, bytes, Any]:
+    def _send_direct(self, prepared: DirectRequest, token: str | None) -> tuple[int, bytes, Any]:
         from pymesync.connections import ConnectError, HTTPException  # loaded by now
 
-        target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
         try:
-            return pool.request(method, target, data, _JSON if data is not None else {})
+            return prepared.pool.request(
+                prepared.method, prepared.target, prepared.body, prepared.headers
+            )
         except (OSError, ValueError, HTTPException, ConnectError) as exc:
             raise self.failure(exc, token) from None
 

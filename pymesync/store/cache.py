@@ -730,8 +730,8 @@ def replace_local(
     ).fetchall()
     found = next((row for row in rows if row[0] == local_key), None)
     old = {row[0]: row[1] for row in rows if row[0] == entry.key}
-    if found is None or not found[2] or old:
-        provisional = found is not None and bool(found[2])
+    provisional = found is not None and bool(found[2])
+    if found is None or not provisional or old:
         if provisional:
             remove_object(db, account, entity, local_key, only_local=True)
         put_entries(db, account, entity, (entry,), now_text, old=old)
