@@ -17,7 +17,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1035,9 +1035,28 @@ def describe(result: OpResult) -> str:
     return line
 
 
-def do_sync(app: App, *, as_json: bool = False, bar_threshold: int = BAR_THRESHOLD) -> SyncReport:
+def grouped_problems(results: Iterable[OpResult]) -> list[tuple[list[OpResult], str]]:
+    """The results that are not successes, grouped by outcome and error text (one 401
+    that stopped sixteen operations is one problem, not sixteen), in first-seen order."""
+    groups: dict[tuple[str, str], list[OpResult]] = {}
+    for result in results:
+        if result.outcome == "synced":
+            continue
+        message = "" if result.error is None else result.error.message
+        groups.setdefault((result.outcome, message), []).append(result)
+    return [(members, message) for (_, message), members in groups.items()]
+
+
+def do_sync(
+    app: App,
+    *,
+    as_json: bool = False,
+    bar_threshold: int = BAR_THRESHOLD,
+    budget: float | None = None,
+) -> SyncReport:
     """One sync pass with a progress bar (on a terminal, for more than a few operations),
-    then the truth: exits non-zero when something failed or waits for a login."""
+    then the truth: exits non-zero when something failed or waits for a login. Each
+    distinct problem is printed once, with how many operations it hit."""
     ts = app.logged_in()
     before = ts.status()
     todo = int(before.get("pending", 0)) + int(before.get("inflight", 0))
@@ -1045,17 +1064,22 @@ def do_sync(app: App, *, as_json: bool = False, bar_threshold: int = BAR_THRESHO
     colours = {"synced": "green", "deferred": "yellow", "needs_login": "yellow", "failed": "red"}
 
     def line(result: OpResult) -> None:
-        if not as_json:
+        if not as_json and result.outcome == "synced":
             app.out(describe(result), colours.get(result.outcome))
 
     if use_bar:
         with click.progressbar(length=todo, label="syncing", file=sys.stderr) as bar:
-            report = ts.sync(progress=lambda result: bar.update(1))
-        for result in report.results:
-            if result.outcome != "synced":
-                line(result)
+            report = ts.sync(progress=lambda result: bar.update(1), budget=budget)
     else:
-        report = ts.sync(progress=line)
+        report = ts.sync(progress=line, budget=budget)
+    if not as_json:
+        for members, message in grouped_problems(report.results):
+            first = members[0]
+            if len(members) == 1:
+                app.out(describe(first), colours.get(first.outcome))
+            else:
+                text = f"{len(members)} operations {first.outcome.replace('_', ' ')}"
+                app.out(text + (f": {message}" if message else ""), colours.get(first.outcome))
     after = ts.status()
     if as_json:
         emit_json({**report.as_dict(), "status": after})
@@ -1071,6 +1095,11 @@ def do_sync(app: App, *, as_json: bool = False, bar_threshold: int = BAR_THRESHO
         raise CliError(
             "the server refused the stored login: run `pymesync login`, then `pymesync sync`",
             EXIT_LOGIN,
+        )
+    if report.stopped == "budget":
+        raise CliError(
+            f"stopped after {budget:g} s (the --budget); the rest stays queued: sync again",
+            EXIT_OFFLINE,
         )
     if report.stopped == "offline":
         last = report.results[-1].error if report.results else None
@@ -1089,14 +1118,21 @@ def do_sync(app: App, *, as_json: bool = False, bar_threshold: int = BAR_THRESHO
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds the pass may take in all; then what is left stays queued.",
+)
 @pass_app
-def sync(app: App, as_json: bool) -> None:
+def sync(app: App, as_json: bool, budget: float) -> None:
     """Push the queue to the server now (one pass).
 
-    Exit status: 0 when everything is on the server, 3 when the server cannot be reached,
-    4 when operations failed, 5 when a login is needed.
+    Exit status: 0 when everything is on the server, 3 when the server cannot be reached
+    (or the --budget ran out first), 4 when operations failed, 5 when a login is needed.
     """
-    do_sync(app, as_json=as_json)
+    do_sync(app, as_json=as_json, budget=budget)
 
 
 @main.command()

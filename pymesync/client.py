@@ -346,11 +346,20 @@ class TimeSync:
 
     # ------------------------------------------------------------------ offline-first
 
-    def sync(self, progress: Callable[[OpResult], None] | None = None) -> SyncReport:
+    def sync(
+        self,
+        progress: Callable[[OpResult], None] | None = None,
+        *,
+        budget: float | None = None,
+    ) -> SyncReport:
         """Push every queued operation of this account now, in order.
 
         ``progress``, if given, is called with each operation's
         :class:`~pymesync.sync.OpResult` as soon as it is known (for progress bars).
+        ``budget`` (seconds, default unlimited) bounds the whole pass: once it is spent
+        nothing new is sent, requests still out are abandoned within about a second and
+        their operations stay queued (reconciled by a later pass); the report then says
+        ``stopped="budget"``.
 
         Returns a :class:`~pymesync.sync.SyncReport` (what was sent, what failed, why a
         pass stopped early). In test mode and ``direct`` mode there is no queue and the
@@ -358,7 +367,9 @@ class TimeSync:
         """
         if self._offline is None:
             return SyncReport()
-        return self._offline.sync(self._token(), progress=progress)
+        if budget is not None and not budget > 0:
+            raise ValueError("budget must be a positive number of seconds")
+        return self._offline.sync(self._token(), progress=progress, budget=budget)
 
     @property
     def last_read(self) -> ReadInfo | None:

@@ -1,11 +1,15 @@
 """The background sync loop behind ``pymesync daemon``.
 
 One daemon per store (an exclusive lock file next to the database). Every ``interval``
-seconds it pushes the operations that are due; operations backing off after transient
-failures wait for their own ``next_attempt_at``, and while the server is unreachable
-the loop itself backs off (doubling up to ``max_backoff``). SIGTERM and SIGINT finish
-the operation in flight (or give its lease back) and stop the loop. It logs through the
-standard :mod:`logging` module (logger ``pymesync.daemon``); the token never appears.
+seconds it pushes the operations that are due. While the server is unreachable the loop
+itself backs off (doubling up to ``max_backoff``), and each pass then starts with a
+single request; once one succeeds, everything that was backing off is due again and the
+whole queue goes at full concurrency in that same pass (the backoff is the server's,
+not each operation's). A pass lasts at most ``pass_budget`` seconds. SIGTERM and SIGINT
+stop the loop within a few seconds: nothing new is sent, requests in flight are
+abandoned, and their operations go back to the queue to be reconciled by the next pass.
+It logs through the standard :mod:`logging` module (logger ``pymesync.daemon``); the
+token never appears.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: Any) -> None:
         LOG.info(
-            "received %s: finishing the operation in flight, then stopping",
+            "received %s: abandoning the requests in flight, then stopping",
             signal.Signals(signum).name,
         )
         stop.set()
@@ -94,8 +98,12 @@ def run_daemon(
     stop: threading.Event | None = None,
     logger: logging.Logger | None = None,
     max_backoff: float = 300.0,
+    pass_budget: float = 300.0,
 ) -> None:
     """Sync ``ts``'s account until ``stop`` is set (or SIGTERM/SIGINT arrives).
+
+    ``pass_budget`` bounds one pass in seconds (a longer queue goes on in the next
+    pass, started at once).
 
     ``ts`` must be an offline-first client (mode ``"auto"`` or ``"queue"``) that knows
     its account (a token, or ``TimeSync.resume``). Raises
@@ -114,7 +122,9 @@ def run_daemon(
             failures = 0
             warned_login = False
             while not stop.is_set():
-                report = worker.run_once(should_stop=stop.is_set)
+                if failures:  # after the server-level backoff: everything is due again
+                    backend.store.expedite(account)
+                report = worker.run_once(should_stop=stop.is_set, budget=pass_budget)
                 if report.results:
                     log.info(
                         "pass: %d synced, %d failed, %d sent",
@@ -146,7 +156,7 @@ def run_daemon(
                             "again: run `pymesync login` (queue kept)"
                         )
                 else:
-                    failures, wait = 0, interval
+                    failures, wait = 0, 0.0 if report.stopped == "budget" else interval
                 if report.stopped != "needs_login":
                     warned_login = False
                 stop.wait(wait)

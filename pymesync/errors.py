@@ -54,6 +54,10 @@ class PymesyncError(Exception):
     #: usable answer came back (a lost response): a write must then be reconciled, not
     #: blindly resent.
     maybe_sent: bool = False
+    #: Whether no complete answer came in time (a read timeout or the request's
+    #: deadline): a slow server may still be carrying the write out, so it is looked
+    #: for only after waiting at least that long again.
+    timed_out: bool = False
 
     def __init__(self, message: str, *, as_list: bool = False) -> None:
         super().__init__(message)

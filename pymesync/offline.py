@@ -224,11 +224,15 @@ class OfflineBackend:
         *,
         stop_after: str | None = None,
         progress: Callable[[OpResult], None] | None = None,
+        budget: float | None = None,
     ) -> SyncReport:
         """Push the account's queue now: operations backing off after a transient
-        failure are tried at once too (failed ones wait for an explicit retry)."""
+        failure are tried at once too (failed ones wait for an explicit retry).
+        ``budget``: seconds the whole pass may take (see :meth:`SyncWorker.run_once`)."""
         self.store.expedite(self.account(token), now=self.clock())
-        report = self.worker(token).run_once(self.clock(), stop_after=stop_after, progress=progress)
+        report = self.worker(token).run_once(
+            self.clock(), stop_after=stop_after, progress=progress, budget=budget
+        )
         now = self.clock()
         if report.stopped == "offline":
             self._went_offline(now)

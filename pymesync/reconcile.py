@@ -58,29 +58,48 @@ def matches(entity: str, payload: dict[str, Any], obj: dict[str, Any]) -> bool:
     return True
 
 
+def same_entry(entity: str, one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two queued payloads would make indistinguishable server objects."""
+    return matches(entity, one, other) and matches(entity, other, one)
+
+
+def lost_time_candidates(
+    payload: dict[str, Any],
+    candidates: Iterable[dict[str, Any]],
+    sent_on: str,
+    taken: set[str],
+) -> list[dict[str, Any]]:
+    """Every server time a lost create may have produced, oldest first.
+
+    ``candidates`` are the server's times for that user, project and date;
+    ``sent_on`` the day (YYYY-MM-DD, UTC) the operation was first sent; ``taken`` the
+    uuids that already belong to other queued or synced creates (or were known before
+    this one was first sent). The caller adopts the first one it can reserve: N
+    identical local creates adopt at most N such times.
+    """
+    found = []
+    for obj in candidates:
+        if not isinstance(obj, dict) or obj.get("uuid") in taken:
+            continue
+        if not isinstance(obj.get("uuid"), str) or obj.get("deleted_at") is not None:
+            continue
+        created = obj.get("created_at")
+        if isinstance(created, str) and created < sent_on:
+            continue
+        if matches("time", payload, obj):
+            found.append(obj)
+    return sorted(found, key=lambda obj: str(obj.get("created_at") or ""))
+
+
 def find_lost_time(
     payload: dict[str, Any],
     candidates: Iterable[dict[str, Any]],
     sent_on: str,
     taken: set[str],
 ) -> dict[str, Any] | None:
-    """The server time a lost create produced, if one is there.
-
-    ``candidates`` are the server's times for that user, project and date;
-    ``sent_on`` the day (YYYY-MM-DD, UTC) the operation was first sent; ``taken`` the
-    uuids that already belong to other queued or synced creates.
-    """
-    for obj in candidates:
-        if not isinstance(obj, dict) or obj.get("uuid") in taken:
-            continue
-        if obj.get("deleted_at") is not None:
-            continue
-        created = obj.get("created_at")
-        if isinstance(created, str) and created < sent_on:
-            continue
-        if matches("time", payload, obj):
-            return obj
-    return None
+    """The first of :func:`lost_time_candidates`, if there is one."""
+    found = lost_time_candidates(payload, candidates, sent_on, taken)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -26,21 +26,36 @@ if TYPE_CHECKING:
 
 
 class Held(Exception):
-    """An operation that must not be sent now (a failed prerequisite, a held conflict)."""
+    """An operation that must not be sent now (a failed prerequisite, a held conflict,
+    a write that may still be being carried out and is looked for at ``look_after``)."""
 
-    def __init__(self, reason: str, *, conflict: bool = False, retry_in: float = 60.0) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        conflict: bool = False,
+        retry_in: float = 60.0,
+        look_after: dt.datetime | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.conflict = conflict
         self.retry_in = retry_in
+        self.look_after = look_after
 
 
 @dataclass
 class Attempt:
-    """What one push of an operation has learnt so far (mutable, local to one push)."""
+    """What one push of an operation has learnt so far (mutable, local to one push).
+
+    ``unknown``: a request of it may have been carried out without an answer seen;
+    ``adopted``: its server object was found by reconciliation, not made by it;
+    ``lease_until``: its lease as renewed during this push."""
 
     unknown: bool
     relogged: bool = False
+    adopted: bool = False
+    lease_until: dt.datetime | None = None
 
 
 def server_key(entity: str, obj: Any) -> str | None:
@@ -72,10 +87,13 @@ class Sender:
         self.before_request = before_request
         # projects looked up for created times, until forget() (once per claim round)
         self._projects: dict[str, CacheObject | None] = {}
+        # projects asked of the server, until forget()
+        self._fetched: dict[str, bool] = {}
 
     def forget(self) -> None:
         """Drop what was looked up in the cache: it may have changed meanwhile."""
         self._projects = {}
+        self._fetched = {}
 
     def create(
         self, op: Operation, attempt: Attempt, token: str
@@ -84,28 +102,52 @@ class Sender:
         if attempt.unknown:
             found = self.find_created(op, payload, token)
             if found is not None:
+                attempt.adopted = True
                 return found, found, server_key(entity, found)
         try:
-            answer = self.send(wire.write_request(entity, None, payload), token)
+            answer = self.send(wire.write_request(entity, None, payload), token, entity)
         except (errors.ConflictError, errors.BadObjectError) as error:
             found = None if entity == "time" else self.existing(entity, payload, token)
             if found is None or not reconcile.matches(entity, payload, found):
                 raise error from None
+            if not self.reserve(op, found):
+                raise error from None
+            attempt.adopted = True
             return found, found, server_key(entity, found)
-        canonical = self.created_time(answer) if entity == "time" else None
+        canonical = self.created_time(answer, token) if entity == "time" else None
         if canonical is None:
             canonical = self.canonical(entity, answer, token)
         return answer, canonical, server_key(entity, canonical)
 
-    def created_time(self, answer: dict[str, Any]) -> dict[str, Any] | None:
-        """The GET form of a just-created time, built from its create response when the
-        cache knows its project (so no second request is needed): the response differs
-        from a GET only in ``project`` (one slug) and omitted defaults."""
+    def created_time(self, answer: dict[str, Any], token: str) -> dict[str, Any] | None:
+        """The GET form of a just-created time, built from its create response and its
+        project (cached, or fetched once per claim round and cached), so that no GET of
+        each time is needed: the response differs from a GET only in ``project`` (one
+        slug) and omitted defaults."""
         slug = answer.get("project")
         if not isinstance(slug, str) or not isinstance(answer.get("uuid"), str):
             return None
         project = self.known_project(slug)
+        if project is None:
+            project = self.fetch_project(slug, token)
         return None if project is None else normalise_time(answer, project.payload)
+
+    def fetch_project(self, slug: str, token: str) -> CacheObject | None:
+        """The server's project ``slug``, fetched and cached (at most once per claim
+        round and slug); None when it cannot be had."""
+        if self._fetched.get(slug) is not None:
+            return None
+        self._fetched[slug] = True
+        try:
+            found = self.fetch("project", slug, token)
+        except errors.PymesyncError:
+            return None
+        if found is None or not isinstance(found.get("uuid"), str):
+            return None
+        clean = {k: v for k, v in found.items() if k != "parents"}
+        self.store.put_objects(self.account, "project", [clean], now=self.clock())
+        self._projects.pop(slug, None)
+        return self.known_project(slug)
 
     def known_project(self, slug: Any) -> CacheObject | None:
         """The cached server project with ``slug`` (looked up once until forget())."""
@@ -128,7 +170,7 @@ class Sender:
                 payload = self.merge(op, ident, payload, current, attempt, token)
                 if not payload:
                     return current, current, server_key(entity, current)
-        answer = self.send(wire.write_request(entity, ident, payload), token)
+        answer = self.send(wire.write_request(entity, ident, payload), token, entity)
         canonical = self.canonical(entity, answer, token)
         return answer, canonical, server_key(entity, canonical)
 
@@ -189,17 +231,24 @@ class Sender:
         )
         self.store.set_state(self.account, "conflicts", log[-100:])
 
+    def reserve(self, op: Operation, found: dict[str, Any]) -> bool:
+        """Claim the server object ``found`` for ``op``'s local id: False when another
+        queued or synced create already has it (it is not ours to adopt)."""
+        key = server_key(op.entity, found)
+        if key is None:
+            return False
+        return self.store.reserve_id(self.account, op.entity, op.target, key)
+
     def find_created(
         self, op: Operation, payload: dict[str, Any], token: str
     ) -> dict[str, Any] | None:
-        """The object a create with a lost response produced, if it exists."""
+        """The object a create with a lost response produced, if it exists: adopted
+        only once reserved for ``op`` (two creates never adopt one object)."""
         if op.entity != "time":
             found = self.existing(op.entity, payload, token)
-            return (
-                found
-                if found is not None and reconcile.matches(op.entity, payload, found)
-                else None
-            )
+            if found is None or not reconcile.matches(op.entity, payload, found):
+                return None
+            return found if self.reserve(op, found) else None
         query = TimesQuery(
             filters=tuple(
                 (key, (str(payload[name]),))
@@ -219,15 +268,16 @@ class Sender:
         found_list = candidates if isinstance(candidates, list) else []
         uuids = [c["uuid"] for c in found_list if isinstance(c, dict) and "uuid" in c]
         sent = op.first_sent_at or op.created_at
-        found = reconcile.find_lost_time(
+        candidates = reconcile.lost_time_candidates(
             payload,
             found_list,
             sent.astimezone(dt.timezone.utc).date().isoformat(),
             self.taken_time_uuids(op, uuids),
         )
-        if found is None:
-            return None
-        return self.canonical("time", found, token)
+        for found in candidates:
+            if self.reserve(op, found):
+                return self.canonical("time", found, token)
+        return None
 
     def taken_time_uuids(self, op: Operation, uuids: list[str]) -> set[str]:
         """Those of ``uuids`` that are not ours to adopt: mapped to another local create,
@@ -269,13 +319,16 @@ class Sender:
             raise
         return found if isinstance(found, dict) and "error" not in found else None
 
-    def send(self, request: wire.WireRequest, token: str) -> dict[str, Any]:
-        return self.written(self.http(request, token))
+    def send(self, request: wire.WireRequest, token: str, entity: str) -> dict[str, Any]:
+        """Send a create or update; its answer must be the object written."""
+        return self.written(self.http(request, token), entity)
 
-    def written(self, answer: Any) -> dict[str, Any]:
-        """The answer to a write, which must be an object (else it was carried out,
-        but what it made is unknown)."""
-        if not isinstance(answer, dict):
+    def written(self, answer: Any, entity: str) -> dict[str, Any]:
+        """The answer to a write, which must be the object written: a dict with its
+        ``uuid`` (a user's ``username``). Anything else (``null``, a list, HTML, an
+        object without its id) means the write was probably carried out but what it
+        made is unknown: a transient error that reconciles before any resend."""
+        if not isinstance(answer, dict) or server_key(entity, answer) is None:
             error = errors.BadResponseError(
                 f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
                 "unexpected answer to a write",

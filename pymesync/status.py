@@ -20,8 +20,9 @@ NEEDS_LOGIN = "needs_login"
 class StatusSource(Protocol):
     """What :func:`account_status` reads (a ``Store`` or a ``StorePeek``)."""
 
-    def queue_summary(self, account: str) -> QueueSummary:
-        """The account's counts per state, oldest waiting operation, earliest retry."""
+    def queue_summary(self, account: str, *, now: dt.datetime | None = None) -> QueueSummary:
+        """The account's counts per state, oldest waiting operation, earliest retry
+        (an inflight operation whose lease ran out by ``now`` counts as pending)."""
         ...
 
     def all_states(self, account: str) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def op_record(op: Operation) -> dict[str, Any]:
 def account_status(store: StatusSource, account: str, now: dt.datetime) -> dict[str, Any]:
     """Counts per state, the oldest pending operation's age, last success and error,
     the next retry time and whether the account waits for a login."""
-    summary = store.queue_summary(account)
+    summary = store.queue_summary(account, now=now)
     counts = summary.counts
     oldest = summary.oldest_created_at
     states = store.all_states(account)

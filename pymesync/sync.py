@@ -1,11 +1,19 @@
 """Pushing queued operations to TimeSync, in order.
 
-:class:`SyncWorker` claims operations from the store one at a time (under a lease),
-sends each outside any transaction, then acks or fails it in another short
-transaction. Failures are sorted: transient ones (network, 5xx, 429) stop the pass and
-come back later with exponential backoff and full jitter; a rejected token stops the
-pass in a visible "needs login" state; permanent ones (bad object, not authorized, ...)
-mark that operation failed, kept for the user to see, and the pass goes on.
+:class:`SyncWorker` claims operations from the store in short transactions (under a
+lease), sends them from a :class:`concurrent.futures.ThreadPoolExecutor` over the
+transport's one ``requests.Session``, and records each outcome (successes acked
+together, one commit for many). Failures are sorted: transient ones (network, 5xx,
+429) stop the pass and come back later with exponential backoff and full jitter; a
+rejected token stops the pass in a visible "needs login" state; permanent ones (bad
+object, not authorized, ...) mark that operation failed, kept for the user to see, and
+the pass goes on. Anything else that goes wrong while handling one operation (a bug, a
+payload the engine cannot handle) fails that operation, never the pass.
+
+A write whose request may have reached the server is never sent again before the
+server has been asked whether it did arrive (reconciliation, :mod:`pymesync.sender`);
+one whose answer timed out is only looked for after waiting at least the request's
+deadline again, since a slow server may still be committing it.
 
 Decisions are values (:class:`RetryPolicy`, :class:`OpResult`, :class:`SyncReport`),
 so the loop itself stays a thin step that carries them out.
@@ -13,20 +21,20 @@ so the loop itself stays a thin step that carries them out.
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import datetime as dt
 import functools
-import queue
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pymesync import errors, tokens
-from pymesync.reconcile import ConflictPolicy
+from pymesync.reconcile import ConflictPolicy, same_entry
 from pymesync.sender import Attempt, Held, Sender
 from pymesync.status import NEEDS_LOGIN
 
@@ -45,6 +53,11 @@ ACK_BATCH = 64
 ACK_DELAY = 0.05
 
 Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
+#: How often a pass looks at ``should_stop`` and its time budget while requests are out.
+POLL = 0.1
+#: How long a stopping pass lets abandoned requests finish (after aborting them)
+#: before it gives their operations back itself.
+ABANDON_GRACE = 1.0
 
 
 def utcnow() -> dt.datetime:
@@ -84,10 +97,13 @@ class RetryPolicy:
         return max(random.uniform(0, ceiling), retry_after or 0.0)
 
     def retry_in_pass(self, error: BaseException) -> bool:
-        """Whether ``error`` is worth another attempt within the same pass."""
+        """Whether ``error`` is worth another attempt within the same pass: a transient
+        one with a short (or no) Retry-After, but never a write whose answer timed out
+        (a slow server may still be carrying it out: it is looked for in a later pass)."""
         return (
             isinstance(error, errors.PymesyncError)
             and error.transient
+            and not (error.timed_out and error.maybe_sent)
             and (error.retry_after or 0) <= self.pass_cap
         )
 
@@ -129,6 +145,9 @@ class OpResult:
     error: errors.PymesyncError | None = field(default=None, compare=False)
     #: The cache key of the canonical object (uuid, or a user's username).
     server_key: str | None = None
+    #: Whether the server object was found by reconciliation (reserved for this
+    #: operation) rather than made by this operation's own request.
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,8 +159,9 @@ class SyncReport:
     that is not a plain success.
 
     ``stopped`` says why the pass ended early: ``"offline"`` (the server could not be
-    reached or answered with a transient error) or ``"needs_login"``; ``None`` when
-    nothing claimable was left.
+    reached or answered with a transient error), ``"needs_login"``, ``"stopped"``
+    (``should_stop`` said so) or ``"budget"`` (the pass's time budget ran out); ``None``
+    when nothing claimable was left.
     """
 
     results: tuple[OpResult, ...] = ()
@@ -202,9 +222,10 @@ class SyncWorker:
     ``token`` is called before each request so that a token refreshed meanwhile (by
     ``authenticate()`` or ``pymesync login``) is used at once; ``relogin`` (if given)
     logs in again and returns a new token, or None when there is no way to. ``sleep``
-    is what the short in-pass retries wait with (injectable for tests). ``concurrency``
-    is how many operations may be in flight at once; ``requests_per_second`` caps the
-    request rate for servers that need it.
+    is what the short in-pass retries wait with (injectable for tests; by default a
+    wait that a stopping pass cuts short). ``concurrency`` is how many operations may
+    be in flight at once; ``requests_per_second`` caps the request rate for servers
+    that need it.
     """
 
     def __init__(
@@ -220,7 +241,7 @@ class SyncWorker:
         owner: str | None = None,
         lease_seconds: float = 120.0,
         clock: Callable[[], dt.datetime] = utcnow,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         concurrency: int = 1,
         requests_per_second: float | None = None,
     ) -> None:
@@ -234,35 +255,63 @@ class SyncWorker:
         self.owner = owner or f"worker-{uuid.uuid4()}"
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self.sleep = sleep
+        self.sleep: Callable[[float], None] = sleep or self._pausable_sleep
         self.concurrency = max(1, concurrency)
         self.limiter = RateLimiter(requests_per_second) if requests_per_second else None
-        self._busy: set[str] = set()
+        #: Operations of the running pass that are claimed and not yet recorded.
+        self._busy: dict[str, Operation] = {}
+        self._busy_lock = threading.Lock()
         self._per_thread = threading.local()
         self._token_memo: tuple[str | None] | None = None
-        #: Whether simple creates go over the fast lane (:mod:`pymesync.fastlane`).
-        self.fast_lane = True
+        #: Set when a pass stops: in-pass waits end, no new request starts.
+        self._stopping = threading.Event()
+        #: Whether the last pass ended with the server unreachable: the next one starts
+        #: with a single request (a probe) and widens once it succeeds.
+        self.server_down = False
         self.sender = Sender(
             store,
             transport,
             account,
             conflict_policy=conflict_policy,
             clock=clock,
-            before_request=None if self.limiter is None else self.limiter.acquire,
+            before_request=self._before_request,
         )
         self._parents: list[Operation] | None = None
+
+    # ------------------------------------------------------------------ timings
+
+    @property
+    def request_span(self) -> float:
+        """The longest one request may take, in seconds (the transport's deadline)."""
+        return request_deadline(self.transport)
+
+    @property
+    def lease_margin(self) -> float:
+        """Lease left over, beyond one request's deadline, before an attempt starts."""
+        return min(5.0, self.lease_seconds / 4)
+
+    @property
+    def effective_lease(self) -> float:
+        """Seconds a claim leases operations for: at least long enough for a request
+        and its margin, so that a request this worker started always ends (on its side)
+        before another worker may take the operation over."""
+        return max(self.lease_seconds, self.request_span + 2 * self.lease_margin)
 
     @property
     def _chunk(self) -> int:
         """Operations claimed together (one short transaction, one commit)."""
         return max(1, 2 * self.concurrency)
 
-    @property
-    def _window(self) -> int:
+    def _window(self, probing: bool) -> int:
         """Operations claimed at once: those being sent, and up to a chunk more waiting
-        for a free slot, so that claims come in whole chunks (a claim is a commit, an
-        fsync) while ``concurrency`` requests stay in flight."""
-        return 1 if self.concurrency == 1 else self.concurrency + self._chunk
+        for a free thread, so that claims come in whole chunks (a claim is a commit, an
+        fsync) while ``concurrency`` requests stay in flight. One while probing a server
+        that was down."""
+        if probing or self.concurrency == 1:
+            return 1
+        return self.concurrency + self._chunk
+
+    # ------------------------------------------------------------------ one pass
 
     def run_once(
         self,
@@ -271,67 +320,166 @@ class SyncWorker:
         stop_after: str | None = None,
         progress: Callable[[OpResult], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        budget: float | None = None,
     ) -> SyncReport:
         """One pass: send claimable operations in queue order until none is left, the
-        server is unreachable, no token is accepted, ``stop_after`` has been sent, or
-        ``should_stop()`` says so (checked between operations, so operations in flight
-        are always finished). ``progress`` is called with each operation's result.
+        server is unreachable, no token is accepted, ``stop_after`` has been sent,
+        ``should_stop()`` says so, or ``budget`` seconds have passed. ``progress`` is
+        called with each operation's result.
 
         Up to ``concurrency`` operations are in flight at once, never two on the same
-        object, and a time never before the project or activity it refers to.
+        object, and a time never before the project or activity it refers to. A pass
+        that stops (``should_stop`` or the budget) starts nothing new and abandons the
+        requests in flight within about a second: their operations go back to the queue
+        marked "may have been sent", to be reconciled by a later pass.
         """
         tally = _Tally(stop_after, progress)
-        in_flight: dict[str, Operation] = {}
+        ends = None if budget is None else time.monotonic() + budget
+        running: dict[futures.Future[OpResult], Operation] = {}
         # finished, not yet recorded: successes are acked together (group commit)
         ready: list[tuple[Operation, OpResult]] = []
         ack_by: float | None = None
         drained = False
-        dispatch = _Dispatch(self)
+        probing = self.server_down
+        self._stopping.clear()
+        pool = futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix="pymesync-sync")
         try:
             while True:
-                if tally.stopped is None and should_stop is not None and should_stop():
-                    tally.stopped = "stopped"
-                free = self._window - len(in_flight)
+                if tally.stopped is None:
+                    if should_stop is not None and should_stop():
+                        tally.stopped = "stopped"
+                    elif ends is not None and time.monotonic() >= ends:
+                        tally.stopped = "budget"
+                if tally.stopped in ("stopped", "budget") and running:
+                    self._abandon(running, now, tally)
+                    running.clear()
+                window = self._window(probing)
+                free = window - len(running)
                 # claim in chunks (one short transaction for several operations)
                 # (once a claim came back short, the queue is drained: the next claim
                 # waits until everything in flight is done)
-                chunk_free = free >= self._chunk and not drained
-                if tally.stopped is None and free > 0 and (not in_flight or chunk_free):
-                    self._parents = None  # project/activity ops may have changed
-                    self.sender.forget()
-                    self._token_memo = None
+                chunk_free = free >= min(window, self._chunk) and not drained
+                if tally.stopped is None and free > 0 and (not running or chunk_free):
                     moment = now or self.clock()
-                    claimed = self.store.claim(
-                        self.account, self.owner, self.lease_seconds, now=moment, limit=free
-                    )
-                    drained = len(claimed) < free
-                    for op in claimed:
-                        self._busy.add(op.op_id)
-                        in_flight[op.op_id] = op
-                        dispatch.send(op, moment)
-                if not in_flight and not ready:
+                    for op in self._claim(moment, free):
+                        running[pool.submit(self._push_safe, op, moment)] = op
+                    drained = len(running) < window
+                if not running and not ready:
                     break
-                if in_flight:
+                if running:
                     wait_for = None if ack_by is None else max(0.0, ack_by - time.monotonic())
-                    for op, result in dispatch.collect(wait_for):
-                        del in_flight[op.op_id]
+                    if should_stop is not None or ends is not None:
+                        wait_for = POLL if wait_for is None else min(wait_for, POLL)
+                    done, _ = futures.wait(running, wait_for, futures.FIRST_COMPLETED)
+                    for future in done:
+                        op = running.pop(future)
+                        result = future.result()  # _push_safe raises only what is fatal
                         ready.append((op, result))
+                        if probing and result.outcome in ("synced", "failed"):
+                            probing = False  # the server answers again: full speed
+                            self._after_outage(now)
                         if ack_by is None:
                             ack_by = time.monotonic() + ACK_DELAY
-                if not self._time_to_ack(ready, bool(in_flight), ack_by):
+                if not self._time_to_ack(ready, bool(running), ack_by):
                     continue
-                done, ready, ack_by = ready, [], None
-                acked = self._ack([r for _, r in done if r.outcome == "synced"], now)
-                for op, result in done:
-                    self._busy.discard(op.op_id)
-                    if result.outcome == "synced" and op.op_id not in acked:
-                        continue  # another worker took it over after our lease ran out
-                    tally.add(op, result)
+                done_ops, ready, ack_by = ready, [], None
+                self._record(done_ops, tally, now)
+        except BaseException:
+            # Ctrl-C or a broken store: what finished is recorded, and nothing in
+            # flight is left leased to us
+            with contextlib.suppress(Exception):
+                self._record(ready, tally, now)
+            self._abandon(running, now, tally)
+            raise
         finally:
-            dispatch.close()
+            self._stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            with self._busy_lock:
+                self._busy.clear()
+        self.server_down = tally.stopped == "offline"
         if tally.totals.get("synced"):
             self._record_success(now or self.clock())
         return tally.report()
+
+    def _claim(self, moment: dt.datetime, limit: int) -> list[Operation]:
+        """Lease up to ``limit`` operations, and forget what the previous claim round
+        looked up (project/activity ops, cached projects, the token may have changed)."""
+        self._parents = None
+        self.sender.forget()
+        self._token_memo = None
+        claimed = self.store.claim(
+            self.account, self.owner, self.effective_lease, now=moment, limit=limit
+        )
+        with self._busy_lock:
+            for op in claimed:
+                self._busy[op.op_id] = op
+        return claimed
+
+    def _record(
+        self, done: list[tuple[Operation, OpResult]], tally: _Tally, now: dt.datetime | None
+    ) -> None:
+        """Ack the successes among ``done`` together; count every result."""
+        synced = [r for _, r in done if r.outcome == "synced"]
+        acked = self._ack(synced, now)
+        for op, result in done:
+            with self._busy_lock:
+                self._busy.pop(op.op_id, None)
+            if result.outcome == "synced" and op.op_id not in acked:
+                if result.adopted:
+                    self._adoption_lost(op, now or self.clock())
+                continue  # (or another worker took it over after our lease ran out)
+            tally.add(op, result)
+
+    def _after_outage(self, now: dt.datetime | None) -> None:
+        """The first success after the server was down: everything that was backing
+        off because of it is due now (the backoff is the server's, not each op's)."""
+        self.server_down = False
+        self.store.expedite(self.account, now=now or self.clock())
+
+    def _adoption_lost(self, op: Operation, now: dt.datetime) -> None:
+        """An adopted server object turned out to be another create's: look again."""
+        error = {
+            "status": None,
+            "body": None,
+            "message": "the server entry found for it belongs to another queued entry",
+            "maybe_sent": True,
+        }
+        self.store.fail(op.op_id, error=error, permanent=False, count_attempt=False, now=now)
+
+    def _abandon(
+        self,
+        running: dict[futures.Future[OpResult], Operation],
+        now: dt.datetime | None,
+        tally: _Tally,
+    ) -> None:
+        """Stop the requests in flight: abort their connections, give them a moment to
+        record their own outcome, and give back the leases of those still out (marked
+        "may have been sent": a later pass reconciles before resending)."""
+        self._stopping.set()
+        if not running:
+            return
+        abort = getattr(self.transport, "abort", None)
+        if abort is not None:
+            abort()
+        futures.wait(running, ABANDON_GRACE)
+        moment = self.clock() if now is None else now
+        done = [(op, f.result()) for f, op in running.items() if f.done() and not f.exception()]
+        with contextlib.suppress(Exception):
+            self._record(done, tally, now)
+        for future, op in running.items():
+            if future.done():
+                continue
+            error = {
+                "status": None,
+                "body": None,
+                "message": "the sync stopped while this was being sent",
+                "maybe_sent": True,
+                "look_after": (moment + dt.timedelta(seconds=self.request_span)).isoformat(),
+            }
+            with contextlib.suppress(Exception):  # else the lease runs out by itself
+                self.store.fail(
+                    op.op_id, error=error, permanent=False, count_attempt=False, now=moment
+                )
 
     @staticmethod
     def _time_to_ack(
@@ -352,6 +500,9 @@ class SyncWorker:
     def _record_success(self, now: dt.datetime) -> None:
         """Once per pass: the last success time, and the end of a needs-login state."""
         self.store.set_state(self.account, "last_success", now.isoformat())
+        self._clear_needs_login()
+
+    def _clear_needs_login(self) -> None:
         if self.store.get_state(self.account, NEEDS_LOGIN):
             self.store.set_state(self.account, NEEDS_LOGIN, False)
 
@@ -363,10 +514,19 @@ class SyncWorker:
         If the lease ran out meanwhile and another worker took the operation over, this
         one neither sends it nor records anything (outcome ``"lost"``).
         """
-        result = self._push_safe(op, now)
-        if result.outcome == "synced" and not self._ack([result], now):
-            return replace(result, outcome="lost")
-        return result
+        self._stopping.clear()
+        with self._busy_lock:
+            self._busy[op.op_id] = op
+        try:
+            result = self._push_safe(op, now)
+            if result.outcome == "synced" and not self._ack([result], now):
+                if result.adopted:
+                    self._adoption_lost(op, now)
+                return replace(result, outcome="lost")
+            return result
+        finally:
+            with self._busy_lock:
+                self._busy.pop(op.op_id, None)
 
     def _ack(self, results: list[OpResult], now: dt.datetime | None) -> set[str]:
         """Record accepted operations, all in one transaction; returns the op_ids that
@@ -374,71 +534,56 @@ class SyncWorker:
         if not results:
             return set()
         items = [(r.op_id, r.canonical, r.server_key) for r in results]
-        return set(self.store.ack_many(items, now=now or self.clock()))
+        adopted = {r.op_id for r in results if r.adopted}
+        return set(self.store.ack_many(items, now=now or self.clock(), adopted=adopted))
 
-    def _push_into(
-        self,
-        finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
-        op: Operation,
-        now: dt.datetime,
-        prior: errors.PymesyncError | None = None,
-    ) -> None:
-        """:meth:`_push_safe`, its result (or what it raised) put into ``finished``."""
+    def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
+        """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost",
+        and anything unexpected while handling this one operation recorded as its
+        failure (the pass, and the other operations, go on)."""
+        attempt = Attempt(unknown=False)
         try:
-            finished.put((op, self._push_safe(op, now, prior)))
-        except BaseException as exc:  # handed to run_once's thread, which raises it
-            finished.put((op, exc))
-
-    def _push_safe(
-        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None = None
-    ) -> OpResult:
-        """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost"."""
-        try:
-            return self._push(op, now, prior)
-        except (_LeaseLost, errors.StaleOperationError):
+            return self._push(op, now, attempt)
+        except (_LeaseLost, _Abandoned, errors.StaleOperationError):
             return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+        except Exception as exc:  # a poison operation: kept as failed, with the reason
+            return self._poisoned(op, exc, attempt, now)
 
-    def _fast_token(self, op: Operation) -> str | None:
-        """The token to send ``op`` with on the fast lane, or None when it must go to a
-        sending thread: anything but a create of a time whose project is cached, an
-        outcome to reconcile, a prerequisite in the way, a lease nearly over, or no
-        valid token."""
-        if op.kind != "create" or op.entity != "time" or not op.payload:
-            return None
-        if op.outcome_unknown or (op.last_error or {}).get("maybe_sent"):
-            return None
-        if not self._lease_comfortable(op):
-            return None
-        try:
-            self._check_prerequisites(op)
-        except (_Waiting, Held):
-            return None
-        if self.sender.known_project(op.payload.get("project")) is None:
-            return None
-        token = self._known_token()
-        return None if token is None or _expired(token, self.clock()) else token
-
-    def _push(
-        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None = None
+    def _poisoned(
+        self, op: Operation, exc: Exception, attempt: Attempt, now: dt.datetime
     ) -> OpResult:
-        """Send ``op`` (``prior``: how the fast lane's first attempt at it failed)."""
+        message = f"could not be sent: {type(exc).__name__}: {exc}"[:500]
+        record: dict[str, Any] = {"status": None, "body": None, "message": message}
+        if attempt.unknown:
+            record["maybe_sent"] = True
+        self.store.fail(op.op_id, error=record, permanent=True, now=now)
+        error = errors.PymesyncError(message)
+        return OpResult(op.op_id, op.entity, op.kind, op.target, "failed", error=error)
+
+    def _push(self, op: Operation, now: dt.datetime, attempt: Attempt) -> OpResult:
+        """Send ``op``: reconciling first where it may have been sent already."""
         base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
         last = op.last_error or {}
-        unknown = op.outcome_unknown or bool(last.get("maybe_sent"))
-        attempt = Attempt(unknown=unknown or (prior is not None and prior.maybe_sent))
+        attempt.unknown = op.outcome_unknown or bool(last.get("maybe_sent"))
         try:
+            if attempt.unknown:
+                self._check_look_after(op, last, now)
             self._check_prerequisites(op)
-            if prior is None:
-                answer, canonical, key = self._send_with_retries(op, attempt)
-            else:
-                answer, canonical, key = self._after_failed_attempt(op, attempt, prior)
+            if attempt.unknown:
+                self._check_twins(op)
+            answer, canonical, key = self._send_with_retries(op, attempt)
         except _Waiting:
             self.store.release(op.op_id, now=now)
             return replace(base, outcome="waiting")
         except Held as held:
+            error = {"status": None, "body": None, "message": held.reason, "held": True}
+            if attempt.unknown:
+                error["maybe_sent"] = True
+                if held.look_after is not None:
+                    error["look_after"] = held.look_after.isoformat()
             self.store.fail(
                 op.op_id,
-                error={"status": None, "body": None, "message": held.reason, "held": True},
+                error=error,
                 permanent=held.conflict,
                 conflict=held.conflict,
                 next_attempt_at=None
@@ -452,11 +597,50 @@ class SyncWorker:
         except _NoToken as missing:
             self.store.release(op.op_id, now=now)
             self.store.set_state(self.account, NEEDS_LOGIN, True)
+            if isinstance(missing.error, errors.TimeSyncError):
+                record = {**error_record(missing.error), "at": now.isoformat()}
+                self.store.set_state(self.account, "last_error", record)
             return replace(base, outcome="needs_login", error=missing.error)
         except errors.PymesyncError as error:
             return self._failed(op, base, error, attempt, now)
         # acked by the caller, together with the others that finished meanwhile
-        return replace(base, answer=answer, canonical=canonical, server_key=key)
+        return replace(
+            base, answer=answer, canonical=canonical, server_key=key, adopted=attempt.adopted
+        )
+
+    def _check_look_after(self, op: Operation, last: dict[str, Any], now: dt.datetime) -> None:
+        """An operation that may have been sent is looked for on the server only once
+        any request of its that may still be running there is surely over: at least a
+        request's deadline after its last answer timed out, or after the lease of a
+        sender that vanished ran out."""
+        after = _parse_time(last.get("look_after"))
+        if op.outcome_unknown and not last.get("look_after"):
+            expired = _parse_time(last.get("lease_expired_at"))
+            base = expired or now
+            after = base + dt.timedelta(seconds=self.request_span)
+        if after is not None and after > now:
+            wait = (after - now).total_seconds()
+            raise Held(
+                f"may have reached the server: looking for it in {wait:.0f} s",
+                retry_in=wait,
+                look_after=after,
+            )
+
+    def _check_twins(self, op: Operation) -> None:
+        """A create being reconciled waits while an identical create is being sent in
+        this pass: it could adopt the entry that one is making."""
+        if op.kind != "create" or not op.payload:
+            return
+        with self._busy_lock:
+            others = [o for o in self._busy.values() if o.op_id != op.op_id]
+        for other in others:
+            if (
+                other.kind == "create"
+                and other.entity == op.entity
+                and other.id < op.id
+                and same_entry(op.entity, op.payload, other.payload or {})
+            ):
+                raise _Waiting()
 
     def _failed(
         self,
@@ -472,6 +656,11 @@ class SyncWorker:
         self.store.set_state(self.account, "last_error", {**record, "at": now.isoformat()})
         if error.transient:
             wait = self.policy.delay(op.attempts + 1, error.retry_after)
+            if attempt.unknown and error.timed_out:
+                # a slow server may still be committing it: look only after that long
+                wait = max(wait, self.request_span)
+                look_after = now + dt.timedelta(seconds=self.request_span)
+                record["look_after"] = look_after.isoformat()
             self.store.fail(
                 op.op_id,
                 error=record,
@@ -495,51 +684,37 @@ class SyncWorker:
         """The token to send with; logs in again first when it is missing or expired."""
         token = self._known_token()
         if token is None or _expired(token, self.clock()):
-            token = self._relogin(attempt, None) or token
+            token = self._relogin(attempt) or token
         if token is None:
             raise _NoToken(errors.NotAuthenticatedError("no token for " + self.account))
         return token
 
-    def _relogin(self, attempt: Attempt, error: errors.PymesyncError | None) -> str | None:
+    def _relogin(self, attempt: Attempt) -> str | None:
         if attempt.relogged or self.relogin is None:
             return None
         attempt.relogged = True
         try:
-            return self.relogin()
+            fresh = self.relogin()
         except errors.PymesyncError:
             return None
         finally:
             self._token_memo = None
-
-    def _after_failed_attempt(
-        self, op: Operation, attempt: Attempt, prior: errors.PymesyncError
-    ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        """Go on as :meth:`_send_with_retries` would have after its first attempt failed
-        with ``prior``: a refused token means one new login; a transient error, the
-        remaining attempts after the same backoff; anything else is final."""
-        if isinstance(prior, errors.TokenRejectedError):
-            if self._relogin(attempt, prior) is None:
-                raise _NoToken(prior)
-            return self._send_with_retries(op, attempt)
-        policy = self.policy
-        if not policy.retry_in_pass(prior) or policy.pass_attempts <= 1:
-            raise prior
-        self.sleep(policy.pass_delay(1, prior.retry_after))
-        return self._send_with_retries(op, attempt, attempts=policy.pass_attempts - 1)
+        if fresh is not None:
+            self._clear_needs_login()
+        return fresh
 
     def _send_with_retries(
-        self, op: Operation, attempt: Attempt, *, attempts: int | None = None
+        self, op: Operation, attempt: Attempt
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
         """:meth:`_attempt`, retried a few times within this pass for transient errors
         (backoff with full jitter, honouring a short Retry-After); a refused token means
         one new login, without spending an attempt."""
-        retrying = self._retrying(attempts or self.policy.pass_attempts)
-        for round_ in retrying:
+        for round_ in self._retrying(self.policy.pass_attempts):
             with round_:
                 try:
                     return self._attempt(op, attempt, self._token(attempt))
                 except errors.TokenRejectedError as rejected:
-                    fresh = self._relogin(attempt, rejected)
+                    fresh = self._relogin(attempt)
                     if fresh is None:
                         raise _NoToken(rejected) from None
                     return self._attempt(op, attempt, fresh)
@@ -569,7 +744,9 @@ class SyncWorker:
     def _attempt(
         self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        self._check_lease(op)
+        if self._stopping.is_set():
+            raise _Abandoned()
+        self._check_lease(op, attempt)
         try:
             if op.kind == "create":
                 return self.sender.create(op, attempt, token)
@@ -581,6 +758,18 @@ class SyncWorker:
                 attempt.unknown = True
             raise
 
+    def _before_request(self) -> None:
+        """Before every request: a stopping pass starts none; the rate limit, if any."""
+        if self._stopping.is_set():
+            raise _Abandoned()
+        if self.limiter is not None:
+            self.limiter.acquire()
+
+    def _pausable_sleep(self, seconds: float) -> None:
+        """The in-pass wait between retries, cut short when the pass stops."""
+        if self._stopping.wait(seconds):
+            raise _Abandoned()
+
     # ------------------------------------------------------------------ helpers
 
     def _check_prerequisites(self, op: Operation) -> None:
@@ -589,8 +778,8 @@ class SyncWorker:
         while it is failed, backing off or blocked, the time is held."""
         if op.entity != "time" or op.kind == "delete" or not op.payload:
             return
-        wanted = {("project", op.payload.get("project"))}
-        wanted |= {("activity", slug) for slug in op.payload.get("activities") or []}
+        wanted = {("project", _hashable(op.payload.get("project")))}
+        wanted |= {("activity", _hashable(slug)) for slug in _listed(op.payload, "activities")}
         for earlier in self._parent_ops():
             if earlier.id >= op.id or earlier.kind == "delete":
                 continue
@@ -600,7 +789,9 @@ class SyncWorker:
             )
             if hit is None:
                 continue
-            if earlier.op_id in self._busy:
+            with self._busy_lock:
+                busy = earlier.op_id in self._busy
+            if busy:
                 raise _Waiting()
             state = "failed" if earlier.state in ("failed", "conflict") else "waiting"
             raise Held(
@@ -611,47 +802,83 @@ class SyncWorker:
     def _parent_ops(self) -> list[Operation]:
         """The queued project and activity operations, read at most once per claim
         round (they are few; times are many)."""
-        if self._parents is None:
-            self._parents = self.store.operations(self.account, entities=("project", "activity"))
-        return self._parents
+        parents = self._parents
+        if parents is None:
+            parents = self.store.operations(self.account, entities=("project", "activity"))
+            self._parents = parents
+        return parents
 
     def _slugs_of(self, op: Operation) -> set[str]:
         payload = op.payload or {}
-        slugs = set(payload.get("slugs") or [])
+        slugs = {s for s in _listed(payload, "slugs") if isinstance(s, str)}
         if isinstance(payload.get("slug"), str):
             slugs.add(payload["slug"])
         cached = self.store.get_object(self.account, op.entity, op.target)
         if cached is not None:
-            slugs |= set(cached.payload.get("slugs") or [])
+            slugs |= {s for s in _listed(cached.payload, "slugs") if isinstance(s, str)}
             if isinstance(cached.payload.get("slug"), str):
                 slugs.add(cached.payload["slug"])
         slugs.add(op.target)
         return slugs
 
-    def _lease_comfortable(self, op: Operation) -> bool:
-        """Whether the lease this worker was given on ``op`` is still far from over."""
-        margin = dt.timedelta(seconds=min(5.0, self.lease_seconds / 4))
-        expires = op.lease_expires_at
-        return expires is not None and self.clock() + margin < expires
-
-    def _check_lease(self, op: Operation) -> None:
-        """Never send under a lease that ran out: another worker may own the op now.
-
-        While the lease this worker was given is comfortably valid, nobody else can have
-        claimed the operation, so the database is only asked when it is nearly over.
-        """
-        if self._lease_comfortable(op):
+    def _check_lease(self, op: Operation, attempt: Attempt) -> None:
+        """Never send under a lease that could run out before the request is over:
+        another worker may take the operation over then. With less than a request's
+        deadline (and a margin) left, the lease is renewed first, or found lost."""
+        now = self.clock()
+        needed = dt.timedelta(seconds=self.request_span + self.lease_margin)
+        expires = attempt.lease_until or op.lease_expires_at
+        if expires is not None and now + needed < expires:
             return
-        row = self.store.get_operation(op.op_id)
-        expires = None if row is None else row.lease_expires_at
-        if row is None or row.lease_owner != self.owner or expires is None:
+        until = now + dt.timedelta(seconds=self.effective_lease)
+        if not self.store.renew(op.op_id, self.owner, until, now=now):
             raise _LeaseLost()
-        if expires <= self.clock():
-            raise _LeaseLost()
+        attempt.lease_until = until
+
+
+def request_deadline(transport: Any) -> float:
+    """The longest one request over ``transport`` may take, in seconds: its deadline,
+    or its connect and read timeouts added up."""
+    deadline = getattr(transport, "deadline", None)
+    if isinstance(deadline, (int, float)) and deadline > 0:
+        return float(deadline)
+    timeout = getattr(transport, "timeout", None)
+    if isinstance(timeout, tuple):
+        return float(sum(t or 0 for t in timeout))
+    return 2 * float(timeout) if isinstance(timeout, (int, float)) else 20.0
+
+
+def _hashable(value: Any) -> Any:
+    """``value`` if it can be a set member (a slug), else its text (never a match)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _listed(payload: dict[str, Any], key: str) -> list[Any]:
+    """``payload[key]`` when it is a list, else nothing."""
+    value = payload.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 class _LeaseLost(Exception):
     """The operation's lease ran out or passed to another worker."""
+
+
+class _Abandoned(Exception):
+    """The pass is stopping: this operation is not sent (any more)."""
 
 
 class _Waiting(Exception):
@@ -692,124 +919,6 @@ class _Tally:
         """The pass's report."""
         stopped = None if self.stopped == "done" else self.stopped
         return SyncReport(tuple(self.results), stopped=stopped, totals=self.totals)
-
-
-class _Dispatch:
-    """Where the operations of one pass go: inline at concurrency 1; else the fast lane
-    for simple creates (:mod:`pymesync.fastlane`) and sending threads (started as
-    needed, at most ``concurrency``) for everything else, or after a failed fast
-    attempt. :meth:`collect` gathers what has finished from both."""
-
-    def __init__(self, worker: SyncWorker) -> None:
-        from pymesync.fastlane import FastLane
-
-        self.worker = worker
-        self.finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
-        self.finished = queue.SimpleQueue()
-        self.todo: queue.SimpleQueue[
-            tuple[Operation, dt.datetime, errors.PymesyncError | None] | None
-        ] = queue.SimpleQueue()
-        self.threads: list[threading.Thread] = []
-        self.handed = 0
-        self.moments: dict[str, dt.datetime] = {}
-        # being sent (on the lane or by a thread), and claimed but waiting for a slot
-        self.active = 0
-        self.backlog: collections.deque[tuple[Operation, dt.datetime]] = collections.deque()
-        fast = worker.concurrency > 1 and worker.limiter is None and worker.fast_lane
-        self.lane = FastLane(worker.transport, worker.sender) if fast else None
-
-    def send(self, op: Operation, now: dt.datetime) -> None:
-        """Start sending ``op`` (once fewer than ``concurrency`` are being sent)."""
-        if self.worker.concurrency == 1:
-            self.worker._push_into(self.finished, op, now)
-        elif self.active < self.worker.concurrency:
-            self._start(op, now)
-        else:
-            self.backlog.append((op, now))
-
-    def _start(self, op: Operation, now: dt.datetime) -> None:
-        worker, lane = self.worker, self.lane
-        self.active += 1
-        token = worker._fast_token(op) if lane is not None and lane.enabled else None
-        if lane is not None and token is not None:
-            started = lane.start(op, token)
-            if started is True:
-                self.moments[op.op_id] = now
-                return
-            if started is not False:
-                self._to_thread(op, now, started.error)
-                return
-        self._to_thread(op, now, None)
-
-    def collect(self, timeout: float | None) -> list[tuple[Operation, OpResult]]:
-        """What has finished, waiting up to ``timeout`` (None: for ever) for one."""
-        lane = self.lane
-        done: list[tuple[Operation, OpResult]] = []
-        if lane is None or not len(lane):
-            done = _finished(self.finished, timeout)
-        else:
-            for op, outcome in lane.wait(timeout):
-                now = self.moments.pop(op.op_id)
-                if isinstance(outcome, OpResult):
-                    done.append((op, outcome))
-                else:  # the fast attempt failed: a sending thread goes on from there
-                    self._to_thread(op, now, outcome.error)
-            if not self.finished.empty():
-                done += _finished(self.finished, 0)
-        if self.worker.concurrency > 1:
-            self.active -= len(done)
-            while self.backlog and self.active < self.worker.concurrency:
-                self._start(*self.backlog.popleft())
-        return done
-
-    def close(self) -> None:
-        """Stop the sending threads (after their current operation) and the lane."""
-        for _ in self.threads:
-            self.todo.put(None)
-        for thread in self.threads:
-            thread.join()
-        if self.lane is not None:
-            self.lane.close()
-
-    def _to_thread(
-        self, op: Operation, now: dt.datetime, prior: errors.PymesyncError | None
-    ) -> None:
-        self.todo.put((op, now, prior))
-        self.handed += 1
-        if len(self.threads) < min(self.worker.concurrency, self.handed):
-            thread = threading.Thread(target=self._serve, daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def _serve(self) -> None:
-        """A sending thread: pushes what it is handed until handed None."""
-        while (item := self.todo.get()) is not None:
-            self.worker._push_into(self.finished, *item)
-            if self.lane is not None:
-                self.lane.wake()  # the pass's thread may be waiting on the lane
-
-
-def _finished(
-    finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]],
-    timeout: float | None,
-) -> list[tuple[Operation, OpResult]]:
-    """Every push finished by now, waiting up to ``timeout`` (None: for ever) for one."""
-    try:
-        done = [_result(*finished.get(timeout=timeout))]
-    except queue.Empty:
-        return []
-    while True:
-        try:
-            done.append(_result(*finished.get_nowait()))
-        except queue.Empty:
-            return done
-
-
-def _result(op: Operation, outcome: OpResult | BaseException) -> tuple[Operation, OpResult]:
-    """One finished push, re-raising in the caller's thread what the push raised."""
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return op, outcome
 
 
 class _NoToken(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-__all__ = ["local_id_for", "local_ids", "local_ids_for", "map_id", "resolve_id"]
+__all__ = ["local_id_for", "local_ids", "local_ids_for", "map_id", "reserve", "resolve_id"]
 
 _RESOLVE = "SELECT server_id FROM id_map WHERE account = ? AND entity = ? AND local_id = ?"
 _LOCAL_IDS = "SELECT local_id FROM id_map WHERE account = ? AND entity = ? AND server_id = ?"
@@ -33,6 +33,26 @@ def map_id(
     except sqlite3.IntegrityError:  # another local id had it: that one lets go
         db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
         db.execute(_MAP, (account, entity, local_id, server_id))
+
+
+def reserve(
+    db: sqlite3.Connection, account: str, entity: str, local_id: str, server_id: str
+) -> bool:
+    """Claim ``server_id`` for ``local_id`` unless another local id already has it.
+
+    Reconciliation adopts a server object for a create whose answer was lost; two local
+    creates must never adopt the same one. Returns True when ``server_id`` is now (or
+    already was) ``local_id``'s, False when another local id holds it (the unique index
+    on the server id makes this atomic inside the caller's write transaction). A
+    different server id ``local_id`` held before is let go.
+    """
+    if local_id == server_id:
+        return True
+    holder = local_id_for(db, account, entity, server_id)
+    if holder is not None:
+        return holder == local_id
+    db.execute(_MAP, (account, entity, local_id, server_id))
+    return True
 
 
 def resolve_id(db: sqlite3.Connection, account: str, entity: str, ident: str) -> str:

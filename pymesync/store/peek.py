@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,10 +159,11 @@ class StorePeek:
 
     # ------------------------------------------------------------------ what status reads
 
-    def queue_summary(self, account: str) -> QueueSummary:
+    def queue_summary(self, account: str, *, now: datetime | None = None) -> QueueSummary:
         """As :meth:`Store.queue_summary <pymesync.store.Store.queue_summary>`."""
         nothing = QueueSummary(dict.fromkeys(STATES, 0), None, None)
-        return self._read(lambda db: queue.summary(db, account), nothing)
+        when = now or datetime.now(timezone.utc)
+        return self._read(lambda db: queue.summary(db, account, when), nothing)
 
     def all_states(self, account: str) -> dict[str, Any]:
         """As :meth:`Store.all_states <pymesync.store.Store.all_states>`."""

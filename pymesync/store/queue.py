@@ -707,9 +707,10 @@ def claim(
     now_text = format_utc(now)
     params = (account, now_text, limit)
     rows: list[Row] = db.execute(_CLAIMABLE_PENDING, params).fetchall()
-    expired: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
-    if expired:
-        rows = sorted([*rows, *expired], key=lambda row: int(row[_ID]))[:limit]
+    lapsed: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
+    if lapsed:
+        rows = sorted([*rows, *lapsed], key=lambda row: int(row[_ID]))[:limit]
+    expired: list[Row] = []
     expires = now + timedelta(seconds=lease_seconds)
     expires_text = format_utc(expires)
     parse = functools.lru_cache(maxsize=64)(parse_utc)  # the claim's rows share times
@@ -721,6 +722,10 @@ def claim(
         was_inflight = row[_STATE] == "inflight"
         extra = 1 if was_inflight else 0
         updates.append((owner, expires_text, now_text, now_text, extra, row[_ID]))
+        changes: dict[str, Any] = {}
+        if was_inflight:  # what the vanished sender may have done, kept for the next
+            changes["last_error"] = _vanished(row)
+            expired.append(row)
         leased = _changed(
             row,
             now_text,
@@ -729,11 +734,28 @@ def claim(
             lease_expires_at=expires_text,
             first_sent_at=row[_FIRST_SENT] or now_text,
             attempts=row[_ATTEMPTS] + extra,
+            **changes,
         )
         claimed.append(to_record(leased, outcome_unknown=was_inflight, parse=parse))
     if updates:
         db.executemany(_LEASE, updates)
+    if expired:
+        db.executemany(
+            "UPDATE operations SET last_error = ? WHERE id = ?",
+            [(_vanished(row), row[_ID]) for row in expired],
+        )
     return claimed
+
+
+def _vanished(row: Row) -> str:
+    """``last_error`` of an operation whose sender's lease ran out: it may have been
+    sent (``maybe_sent``), and any request of it was over when the lease ended
+    (``lease_expired_at``, so the next sender knows how long to wait before looking)."""
+    last = load_json(row[_ERROR]) if row[_ERROR] else None
+    record = dict(last) if isinstance(last, dict) else {"status": None, "body": None}
+    record.setdefault("message", "the sender stopped before recording the outcome")
+    record.update(maybe_sent=True, lease_expired_at=row[_EXPIRES])
+    return dump_json(record)
 
 
 def ack(
@@ -818,11 +840,25 @@ def _acked(
 AckItem = tuple[str, dict[str, Any] | None, str | None]
 
 
-def ack_many(db: sqlite3.Connection, items: Iterable[AckItem], now: datetime) -> list[str]:
-    """:func:`ack` each item in order, skipping the op_ids no longer queued (see
+_TARGET_OF = "SELECT account, entity, target FROM operations WHERE op_id = ?"
+
+
+def ack_many(
+    db: sqlite3.Connection,
+    items: Iterable[AckItem],
+    now: datetime,
+    adopted: Container[str] = (),
+) -> list[str]:
+    """:func:`ack` each item in order, skipping the op_ids no longer queued, and the
+    ``adopted`` creates whose reserved server id another local id holds now (see
     Store.ack_many); returns the op_ids acked."""
     acked: list[str] = []
     for op_id, server_object, server_key in items:
+        if op_id in adopted and server_key is not None:
+            row = db.execute(_TARGET_OF, (op_id,)).fetchone()
+            holder = None if row is None else idmap.local_id_for(db, row[0], row[1], server_key)
+            if row is not None and server_key != row[2] and holder != row[2]:
+                continue  # the adoption lost its reservation: not ours to ack
         taken = _take(db, op_id)
         if taken is None:
             continue
@@ -884,6 +920,16 @@ def fail(
     )
     _store_state(db, changed)
     return to_record(changed)
+
+
+def renew(db: sqlite3.Connection, op_id: str, owner: str, until: datetime, now: datetime) -> bool:
+    """Extend ``owner``'s unexpired lease on ``op_id`` to ``until`` (see Store.renew)."""
+    cursor = db.execute(
+        "UPDATE operations SET lease_expires_at = ? WHERE op_id = ? AND state = 'inflight'"
+        " AND lease_owner = ? AND lease_expires_at > ?",
+        (format_utc(until), op_id, owner, format_utc(now)),
+    )
+    return cursor.rowcount == 1
 
 
 def release(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
@@ -993,8 +1039,11 @@ def counts(db: sqlite3.Connection, account: str) -> dict[str, int]:
     return result
 
 
-def summary(db: sqlite3.Connection, account: str) -> QueueSummary:
-    """Counts per state, oldest waiting operation, earliest retry (see Store.queue_summary)."""
+def summary(db: sqlite3.Connection, account: str, now: datetime | None = None) -> QueueSummary:
+    """Counts per state, oldest waiting operation, earliest retry (see Store.queue_summary).
+
+    With ``now``, an inflight operation whose lease ran out by then counts as pending:
+    nobody is sending it (its sender vanished), the next claim takes it."""
     oldest = db.execute(
         "SELECT min(created_at) FROM operations"
         " WHERE account = ? AND state IN ('pending', 'inflight')",
@@ -1005,7 +1054,16 @@ def summary(db: sqlite3.Connection, account: str) -> QueueSummary:
         " AND next_attempt_at IS NOT NULL AND state IN ('pending', 'inflight')",
         (account,),
     ).fetchone()[0]
-    return QueueSummary(counts(db, account), _time(oldest), _time(retry_at))
+    per_state = counts(db, account)
+    if now is not None and per_state.get("inflight"):
+        lapsed = db.execute(
+            "SELECT count(*) FROM operations WHERE account = ? AND state = 'inflight'"
+            " AND lease_expires_at <= ?",
+            (account, format_utc(now)),
+        ).fetchone()[0]
+        per_state["inflight"] -= lapsed
+        per_state["pending"] += lapsed
+    return QueueSummary(per_state, _time(oldest), _time(retry_at))
 
 
 def pending_targets(db: sqlite3.Connection, account: str, entity: str) -> set[str]:

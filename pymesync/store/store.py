@@ -371,6 +371,7 @@ class Store:
         items: Iterable[tuple[str, dict[str, Any] | None, str | None]],
         *,
         now: datetime | None = None,
+        adopted: Container[str] = (),
     ) -> list[str]:
         """Ack many operations in ONE durable transaction (e.g. a sync pass's successes).
 
@@ -381,10 +382,15 @@ class Store:
         or discarded meanwhile, or given twice) is skipped instead of raising. Every item
         gets the same ``now``. Returns the op_ids actually acked, in order. If anything
         else fails, nothing of the call is stored.
+
+        ``adopted`` names the creates whose server object was found by reconciliation
+        (reserved with :meth:`reserve_id`) rather than made by their own request: such
+        a create is acked only while its server key is still reserved for it; one whose
+        reservation another create took over is skipped (it must look again).
         """
         when = _now(now)
         with self._write() as db:
-            return queue.ack_many(db, items, when)
+            return queue.ack_many(db, items, when, adopted)
 
     def fail(
         self,
@@ -419,6 +425,15 @@ class Store:
                 count_attempt=count_attempt,
                 now=when,
             )
+
+    def renew(
+        self, op_id: str, owner: str, until: datetime, *, now: datetime | None = None
+    ) -> bool:
+        """Extend ``owner``'s lease on ``op_id`` to ``until``; False when the lease has
+        expired or belongs to someone else (the operation is no longer ``owner``'s)."""
+        when = _now(now)
+        with self._write() as db:
+            return queue.renew(db, op_id, owner, until, when)
 
     def release(self, op_id: str, *, now: datetime | None = None) -> Operation:
         """Give back the lease of an operation that was not sent (e.g. at shutdown).
@@ -476,12 +491,15 @@ class Store:
         with self._read() as db:
             return queue.counts(db, account)
 
-    def queue_summary(self, account: str) -> QueueSummary:
+    def queue_summary(self, account: str, *, now: datetime | None = None) -> QueueSummary:
         """The account's counts per state, the ``created_at`` of its oldest pending or
         inflight operation and the earliest ``next_attempt_at`` among them, without
-        reading the operations into Python (for ``status`` on a long queue)."""
+        reading the operations into Python (for ``status`` on a long queue). An inflight
+        operation whose lease ran out by ``now`` (default: the current time) counts as
+        pending: nobody is sending it any more."""
+        when = _now(now)
         with self._read() as db:
-            return queue.summary(db, account)
+            return queue.summary(db, account, when)
 
     def ops_for(self, account: str, entity: str, target: str) -> list[Operation]:
         """Every queued operation (any state) on one object, in queue order.
@@ -600,6 +618,12 @@ class Store:
         """Record that the object created as ``local_id`` is ``server_id`` on the server."""
         with self._write() as db:
             idmap.map_id(db, account, entity, local_id, server_id)
+
+    def reserve_id(self, account: str, entity: str, local_id: str, server_id: str) -> bool:
+        """Claim ``server_id`` for the object created as ``local_id``, atomically: False
+        when another local id already holds it (see :func:`idmap.reserve`)."""
+        with self._write() as db:
+            return idmap.reserve(db, account, entity, local_id, server_id)
 
     def resolve_id(self, account: str, entity: str, ident: str) -> str:
         """The server id of a mapped local id; any other ``ident`` is returned as is."""

@@ -49,65 +49,98 @@ def notes_on_server(emu: Any, prefix: str) -> collections.Counter[str]:
     )
 
 
+def queue_poison(ts: pymesync.TimeSync) -> str:
+    """A create the engine cannot send (a list where a slug belongs), put straight into
+    the store as an older client or a bug could have: it must fail alone."""
+    from pymesync.store import NewOperation
+
+    op = NewOperation(
+        account=ts._account(),
+        kind="create",
+        entity="time",
+        target="poison-local-id",
+        payload={
+            "duration": 60,
+            "project": ["gwm", "ts"],
+            "user": "alice",
+            "date_worked": YESTERDAY,
+            "notes": "crash-poison",
+        },
+    )
+    ts._queue().store.enqueue(op)
+    return op.op_id
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("concurrency", "count", "projects_cached"),
-    [(1, 300, False), (8, 1200, False), (8, 1200, True)],
-    ids=["one-at-a-time", "sending-threads", "fast-lane"],
+    ("concurrency", "distinct", "projects_cached"),
+    [(1, 60, False), (4, 150, False), (8, 240, True)],
+    ids=["one-at-a-time", "concurrency-4", "concurrency-8-projects-cached"],
 )
 def test_crash_loop_loses_nothing_and_doubles_nothing(
-    emu: Any, child_env: dict[str, str], concurrency: int, count: int, projects_cached: bool
+    emu: Any, child_env: dict[str, str], concurrency: int, distinct: int, projects_cached: bool
 ) -> None:
+    """SIGKILL of the syncing process at random moments, with a slow server (every
+    answer 0.3 s late), identical entries ("1h standup" three times a day) and one
+    poison operation: every entry ends up on the server exactly as often as it was
+    logged, and the poison operation alone is failed."""
     child_env = {**child_env, "SYNC_CONCURRENCY": str(concurrency)}
     ts = pymesync.TimeSync(emu.base_url, mode="queue")
     ts.authenticate("alice", "alice", "password")
-    if projects_cached:  # the creates then go over the sync's fast lane
+    if projects_cached:
         assert ts.get_projects()
+    expected: collections.Counter[str] = collections.Counter()
+    entries = [(60 + i, f"crash-{i}") for i in range(distinct)]
+    entries += [(3600, f"crash-standup-{i // 3}") for i in range(distinct // 4)]
+    random.Random(7).shuffle(entries)
+    poison = queue_poison(ts)
     with ts.batch():
-        for i in range(count):
+        for duration, notes in entries:
+            expected[notes] += 1
             ts.create_time(
                 {
-                    "duration": 60 + i,
+                    "duration": duration,
                     "project": "gwm",
                     "user": "alice",
                     "date_worked": YESTERDAY,
-                    "notes": f"crash-{i}",
+                    "notes": notes,
                 }
             )
-    # enough work, and slow enough requests, that the kills land while work is in flight
-    emu.add_latency(0.03)
+    # slow answers, so that the kills land while requests are out
+    emu.add_latency(0.3)
     rng = random.Random(1234)
-    mid_work, before = 0, count
-    for _ in range(30):
+    mid_work, before = 0, len(entries) + 1
+    for _ in range(20):
         child = subprocess.Popen(
             [sys.executable, PROC, "sync", emu.base_url],
             env=child_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.5, 1.0))
+        time.sleep(rng.uniform(0.8, 2.5))
         child.send_signal(signal.SIGKILL)
         child.wait()
         left = ts.status()
         waiting = left["pending"] + left["inflight"]
         mid_work += 0 < waiting < before  # progress was made and work was left
         before = waiting
-    emu.clear_faults()
-    assert mid_work >= 10, mid_work
+    assert mid_work >= 6, mid_work
     final = subprocess.run(
         [sys.executable, PROC, "sync", emu.base_url],
         env=child_env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
     assert final.returncode == 0, final.stderr
-    counts = notes_on_server(emu, "crash-")
-    assert sorted(counts) == sorted(f"crash-{i}" for i in range(count))
-    assert set(counts.values()) == {1}
+    emu.clear_faults()
+    assert notes_on_server(emu, "crash-") == expected
     status = ts.status()
-    assert status["pending"] == status["inflight"] == status["failed"] == 0
+    assert status["pending"] == status["inflight"] == 0
+    [failed] = ts._queue().store.operations(ts._account(), states=("failed",))
+    assert failed.op_id == poison
+    assert "project" in failed.last_error["message"]  # the reason is kept
 
 
 @pytest.mark.slow

@@ -1,0 +1,282 @@
+"""The sync engine's promises under real faults (emulator over loopback HTTP): nothing
+lost, nothing sent twice, one bad operation never holds up the others, stopping is
+prompt, and status tells the truth. Each test here failed on the engine before
+issue 11."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import pymesync
+from pymesync.store import NewOperation
+from pymesync.sync import SyncWorker
+from pymesync.testing import run_emulator
+
+YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+
+
+@pytest.fixture
+def emu() -> Iterator[Any]:
+    with run_emulator(seed_data=True) as emulator:
+        yield emulator
+
+
+def client(emu: Any, user: str = "alice", **options: Any) -> pymesync.TimeSync:
+    options.setdefault("mode", "queue")
+    ts = pymesync.TimeSync(emu.base_url, **options)
+    assert "token" in ts.authenticate(user, user, "password")
+    return ts
+
+
+def standup(**changes: Any) -> dict[str, Any]:
+    """The entry people log every day: identical payloads."""
+    return {
+        "duration": 3600,
+        "project": "gwm",
+        "user": "alice",
+        "date_worked": YESTERDAY,
+        "activities": ["dev"],
+        "notes": "standup",
+        **changes,
+    }
+
+
+def on_server(emu: Any, notes: str) -> list[dict[str, Any]]:
+    admin = client(emu, "admin", mode="direct")
+    return [t for t in admin.get_times({"user": "alice"}) if t.get("notes") == notes]
+
+
+def drain(ts: pymesync.TimeSync, seconds: float = 30.0) -> None:
+    """Sync until nothing is pending or in flight (what a user, or the daemon, does)."""
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        ts.sync()
+        status = ts.status()
+        if not status["pending"] and not status["inflight"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"still queued: {ts.status()}")
+
+
+def worker(ts: pymesync.TimeSync, **options: Any) -> SyncWorker:
+    made = ts._queue().worker_for(ts._account())
+    for name, value in options.items():
+        setattr(made, name, value)
+    return made
+
+
+# ---------------------------------------------------------------- 1. identical entries
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_identical_entries_with_lost_answers_are_all_kept(emu: Any, concurrency: int) -> None:
+    """Ten "1h standup" entries, answers lost or dropped: ten on the server, each local
+    entry mapped to its own server time."""
+    ts = client(emu, sync_concurrency=concurrency)
+    local = [ts.create_time(standup())["uuid"] for _ in range(10)]
+    emu.lose_response_next(5, route="POST /times")
+    emu.drop_before_commit_next(2, route="POST /times")
+    drain(ts)
+    assert len(on_server(emu, "standup")) == 10
+    store, account = ts._queue().store, ts._account()
+    mapped = {store.resolve_id(account, "time", uuid) for uuid in local}
+    assert len(mapped) == 10 and not mapped & set(local)
+    assert mapped == {t["uuid"] for t in on_server(emu, "standup")}
+
+
+def test_a_server_time_is_reserved_for_one_local_create_only(tmp_path: Any) -> None:
+    from pymesync.store import Store
+
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        assert store.reserve_id("a", "time", "local-1", "server-1")
+        assert store.reserve_id("a", "time", "local-1", "server-1")  # again: still ours
+        assert not store.reserve_id("a", "time", "local-2", "server-1")
+        assert store.resolve_id("a", "time", "local-2") == "local-2"
+        assert store.reserve_id("a", "time", "local-2", "server-2")
+
+
+def test_an_adoption_whose_reservation_was_taken_is_not_acked(tmp_path: Any) -> None:
+    from pymesync.store import Store
+
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        op = NewOperation("a", "create", "time", "local-2", {"notes": "x"})
+        store.enqueue(op)
+        [claimed] = store.claim("a", "me", 60)
+        store.map_id("a", "time", "local-1", "server-1")  # another create holds it
+        obj = {"uuid": "server-1", "notes": "x", "revision": 1}
+        assert store.ack_many([(op.op_id, obj, "server-1")], adopted={op.op_id}) == []
+        assert store.get_operation(op.op_id) is not None
+        assert store.resolve_id("a", "time", "local-1") == "server-1"
+
+
+def test_an_identical_create_waits_while_its_twin_is_being_sent(emu: Any) -> None:
+    """A create being reconciled must not adopt the entry its identical twin is making
+    at that very moment (the twin's answer would then take it back)."""
+    ts = client(emu, sync_concurrency=4)
+    for _ in range(4):
+        ts.create_time(standup())
+    emu.lose_response_next(2, route="POST /times")
+    emu.add_latency(0.2, route="POST /times")
+    drain(ts)
+    emu.clear_faults()
+    assert len(on_server(emu, "standup")) == 4
+
+
+# ---------------------------------------------------------------- 2. poison operations
+
+
+def queue_raw(ts: pymesync.TimeSync, payload: dict[str, Any]) -> str:
+    """Put a create straight into the store (as an older client or a bug could)."""
+    op = NewOperation(ts._account(), "create", "time", f"raw-{id(payload)}", payload)
+    ts._queue().store.enqueue(op)
+    return op.op_id
+
+
+def test_a_payload_the_engine_cannot_handle_fails_alone(emu: Any) -> None:
+    ts = client(emu, sync_concurrency=4)
+    ts.create_time(standup(notes="before"))
+    bad = queue_raw(ts, standup(project=["gwm", "ts"], notes="poison"))
+    for i in range(5):
+        ts.create_time(standup(notes=f"after {i}"))
+    report = ts.sync()
+    assert report.synced == 6 and report.failed == 1
+    status = ts.status()
+    assert status["pending"] == status["inflight"] == 0 and status["failed"] == 1
+    [failed] = ts._queue().problems(ts._account())
+    assert failed["op_id"] == bad and failed["last_error"]["message"]
+
+
+def test_an_exception_while_handling_one_operation_fails_it_not_the_pass(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ts = client(emu, sync_concurrency=4)
+    for i in range(6):
+        ts.create_time(standup(notes=f"entry {i}"))
+    made = worker(ts)
+    create = made.sender.create
+
+    def exploding(op: Any, attempt: Any, token: str) -> Any:
+        if op.payload.get("notes") == "entry 2":
+            raise RuntimeError("boom")
+        return create(op, attempt, token)
+
+    monkeypatch.setattr(made.sender, "create", exploding)
+    report = made.run_once()
+    assert report.synced == 5 and report.failed == 1
+    [failed] = ts._queue().problems(ts._account())
+    assert "RuntimeError: boom" in failed["last_error"]["message"]
+    assert ts.status()["inflight"] == 0
+
+
+# ---------------------------------------------------------------- 5. malformed successes
+
+
+@pytest.mark.parametrize("mode", ["null", "list", "html", "no_uuid", "garbage"])
+def test_a_success_answer_that_is_not_the_object_is_not_taken_as_success(
+    emu: Any, mode: str
+) -> None:
+    ts = client(emu)
+    local = ts.create_time(standup(notes=f"answer {mode}"))["uuid"]
+    emu.garble_next(1, mode=mode, route="POST /times")
+    report = ts.sync()
+    drain(ts)
+    [only] = on_server(emu, f"answer {mode}")
+    assert emu.request_count("POST /times") == 1  # found by reconciliation, not resent
+    assert ts._queue().store.resolve_id(ts._account(), "time", local) == only["uuid"]
+    assert report.synced in (0, 1)
+
+
+# ---------------------------------------------------------------- 8. after an outage
+
+
+def test_after_an_outage_the_whole_queue_goes_in_one_pass(emu: Any) -> None:
+    ts = client(emu, sync_concurrency=4)
+    for i in range(7):
+        ts.create_time(standup(notes=f"outage {i}"))
+    made = worker(ts, sleep=lambda seconds: None)
+    emu.fail_next(1000, status=503)
+    first = made.run_once()
+    assert first.stopped == "offline"
+    before = emu.request_count("POST /times")
+    second = made.run_once()  # still down: one probe, not the whole queue
+    assert second.stopped == "offline"
+    assert emu.request_count("POST /times") - before <= made.policy.pass_attempts
+    emu.clear_faults()
+    ts._queue().store.expedite(ts._account())  # the daemon's own backoff is over
+    third = made.run_once()
+    assert third.synced == 7, third.as_dict()
+
+
+# ---------------------------------------------------------------- 9. status
+
+
+def test_an_operation_whose_lease_ran_out_is_not_in_flight(emu: Any) -> None:
+    ts = client(emu)
+    ts.create_time(standup())
+    store, account = ts._queue().store, ts._account()
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    store.claim(account, "vanished", 60, now=past)
+    status = ts.status()
+    assert status["inflight"] == 0 and status["pending"] == 1
+
+
+def test_needs_login_clears_after_an_automatic_login_and_a_401_is_the_last_error(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client(emu)  # logs in and keeps the token in the store
+    ts = pymesync.TimeSync.resume(emu.base_url, "alice", mode="queue")  # no password
+    ts.create_time(standup())
+    emu.invalidate_tokens()
+    report = ts.sync()
+    assert report.stopped == "needs_login"
+    status = ts.status()
+    assert status["needs_login"]
+    assert status["last_error"]["status"] == 401
+    monkeypatch.setenv("PYMESYNC_USERNAME", "alice")
+    monkeypatch.setenv("PYMESYNC_PASSWORD", "alice")
+    assert ts.sync().synced == 1
+    assert not ts.status()["needs_login"]
+
+
+# ---------------------------------------------------------------- 7. stopping
+
+
+def test_a_stopping_pass_abandons_hanging_requests_promptly(emu: Any) -> None:
+    ts = client(emu, sync_concurrency=4, timeout=30)
+    for i in range(6):
+        ts.create_time(standup(notes=f"hang {i}"))
+    emu.add_latency(20.0, route="POST /times")
+    stop = threading.Event()
+    made = worker(ts)
+    reports: list[Any] = []
+    thread = threading.Thread(target=lambda: reports.append(made.run_once(should_stop=stop.is_set)))
+    thread.start()
+    time.sleep(1.0)  # requests are out and hanging
+    started = time.monotonic()
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 5
+    assert reports[0].stopped == "stopped"
+    status = ts.status()
+    assert status["inflight"] == 0 and status["pending"] == 6
+    emu.clear_faults()
+
+
+def test_a_pass_keeps_its_time_budget(emu: Any) -> None:
+    ts = client(emu, sync_concurrency=2, timeout=30)
+    for i in range(3):
+        ts.create_time(standup(notes=f"budget {i}"))
+    emu.add_latency(20.0, route="POST /times")
+    started = time.monotonic()
+    report = ts.sync(budget=1.0)
+    assert time.monotonic() - started < 4
+    assert report.stopped == "budget"
+    emu.clear_faults()
+    assert ts.status()["inflight"] == 0
