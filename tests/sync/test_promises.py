@@ -107,7 +107,7 @@ def test_an_adoption_whose_reservation_was_taken_is_not_acked(tmp_path: Any) -> 
     with Store.open(tmp_path / "s.sqlite3") as store:
         op = NewOperation("a", "create", "time", "local-2", {"notes": "x"})
         store.enqueue(op)
-        [claimed] = store.claim("a", "me", 60)
+        assert len(store.claim("a", "me", 60)) == 1
         store.map_id("a", "time", "local-1", "server-1")  # another create holds it
         obj = {"uuid": "server-1", "notes": "x", "revision": 1}
         assert store.ack_many([(op.op_id, obj, "server-1")], adopted={op.op_id}) == []
