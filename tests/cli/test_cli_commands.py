@@ -449,6 +449,43 @@ def test_sync_json(run: Run, alice: Any) -> None:
     assert data["results"][0]["outcome"] == "synced"
 
 
+def test_sync_prints_a_problem_once_and_exits_non_zero(run: Run, alice: Any) -> None:
+    """Six operations stopped by one refused token: one line that says so, not six
+    identical 401 lines, and the login exit status."""
+    offline(alice)
+    for n in range(6):
+        logged(run, f"{n + 1}h", "-p", "gwm")
+    alice.clear_faults()
+    alice.invalidate_tokens()
+    result = run("sync")
+    assert result.exit_code == 5, result.output
+    lines = [line for line in result.stdout.splitlines() if "401" in line]
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith("6 operations needs login: 401")
+
+
+def test_sync_exits_non_zero_when_an_operation_fails(run: Run, alice: Any) -> None:
+    """One operation the engine cannot send (put in the store as a bug or an older
+    client could) fails alone: the others sync, the exit status says it failed."""
+    import pymesync
+    from pymesync.store import NewOperation
+
+    logged(run, "1h", "-p", "gwm")
+    ts = pymesync.TimeSync.resume(alice.base_url, "alice", mode="queue")
+    payload = {
+        "duration": 60,
+        "project": ["gwm", "ts"],
+        "user": "alice",
+        "date_worked": "2026-12-01",
+    }
+    ts._queue().store.enqueue(NewOperation(ts._account(), "create", "time", "poison", payload))
+    logged(run, "2h", "-p", "gwm")
+    result = run("sync")
+    assert result.exit_code == 4, result.output
+    assert "1 operation(s) failed" in result.stderr
+    assert run("status", "--json").exit_code == 0
+
+
 def test_sync_progress_bar_on_a_terminal(
     run: Run, alice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
