@@ -119,8 +119,46 @@ class EmulatorControls(ABC):
         route: str | None = None,
     ) -> dict[str, Any]:
         """Process the next ``n`` matching requests but mangle the body: ``truncate``,
-        ``garbage`` or ``short`` (connection closed before Content-Length bytes)."""
+        ``garbage`` or ``short`` (connection closed before Content-Length bytes), or send a
+        wrong answer with a success status: ``null``, ``list`` (``[]``), ``html`` (a
+        ``text/html`` page) or ``no_uuid`` (the answer without its ``uuid`` key)."""
         return self._add("garble", n=n, mode=mode, method=method, route=route)
+
+    def slow_answer_next(
+        self,
+        n: int = 1,
+        *,
+        seconds: float = 1.0,
+        method: str | None = None,
+        route: str | None = None,
+    ) -> dict[str, Any]:
+        """Process and commit the next ``n`` matching writes, then wait ``seconds`` before
+        answering (past a client's read timeout)."""
+        return self._add("slow_answer", n=n, seconds=seconds, method=method, route=route)
+
+    def trickle_next(
+        self,
+        n: int = 1,
+        *,
+        seconds: float = 0.5,
+        method: str | None = None,
+        route: str | None = None,
+    ) -> dict[str, Any]:
+        """Process the next ``n`` matching requests, then send each whole answer (status
+        line, headers, body) one byte at a time, ``seconds`` apart."""
+        return self._add("trickle", n=n, seconds=seconds, method=method, route=route)
+
+    def hang_next(
+        self,
+        n: int = 1,
+        *,
+        seconds: float = 3600.0,
+        method: str | None = None,
+        route: str | None = None,
+    ) -> dict[str, Any]:
+        """Hold the next ``n`` matching requests unprocessed and unanswered for ``seconds``
+        (or until the emulator stops), then hang up."""
+        return self._add("hang", n=n, seconds=seconds, method=method, route=route)
 
     def _add(self, kind: str, **params: Any) -> dict[str, Any]:
         return self.add_fault(kind, **{k: v for k, v in params.items() if v is not None})

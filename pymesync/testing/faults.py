@@ -1,4 +1,5 @@
-"""Fault rules: latency, 5xx, 429, lost responses, drops before commit, garbled bodies.
+"""Fault rules: latency, 5xx, 429, lost responses, drops before commit, garbled bodies,
+slow answers, trickled answers and hung requests.
 
 Every rule may be limited to one HTTP method and/or one route template (``/times``,
 ``/times/{uuid}``...; ``route="POST /times"`` sets both).  Count-based rules fire on the
@@ -9,23 +10,42 @@ latency rules apply to every matching request until cleared.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .routing import TEMPLATES
 
-KINDS = ("latency", "fail", "rate_limit", "lose_response", "drop_before_commit", "garble")
+KINDS = (
+    "latency",
+    "fail",
+    "rate_limit",
+    "lose_response",
+    "drop_before_commit",
+    "garble",
+    "slow_answer",
+    "trickle",
+    "hang",
+)
 """Every fault kind."""
-PRE_KINDS = ("fail", "rate_limit", "drop_before_commit")
+PRE_KINDS = ("fail", "rate_limit", "drop_before_commit", "hang")
 """Kinds that fire instead of processing the request (nothing is committed)."""
-WRITE_ONLY_KINDS = ("lose_response", "drop_before_commit")
+WRITE_ONLY_KINDS = ("lose_response", "drop_before_commit", "slow_answer")
 """Kinds that, without an explicit method, only match writes (POST/DELETE, not /login)."""
+DEFAULT_SECONDS = {"latency": 0.0, "slow_answer": 1.0, "trickle": 0.5, "hang": 3600.0}
+"""The kinds with a ``seconds`` parameter, and its default: ``latency`` delays the request,
+``slow_answer`` waits between commit and answer, ``trickle`` between two bytes of the
+answer, ``hang`` before hanging up unanswered (or until the emulator stops)."""
 FAIL_STATUSES = (500, 502, 503, 504)
 """Statuses ``fail`` can send: 500 is NODE's JSON ``Server error``, the others HTML pages."""
-GARBLE_MODES = ("truncate", "garbage", "short")
+GARBLE_MODES = ("truncate", "garbage", "short", "null", "list", "html", "no_uuid")
 """``truncate``: cut the body in half (Content-Length matches); ``garbage``: non-JSON bytes;
-``short``: announce the full Content-Length, send half, close the connection."""
+``short``: announce the full Content-Length, send half, close the connection.  The others
+replace the answer with a well-formed but wrong one, status 200 (or the real success
+status): ``null`` and ``list`` send JSON ``null`` and ``[]``, ``html`` an HTML page
+(``text/html``), ``no_uuid`` the real JSON object without its ``uuid`` key (``{}`` if the
+answer was not an object)."""
 
 _ids = itertools.count(1)
 
@@ -72,6 +92,9 @@ def make_fault(kind: str, params: dict[str, Any]) -> Fault:
         "lose_response": set(),
         "drop_before_commit": set(),
         "garble": {"mode"},
+        "slow_answer": {"seconds"},
+        "trickle": {"seconds"},
+        "hang": {"seconds"},
     }[kind]
     unknown = set(params) - allowed
     if unknown:
@@ -97,10 +120,8 @@ def make_fault(kind: str, params: dict[str, Any]) -> Fault:
     if remaining is not None and remaining < 1:
         raise ValueError("n must be at least 1")
     fault = Fault(kind=kind, remaining=remaining, method=method, route=route, id=next(_ids))
-    if kind == "latency":
-        fault.seconds = float(params.get("seconds", 0.0))
-        if fault.seconds < 0:
-            raise ValueError("seconds must not be negative")
+    if kind in DEFAULT_SECONDS:
+        fault.seconds = _seconds(params.get("seconds", DEFAULT_SECONDS[kind]))
     if kind == "fail":
         fault.status = int(params.get("status", 500))
         if fault.status not in FAIL_STATUSES:
@@ -114,6 +135,18 @@ def make_fault(kind: str, params: dict[str, Any]) -> Fault:
         if fault.mode not in GARBLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(GARBLE_MODES)}")
     return fault
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"seconds must be a number, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    if not math.isfinite(seconds):
+        raise ValueError("seconds must be finite")
+    return seconds
 
 
 class FaultPlan:

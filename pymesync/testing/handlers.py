@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import traceback
 from contextlib import suppress
@@ -29,6 +30,7 @@ from .responses import (
     json_response,
     proxy_page,
     reply_response,
+    wrong_answer,
 )
 
 if TYPE_CHECKING:
@@ -236,6 +238,10 @@ class Handler(BaseHTTPRequestHandler):
             entry["fault"] = fault.kind
             emu.request_stats.fault_fired(fault.kind)
         if fault is not None and fault.kind in PRE_KINDS:
+            if fault.kind == "hang":
+                self._stopped_within(fault.seconds)
+                self._drop()
+                return
             if fault.kind == "drop_before_commit":
                 self._drop()
                 return
@@ -252,13 +258,18 @@ class Handler(BaseHTTPRequestHandler):
                     traceback.print_exc()
                 response = error_response(E.server_error())
         entry["status"] = response.status
-        if fault is not None and fault.kind == "lose_response":
+        if fault is None:
+            self._send(response, method)
+        elif fault.kind == "lose_response":
             self._drop()
-            return
-        if fault is not None and fault.kind == "garble":
+        elif fault.kind == "garble":
             self._send_garbled(response, fault.mode, method)
-            return
-        self._send(response, method)
+        elif fault.kind == "trickle":
+            self._trickle(response, method, fault.seconds)
+        elif fault.kind == "slow_answer" and self._stopped_within(fault.seconds):
+            self._drop()  # the emulator is stopping
+        else:
+            self._send(response, method)
 
     def _send(self, response: HttpResponse, method: str) -> None:
         body = b"" if method == "HEAD" else response.body
@@ -267,6 +278,10 @@ class Handler(BaseHTTPRequestHandler):
     def _write(self, response: HttpResponse, body: bytes, length: int) -> None:
         """Send status line, headers and ``body`` in ONE write: a separate small write for
         the body would wait on Nagle + delayed ACK (~40 ms a request)."""
+        self.wfile.write(self._head(response, length) + body)
+
+    def _head(self, response: HttpResponse, length: int) -> bytes:
+        """Status line and headers of ``response`` (logged as sent)."""
         reason = self.responses.get(response.status, ("",))[0]
         lines = [
             f"{self.protocol_version} {response.status} {reason}",
@@ -277,9 +292,27 @@ class Handler(BaseHTTPRequestHandler):
         lines.append(f"Content-Length: {length}")
         if self.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.log_request(response.status)
-        self.wfile.write(head + body)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _trickle(self, response: HttpResponse, method: str, seconds: float) -> None:
+        """Send the whole answer one byte at a time, ``seconds`` apart; stop quietly if the
+        client hangs up (or hang up if the emulator stops)."""
+        body = b"" if method == "HEAD" else response.body
+        data = self._head(response, len(response.body)) + body
+        try:
+            for i in range(len(data)):
+                if i > 0 and self._stopped_within(seconds):
+                    self._drop()
+                    return
+                self.wfile.write(data[i : i + 1])
+        except OSError:
+            self.close_connection = True
+
+    def _stopped_within(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the emulator stops meanwhile (then True)."""
+        stopping = cast("EmulatorHTTPServer", self.server).stopping
+        return stopping.wait(min(seconds, threading.TIMEOUT_MAX))
 
     def _send_garbled(self, response: HttpResponse, mode: str, method: str) -> None:
         body = response.body
@@ -288,9 +321,11 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "truncate":
             cut = HttpResponse(response.status, body[: len(body) // 2], response.headers)
             self._send(cut, method)
-        else:  # short: promise the full length, send half, hang up
+        elif mode == "short":  # promise the full length, send half, hang up
             self._write(response, body[: len(body) // 2], max(len(body), 2))
             self._drop()
+        else:
+            self._send(wrong_answer(response, mode), method)
 
     def _drop(self) -> None:
         """Hang up without (further) response bytes."""

@@ -97,3 +97,25 @@ def proxy_page(status: int, headers: dict[str, str] | None = None) -> HttpRespon
 
 GARBAGE = b'\x1f\x8b\x08\x00<<garbage>>\xff\xfe{"status":2\x00\x00'
 """The body sent by the ``garbage`` garble mode: neither JSON nor UTF-8."""
+
+OK_PAGE = b"<html><body>OK</body></html>"
+"""The body sent by the ``html`` garble mode."""
+
+
+def wrong_answer(response: HttpResponse, mode: str) -> HttpResponse:
+    """The well-formed but wrong answer of the ``null``, ``list``, ``html`` and ``no_uuid``
+    garble modes, in place of ``response``: status 200 unless the real answer was another
+    success status, JSON (or, for ``html``, an HTML page)."""
+    status = response.status if 200 <= response.status < 300 else 200
+    headers = {**response.headers, "Content-Type": HTML_TYPE if mode == "html" else JSON_TYPE}
+    if mode == "html":
+        return HttpResponse(status, OK_PAGE, headers)
+    obj: Any = None if mode == "null" else [] if mode == "list" else {}
+    if mode == "no_uuid":
+        try:
+            answer = json.loads(response.body)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict):
+            obj = {key: value for key, value in answer.items() if key != "uuid"}
+    return HttpResponse(status, dumps(obj), headers)

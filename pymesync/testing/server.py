@@ -41,6 +41,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         """Bind ``address`` for ``emulator``."""
         self.emulator = emulator
+        # set by shutdown(): ends the waits of hang, slow_answer and trickle faults
+        self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -56,6 +58,11 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def shutdown(self) -> None:
+        """Release the requests held by a fault, then stop the serve loop."""
+        self.stopping.set()
+        super().shutdown()
 
     def close_connections(self) -> None:
         """Hang up every open connection (idle keep-alive ones included)."""
