@@ -280,3 +280,67 @@ def test_a_pass_keeps_its_time_budget(emu: Any) -> None:
     assert report.stopped == "budget"
     emu.clear_faults()
     assert ts.status()["inflight"] == 0
+
+
+# ---------------------------------------------------------------- 3. slow answers
+
+
+def test_a_write_answered_after_the_timeout_is_sent_once(emu: Any) -> None:
+    """The server commits the POST but answers after the client's timeout: not retried
+    within the pass, not looked for before a request's deadline has passed again, then
+    found on the server (adopted), never sent a second time."""
+    ts = client(emu, timeout=0.5)  # deadline 1 s
+    local = ts.create_time(standup(notes="slow"))["uuid"]
+    emu.add_fault("slow_answer", route="POST /times", seconds=1.5)
+    first = ts.sync()
+    assert first.count("deferred") == 1
+    assert emu.request_count("POST /times") == 1
+    second = ts.sync()  # at once: the server may still be committing it
+    assert second.synced == 0
+    assert emu.request_count("POST /times") == 1
+    time.sleep(1.2)
+    drain(ts)
+    assert emu.request_count("POST /times") == 1
+    [only] = on_server(emu, "slow")
+    assert ts._queue().store.resolve_id(ts._account(), "time", local) == only["uuid"]
+
+
+def test_slow_answers_everywhere_still_give_each_entry_once(emu: Any) -> None:
+    ts = client(emu, timeout=0.5, sync_concurrency=4)
+    for i in range(6):
+        ts.create_time(standup(notes=f"slow {i % 3}"))  # pairs of identical entries
+    emu.add_fault("slow_answer", route="POST /times", seconds=1.2, n=4)
+    drain(ts, seconds=60)
+    for i in range(3):
+        assert len(on_server(emu, f"slow {i}")) == 2
+
+
+# ---------------------------------------------------------------- 6. deadlines
+
+
+def test_a_trickling_answer_ends_at_the_deadline(emu: Any) -> None:
+    """One byte every 0.1 s never trips a 1 s read timeout, but the request's deadline
+    (2 s at timeout=1) ends it; the write is then reconciled, not sent twice."""
+    ts = client(emu, timeout=1.0)
+    ts.create_time(standup(notes="trickled"))
+    emu.add_fault("trickle", route="POST /times", seconds=0.1)
+    started = time.monotonic()
+    report = ts.sync()
+    assert time.monotonic() - started < 5
+    assert report.count("deferred") == 1
+    time.sleep(2.2)
+    drain(ts)
+    assert len(on_server(emu, "trickled")) == 1
+    assert emu.request_count("POST /times") == 1
+
+
+def test_a_black_holed_server_costs_one_deadline_per_pass(emu: Any) -> None:
+    ts = client(emu, timeout=0.5, sync_concurrency=4)
+    for i in range(5):
+        ts.create_time(standup(notes=f"hole {i}"))
+    emu.add_fault("hang", route="POST /times", n=100, seconds=30)
+    started = time.monotonic()
+    report = ts.sync()
+    assert time.monotonic() - started < 4
+    assert report.stopped == "offline"
+    emu.clear_faults()
