@@ -701,8 +701,6 @@ class _Dispatch:
     attempt. :meth:`collect` gathers what has finished from both."""
 
     def __init__(self, worker: SyncWorker) -> None:
-        from pymesync.fastlane import FastLane
-
         self.worker = worker
         self.finished: queue.SimpleQueue[tuple[Operation, OpResult | BaseException]]
         self.finished = queue.SimpleQueue()
@@ -715,8 +713,9 @@ class _Dispatch:
         # being sent (on the lane or by a thread), and claimed but waiting for a slot
         self.active = 0
         self.backlog: collections.deque[tuple[Operation, dt.datetime]] = collections.deque()
-        fast = worker.concurrency > 1 and worker.limiter is None and worker.fast_lane
-        self.lane = FastLane(worker.transport, worker.sender) if fast else None
+        # The fast lane (pymesync.fastlane) is gone with the transport's direct path:
+        # every operation goes to the sending threads.
+        self.lane: Any = None
 
     def send(self, op: Operation, now: dt.datetime) -> None:
         """Start sending ``op`` (once fewer than ``concurrency`` are being sent)."""
