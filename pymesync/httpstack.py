@@ -221,8 +221,14 @@ class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
 
     ConnectionCls = WatchedConnection
 
+    def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+        """As ``urllib3`` does, and a body shorter than its ``Content-Length`` is an
+        error (the default of urllib3 2; urllib3 1.26 returned it as if complete)."""
+        kwargs.setdefault("enforce_content_length", True)
+        return super().urlopen(*args, **kwargs)
 
-class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
+
+class HTTPSConnectionPool(HTTPConnectionPool, connectionpool.HTTPSConnectionPool):
     """``urllib3``'s pool of :class:`WatchedHTTPSConnection`."""
 
     ConnectionCls = WatchedHTTPSConnection

@@ -9,7 +9,10 @@ keep-alive reuse, timeouts, the total deadline (a server that trickles its answe
 from __future__ import annotations
 
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +44,8 @@ class RawServer:
     and every request after the last with the last. Counts connections, keeps what it
     received."""
 
-    def __init__(self, *behaviours: Behaviour | bytes) -> None:
+    def __init__(self, *behaviours: Behaviour | bytes, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.behaviours = [
             b if callable(b) else (lambda conn, data=b: conn.sendall(data)) for b in behaviours
         ]
@@ -50,7 +54,7 @@ class RawServer:
         self._lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/v0"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/v0"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -63,6 +67,12 @@ class RawServer:
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             try:
                 while self._read_request(conn):
@@ -103,8 +113,8 @@ class RawServer:
 def serve() -> Iterator[Callable[..., RawServer]]:
     servers: list[RawServer] = []
 
-    def start(*behaviours: Behaviour | bytes) -> RawServer:
-        server = RawServer(*behaviours)
+    def start(*behaviours: Behaviour | bytes, tls: ssl.SSLContext | None = None) -> RawServer:
+        server = RawServer(*behaviours, tls=tls)
         servers.append(server)
         return server
 
@@ -458,6 +468,78 @@ def test_abort_ends_every_request_in_flight(serve: Any) -> None:
 
 def test_abort_does_nothing_for_a_caller_session() -> None:
     assert Transport("http://x/v0", session=requests.Session()).abort() == 0
+
+
+# ---------------------------------------------------------------- HTTPS
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (made with openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate with")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", key, "-out", cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls(certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """The server's TLS context; the client trusts it through REQUESTS_CA_BUNDLE."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certificate[0])
+    return context
+
+
+def test_https_with_a_ca_bundle_from_the_environment(serve: Any, tls: ssl.SSLContext) -> None:
+    server = serve(ok(b"[1]"), ok(b"[2]"), tls=tls)
+    transport = Transport(server.url, timeout=2)
+    assert get(transport) == [1] and get(transport) == [2]
+    assert server.connections == 1
+
+
+def test_https_without_the_ca_is_refused(
+    serve: Any, tls: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    server = serve(ok(b"[1]"), tls=tls)
+    result = outcome(lambda: get(Transport(server.url, timeout=2), "s3cr3t"))
+    assert result[0] == "ConnectionFailedError" and "CERTIFICATE_VERIFY_FAILED" in result[1]
+
+
+def test_https_trickled_answer_ends_at_the_deadline(serve: Any, tls: ssl.SSLContext) -> None:
+    server = serve(trickle(ANSWER), ok(b"[2]"), tls=tls)
+    transport = Transport(server.url, timeout=(1, 0.5), deadline=1.5)
+    started = time.monotonic()
+    result = outcome(lambda: get(transport))
+    assert time.monotonic() - started < 1.5 + 2
+    assert reason(result) == "no complete response within 1.5 seconds" and result[2] is True
+    assert get(transport) == [2]
+
+
+def test_https_abort(serve: Any, tls: ssl.SSLContext) -> None:
+    server = serve(stall(), ok(b"[2]"), tls=tls)
+    transport = Transport(server.url, timeout=30)
+    results: list[tuple[Any, ...]] = []
+    thread = threading.Thread(target=lambda: results.append(outcome(lambda: get(transport))))
+    thread.start()
+    time.sleep(0.7)
+    aborted_at = time.monotonic()
+    assert transport.abort() == 1
+    thread.join(5)
+    assert time.monotonic() - aborted_at < 1
+    assert [reason(result) for result in results] == ["the request was abandoned"]
+    assert get(transport) == [2]
 
 
 # ---------------------------------------------------------------- the emulator's faults
