@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -105,7 +106,6 @@ class Transport:
         self.deadline = default_deadline(timeout) if deadline is None else deadline
         self.pool_size = pool_size
         self._session = session
-        self._own_session = session is None
         self._watchdog: Watchdog | None = None  # with our own session only
         self._making = threading.Lock()
 
@@ -116,7 +116,8 @@ class Transport:
         if session is None:
             with self._making:
                 if self._session is None:
-                    self._session, self._watchdog = _own_session(self.pool_size)
+                    own, self._watchdog = _own_session(self.pool_size)
+                    self._session = own  # (last: a thread that sees it sees the watchdog)
                 session = self._session
         return session
 
@@ -131,9 +132,10 @@ class Transport:
         """Abandon every request in flight on the own session right now: their
         connections are shut down and each fails at once with
         :class:`~pymesync.errors.ConnectionFailedError` ("the request was abandoned",
-        ``maybe_sent`` True). Returns how many; later requests are not affected. Safe
-        from any thread. A request still connecting ends once connected (within the
-        connect timeout). Does nothing for a session passed by the caller."""
+        ``maybe_sent`` True once it had a connection). Returns how many; later requests
+        are not affected. Safe from any thread. A request still opening its connection
+        ends as soon as it is open (within the connect timeout). Does nothing for a
+        session passed by the caller."""
         return 0 if self._watchdog is None else self._watchdog.abort()
 
     def url(self, request: WireRequest, token: str | None) -> str:
@@ -196,7 +198,8 @@ class Transport:
                 if flight is not None:  # (after this the watchdog leaves it alone)
                     flight.watchdog.leave(flight)
         except requests.RequestException as exc:
-            if flight is not None and flight.ended is not None:
+            if flight is not None and (flight.ended or time.monotonic() >= flight.deadline):
+                # (a timeout of requests' own that went off with the deadline, too)
                 raise self._cut_short(flight) from None
             if not isinstance(exc, requests.Timeout) and not _read_timeout(exc):
                 raise self._mapped(exc, token) from None
@@ -231,13 +234,11 @@ class Transport:
     def _cut_short(self, flight: Flight) -> errors.ConnectionFailedError:
         """The error for a request the watchdog ended (its deadline, or :meth:`abort`)."""
         if flight.ended == "abort":
-            return errors.ConnectionFailedError(
-                self._failure("the request was abandoned"), maybe_sent=True
-            )
-        return errors.ConnectionFailedError(
-            self._failure(f"no complete response within {self.deadline} seconds"),
-            maybe_sent=flight.connected,
-        )
+            reason = "the request was abandoned"
+        else:
+            reason = f"no complete response within {self.deadline} seconds"
+        # once connected, the request may have gone out (or be carried out meanwhile)
+        return errors.ConnectionFailedError(self._failure(reason), maybe_sent=flight.connected)
 
     def _broken(self, exc: Exception, token: str | None) -> errors.ConnectionFailedError:
         """A connection that failed or broke, as its readable reason."""

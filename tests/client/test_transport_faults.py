@@ -405,6 +405,24 @@ def test_the_deadline_applies_through_a_proxy_from_the_environment(
     assert proxy.received[0].startswith(b"GET http://timesync.invalid/v0/times?token=T HTTP/1.1")
 
 
+def test_a_tls_handshake_that_never_comes_ends_at_the_deadline_unsent() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never speaks TLS
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/v0"
+        transport = Transport(url, timeout=(5, 5), deadline=1)
+        started = time.monotonic()
+        result = outcome(lambda: get(transport))
+        assert time.monotonic() - started < 1 + 2
+        assert reason(result) == "no complete response within 1 seconds"
+        assert result[2] is False  # the connection never opened: nothing went out
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
 def test_deadline_validation_and_default() -> None:
     assert Transport("http://x/v0").deadline == 20.0
     assert Transport("http://x/v0", timeout=(3, 4.5)).deadline == 7.5
