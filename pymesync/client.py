@@ -23,7 +23,7 @@ from pymesync.offline import OfflineBackend, ReadInfo, account_key
 from pymesync.reconcile import POLICIES, ConflictPolicy
 from pymesync.sync import OpResult, SyncReport
 from pymesync.testmode import TestModeBackend
-from pymesync.transport import DEFAULT_TIMEOUT, Transport, redact
+from pymesync.transport import DEFAULT_TIMEOUT, POOL_SIZE, Transport, redact
 
 if TYPE_CHECKING:
     import requests
@@ -83,7 +83,11 @@ class TimeSync:
         self.error = ERROR_KEY
         self.raise_errors = raise_errors
         self._password: str | None = None
-        self._transport = Transport(self.baseurl, timeout=timeout, session=session)
+        # enough keep-alive connections for every sending thread of a sync pass
+        pool_size = max(POOL_SIZE, sync_concurrency if isinstance(sync_concurrency, int) else 0)
+        self._transport = Transport(
+            self.baseurl, timeout=timeout, session=session, pool_size=pool_size
+        )
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode: Mode = mode

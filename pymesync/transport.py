@@ -1,23 +1,26 @@
-"""HTTP to TimeSync: one ``requests.Session``, timeouts, encoding, redaction, error mapping.
+"""HTTP to TimeSync: one ``requests.Session``, timeouts and a total deadline, encoding,
+redaction, error mapping.
 
 :meth:`Transport.send` carries out a :class:`~pymesync.wire.WireRequest` and returns the
 parsed JSON body (``None`` for an empty 200). Every failure comes out as a typed
 :class:`~pymesync.errors.PymesyncError`, never as a ``requests`` or ``urllib3``
 exception, and no message ever contains the token.
 
-The direct path: when the session is the transport's own, no proxy applies and nothing
-has patched ``requests`` (requests-mock, responses, instrumentation), a request goes
-through :class:`pymesync.connections.ConnectionPool` (keep-alive connections
-speaking plain HTTP/1.1, with the same CA bundle, headers and timeouts), which costs a
-tenth of the CPU time of ``requests`` + ``urllib3`` per request. Anything else goes through
-``session.request``.
+Every request goes through ``session.request``, so whatever the session does applies:
+its adapters and hooks, and (``trust_env``, as ``requests`` does by default) the proxies
+of ``HTTP(S)_PROXY``/``NO_PROXY``, the CA bundle of ``REQUESTS_CA_BUNDLE`` or
+``CURL_CA_BUNDLE`` and credentials from ``.netrc``. On the transport's own session a
+:class:`~pymesync.httpstack.Watchdog` also ends any request still unanswered at its
+deadline (connect and the whole answer; see :mod:`pymesync.httpstack`), and
+:meth:`Transport.abort` abandons the requests in flight.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,12 +30,12 @@ from pymesync.wire import WireRequest
 if TYPE_CHECKING:
     import requests
 
-    from pymesync.connections import ConnectionPool
+    from pymesync.httpstack import Flight, Watchdog
 
 #: Seconds to wait for a connection and for each read, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 10.0
 REDACTED = "<redacted>"
-#: Connections kept alive per host (at least the sync concurrency).
+#: Connections kept alive per host by default (at least the sync concurrency).
 POOL_SIZE = 32
 
 _JSON = {"Content-Type": "application/json"}
@@ -58,22 +61,30 @@ def redact(text: str, token: str | None) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class DirectRequest:
-    """A request ready for the direct path: what :meth:`ConnectionPool.begin` takes."""
-
-    pool: ConnectionPool
-    method: str
-    target: str
-    body: bytes | None
-    headers: dict[str, str]
+def default_deadline(timeout: float | tuple[float, float] | None) -> float | None:
+    """The total deadline that goes with ``timeout``: connect plus read timeout (20
+    seconds for 10; ``c + r`` for a ``(c, r)`` pair), None (none) without a timeout."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if connect is None or read is None:
+        return None
+    return connect + read
 
 
 class Transport:
-    """Sends TimeSync requests over one reusable ``requests.Session``.
+    """Sends TimeSync requests over one reusable ``requests.Session``; safe to use from
+    many threads at once.
 
-    ``timeout`` is seconds (a number, or a ``(connect, read)`` pair) and applies to
-    every request. Pass ``session`` to reuse or instrument your own session.
+    ``timeout`` is seconds (a number, or a ``(connect, read)`` pair) for connecting and
+    for each wait for the server, as in ``requests``. ``deadline`` is seconds for the
+    whole request, connect and complete answer (default: connect plus read timeout); a
+    request still unanswered then fails with
+    :class:`~pymesync.errors.ConnectionFailedError` ("no complete response within ...
+    seconds"). ``pool_size`` is how many keep-alive connections the own session keeps.
+
+    Pass ``session`` to reuse or instrument your own session: every request then goes
+    through it as it is (its adapters, hooks, proxies), and since its connections are
+    its own, the deadline applies only as a cap on ``requests``' timeouts and
+    :meth:`abort` does nothing.
     """
 
     def __init__(
@@ -82,41 +93,50 @@ class Transport:
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        pool_size: int = POOL_SIZE,
+        deadline: float | None = None,
     ) -> None:
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be a number of seconds above 0")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
         self.baseurl = baseurl
         self.timeout = timeout
+        #: Seconds for a whole request (None: no limit beyond ``timeout``).
+        self.deadline = default_deadline(timeout) if deadline is None else deadline
+        self.pool_size = pool_size
         self._session = session
-        self._own_session = session is None
-        self._adapter: Any = None  # the HTTPAdapter mounted on our own session
-        self._pool: ConnectionPool | None = None  # the direct path, made on first use
+        self._watchdog: Watchdog | None = None  # with our own session only
+        self._making = threading.Lock()
 
     @property
     def session(self) -> requests.Session:
         """The session every request goes through (created on first use)."""
-        if self._session is None:
-            import requests  # the HTTP stack is imported only when first needed
-            from requests.adapters import HTTPAdapter
-
-            session = requests.Session()
-            # Proxy settings from the environment are read once for our one base URL,
-            # not again on every request (that lookup was a third of the client's CPU
-            # time per request).
-            session.proxies.update(_environment_proxies(self.baseurl))
-            session.trust_env = False
-            # One keep-alive pool, large enough for a concurrent sync pass.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._adapter = adapter
-            self._session = session
-        return self._session
+        session = self._session
+        if session is None:
+            with self._making:
+                if self._session is None:
+                    own, self._watchdog = _own_session(self.pool_size)
+                    self._session = own  # (last: a thread that sees it sees the watchdog)
+                session = self._session
+        return session
 
     def close(self) -> None:
-        """Close the session's pooled connections (and the direct path's)."""
+        """Close the session's pooled connections (a later request opens new ones)."""
         if self._session is not None:
             self._session.close()
-        if self._pool is not None:
-            self._pool.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+
+    def abort(self) -> int:
+        """Abandon every request in flight on the own session right now: their
+        connections are shut down and each fails at once with
+        :class:`~pymesync.errors.ConnectionFailedError` ("the request was abandoned",
+        ``maybe_sent`` True once it had a connection). Returns how many; later requests
+        are not affected. Safe from any thread. A request still opening its connection
+        ends as soon as it is open (within the connect timeout). Does nothing for a
+        session passed by the caller."""
+        return 0 if self._watchdog is None else self._watchdog.abort()
 
     def url(self, request: WireRequest, token: str | None) -> str:
         """The full URL of ``request``: base, encoded path, query, token last."""
@@ -129,25 +149,9 @@ class Transport:
 
     def send(self, request: WireRequest, token: str | None) -> Any:
         """Carry out ``request`` and return its JSON body (``None`` for an empty 200)."""
-        prepared = self.direct(request, token)
-        if prepared is not None:
-            status, content, headers = self._send_direct(prepared, token)
-        else:
-            url, data = self.url(request, token), self._body(request, token)
-            status, content, headers = self._send_session(request.method, url, data, token)
+        url, data = self.url(request, token), self._body(request, token)
+        status, content, headers = self._send_session(request.method, url, data, token)
         return self.answer(status, content, headers)
-
-    def direct(self, request: WireRequest, token: str | None) -> DirectRequest | None:
-        """``request`` ready for the direct path (for a caller that sends it with
-        :meth:`ConnectionPool.begin` and hands the outcome to :meth:`answer` or
-        :meth:`failure`), or None when it must go through :meth:`send`."""
-        url = self.url(request, token)
-        pool = self._direct_pool(url)
-        if pool is None:
-            return None
-        data = self._body(request, token)
-        target = pool.path + url[len(self.baseurl) :]  # every URL starts with the base
-        return DirectRequest(pool, request.method, target, data, _JSON if data else {})
 
     @staticmethod
     def _body(request: WireRequest, token: str | None) -> bytes | None:
@@ -156,99 +160,87 @@ class Transport:
             body = {"auth": {"type": "token", "token": token}, "object": request.body}
         return None if body is None else json.dumps(body).encode("utf-8")
 
+    def _timeouts(self) -> tuple[float | tuple[float, float], bool, bool]:
+        """The timeout to hand ``requests`` (capped by the deadline), and whether its
+        connect and its read part were capped."""
+        timeout, deadline = self.timeout, self.deadline
+        if deadline is None:
+            return timeout, False, False
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if (connect is None or connect <= deadline) and (read is None or read <= deadline):
+            return timeout, False, False
+        capped = (
+            deadline if connect is None else min(connect, deadline),
+            deadline if read is None else min(read, deadline),
+        )
+        return capped, capped[0] != connect, capped[1] != read
+
     def _send_session(
         self, method: str, url: str, data: bytes | None, token: str | None
     ) -> tuple[int, bytes, Any]:
         import requests
 
+        session = self.session
+        timeout, connect_capped, read_capped = self._timeouts()
+        watchdog, flight = self._watchdog, None
+        if watchdog is not None and self.deadline is not None:
+            flight = watchdog.enter(self.deadline)
         try:
-            response = self.session.request(
-                method,
-                url,
-                data=data,
-                headers=None if data is None else _JSON,
-                timeout=self.timeout,
-            )
-        except requests.Timeout as exc:
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=None if data is None else _JSON,
+                    timeout=timeout,
+                )
+            finally:
+                if flight is not None:  # (after this the watchdog leaves it alone)
+                    flight.watchdog.leave(flight)
+        except requests.RequestException as exc:
+            if flight is not None and (flight.ended or time.monotonic() >= flight.deadline):
+                # (a timeout of requests' own that went off with the deadline, too)
+                raise self._cut_short(flight) from None
+            if not isinstance(exc, requests.Timeout) and not _read_timeout(exc):
+                raise self._mapped(exc, token) from None
             connect = isinstance(exc, requests.ConnectTimeout)
-            raise errors.ConnectionFailedError(
-                self._failure(self._timeout_reason(connect)), maybe_sent=not connect
-            ) from None
-        except (
+            if connect_capped if connect else read_capped:
+                reason = f"no complete response within {self.deadline} seconds"
+            else:
+                reason = self._timeout_reason(connect)
+            error = errors.ConnectionFailedError(self._failure(reason), maybe_sent=not connect)
+            error.timed_out = not connect  # a slow server may still be carrying it out
+            raise error from None
+        if flight is not None and flight.ended is not None:
+            # e.g. a body delimited by the end of the connection, cut at the deadline
+            raise self._cut_short(flight)
+        return response.status_code, response.content, response.headers
+
+    def _mapped(self, exc: Exception, token: str | None) -> errors.PymesyncError:
+        """The typed error for what ``requests`` raised (but a timeout)."""
+        import requests
+
+        invalid = (
             requests.exceptions.InvalidURL,
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema,
-        ) as exc:
-            raise errors.ConfigurationError(
-                self._failure(f"invalid URL: {redact(str(exc), token)}")
-            ) from None
-        except requests.RequestException as exc:
-            raise self._broken(exc, token) from None
-        return response.status_code, response.content, response.headers
-
-    def _direct_pool(self, url: str) -> ConnectionPool | None:
-        """The pool to send ``url`` through directly, or None when the request must go
-        through ``session.request`` (see the module's docstring)."""
-        if not self._own_session:
-            return None
-        session = self.session
-        adapter: Any = self._adapter
-        if session.proxies or not _requests_unpatched():
-            return None
-        try:
-            if session.get_adapter(url) is not adapter:
-                return None
-        except Exception:  # e.g. an unknown scheme: requests says what is wrong
-            return None
-        if self._pool is None:
-            from pymesync.connections import ConnectionPool  # (with http.client)
-
-            connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
-            headers = {str(k): str(v) for k, v in session.headers.items()}
-            try:
-                self._pool = ConnectionPool(
-                    self.baseurl,
-                    connect_timeout=connect,
-                    read_timeout=read,
-                    headers=headers,
-                    maxsize=POOL_SIZE,
-                )
-            except ValueError:
-                return None
-        return self._pool
-
-    def _send_direct(self, prepared: DirectRequest, token: str | None) -> tuple[int, bytes, Any]:
-        from pymesync.connections import ConnectError, HTTPException  # loaded by now
-
-        try:
-            return prepared.pool.request(
-                prepared.method, prepared.target, prepared.body, prepared.headers
-            )
-        except (OSError, ValueError, HTTPException, ConnectError) as exc:
-            raise self.failure(exc, token) from None
-
-    def failure(self, exc: Exception, token: str | None) -> errors.PymesyncError:
-        """The typed error for what :class:`ConnectionPool` raised (the direct path)."""
-        from pymesync.connections import ConnectError  # loaded by now
-
-        if isinstance(exc, ConnectError):
-            if isinstance(exc.error, TimeoutError):
-                return errors.ConnectionFailedError(
-                    self._failure(self._timeout_reason(True)), maybe_sent=False
-                )
-            reason = self._reason(exc.error, token)
-            if not reason.startswith("could not connect"):
-                reason = f"could not connect: {reason}"
-            return errors.ConnectionFailedError(self._failure(reason), maybe_sent=False)
-        if isinstance(exc, TimeoutError):
-            return errors.ConnectionFailedError(
-                self._failure(self._timeout_reason(False)), maybe_sent=True
-            )
-        if isinstance(exc, ValueError):  # a header or target that cannot go out as is
+        )
+        if isinstance(exc, invalid):
             return errors.ConfigurationError(
-                self._failure(f"invalid request: {redact(str(exc), token)}")
+                self._failure(f"invalid URL: {redact(str(exc), token)}")
             )
         return self._broken(exc, token)
+
+    def _cut_short(self, flight: Flight) -> errors.ConnectionFailedError:
+        """The error for a request the watchdog ended (its deadline, or :meth:`abort`)."""
+        if flight.ended == "abort":
+            reason = "the request was abandoned"
+        else:
+            reason = f"no complete response within {self.deadline} seconds"
+        # once connected, the request may have gone out (or be carried out meanwhile)
+        error = errors.ConnectionFailedError(self._failure(reason), maybe_sent=flight.connected)
+        error.timed_out = flight.connected  # the server may still be carrying it out
+        return error
 
     def _broken(self, exc: Exception, token: str | None) -> errors.ConnectionFailedError:
         """A connection that failed or broke, as its readable reason."""
@@ -313,41 +305,39 @@ class Transport:
         return error
 
 
+def _read_timeout(exc: Exception) -> bool:
+    """Whether ``exc`` is a read timeout that ``requests`` raised as a
+    ``ConnectionError`` (one while reading the body, after the headers)."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
+
+
 def _retry_after(headers: Any) -> float | None:
-    """The ``Retry-After`` header in seconds (only the delay-seconds form)."""
+    """The ``Retry-After`` header as seconds from now (at least 0): delay-seconds, or an
+    HTTP date (RFC 7231, e.g. ``Wed, 21 Oct 2026 07:28:00 GMT``); None without one."""
     value = str(headers.get("Retry-After", "")).strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
+    if not value:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, source unknown
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
-def _environment_proxies(url: str) -> dict[str, str]:
-    """The proxies the environment asks for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...)."""
-    from requests.utils import get_environ_proxies
+def _own_session(pool_size: int) -> tuple[requests.Session, Watchdog]:
+    """A new session for the transport (``requests``' defaults, ``trust_env``
+    included, with ``pool_size`` keep-alive connections per host) and its watchdog."""
+    from pymesync.httpstack import OwnSession, Watchdog  # (imports requests)
 
-    return dict(get_environ_proxies(url))
-
-
-def _requests_unpatched() -> bool:
-    """Whether ``requests`` sends as shipped: a library that intercepts it
-    (requests-mock, responses, tracing) replaces one of these methods, and then every
-    request goes through the session so that it sees them all."""
-    session, adapter = _REQUESTS_CLASSES or _requests_classes()
-    return (
-        getattr(session.send, "__module__", None) == "requests.sessions"
-        and getattr(session.request, "__module__", None) == "requests.sessions"
-        and getattr(adapter.send, "__module__", None) == "requests.adapters"
-    )
-
-
-_REQUESTS_CLASSES: tuple[Any, Any] | None = None
-
-
-def _requests_classes() -> tuple[Any, Any]:
-    global _REQUESTS_CLASSES
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    _REQUESTS_CLASSES = (requests.Session, HTTPAdapter)
-    return _REQUESTS_CLASSES
+    return OwnSession(pool_size), Watchdog()

@@ -524,13 +524,168 @@ def test_raise_errors_opt_in(requests_mock: Any) -> None:
         unauthenticated.get_users()
 
 
-def test_environment_proxies_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+# ---------------------------------------------------------------- the environment (trust_env)
+
+
+def clean_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_from_the_environment_reaches_verify(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv(variable, "/etc/ssl/our-ca.pem")
+    ts = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")
+    requests_mock.get(requests_mock_any(), json=[])
+    ts.get_projects()
+    assert requests_mock.last_request.verify == "/etc/ssl/our-ca.pem"
+    assert ts._transport.session.trust_env is True
+
+
+def test_proxy_from_the_environment_is_used_and_no_proxy_excludes(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_proxy_environment(monkeypatch)
+    ts = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")
+    requests_mock.get(requests_mock_any(), json=[])
+    ts.get_projects()
+    assert "http" not in requests_mock.last_request.proxies
+    # read on every request, as requests does: no new client needed
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    session = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")._transport.session
-    assert session.proxies.get("http") == "http://proxy.example:3128"
-    assert session.trust_env is False
+    ts.get_projects()
+    assert requests_mock.last_request.proxies["http"] == "http://proxy.example:3128"
     monkeypatch.setenv("NO_PROXY", "ts.example.com")
-    bypass = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")._transport.session
-    assert "http" not in bypass.proxies
+    ts.get_projects()
+    assert "http" not in requests_mock.last_request.proxies
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"HTTP_PROXY": "http://p:1"},
+        {"https_proxy": "http://p:2"},
+        {"ALL_PROXY": "socks5://p:3"},
+        {"HTTP_PROXY": "http://p:1", "NO_PROXY": "ts.example.com"},
+        {"NO_PROXY": "*"},
+        {"REQUESTS_CA_BUNDLE": "/ca.pem", "CURL_CA_BUNDLE": "/other.pem"},
+        {"CURL_CA_BUNDLE": "/other.pem", "FTP_PROXY": "http://p:4"},
+    ],
+)
+@pytest.mark.parametrize("url", [BASE + "/times", "https://ts.example.com/v0/times"])
+def test_own_session_reads_the_environment_as_requests_does(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], url: str
+) -> None:
+    from requests.utils import select_proxy
+
+    from pymesync.httpstack import OwnSession
+
+    clean_proxy_environment(monkeypatch)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    ours = OwnSession(4).merge_environment_settings(url, {}, None, None, None)
+    theirs = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    assert select_proxy(url, ours["proxies"]) == select_proxy(url, theirs["proxies"])
+    assert {k: v for k, v in ours.items() if k != "proxies"} == {
+        k: v for k, v in theirs.items() if k != "proxies"
+    }
+
+
+def test_netrc_credentials_are_sent(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine ts.example.com login proxyuser password proxypass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    ts = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")
+    requests_mock.get(requests_mock_any(), json=[])
+    ts.get_projects()
+    assert requests_mock.last_request.headers["Authorization"].startswith("Basic ")
+
+
+# ---------------------------------------------------------------- sessions and pools
+
+
+def test_a_callers_session_sees_every_request(requests_mock: Any) -> None:
+    import functools
+
+    session = requests.Session()
+    calls: list[str] = []
+    original = session.send
+
+    @functools.wraps(original)
+    def counted(request: Any, **kwargs: Any) -> Any:
+        calls.append(request.method)
+        return original(request, **kwargs)
+
+    session.send = counted  # type: ignore[method-assign]
+    ts = pymesync.TimeSync(BASE, token=TOKEN, mode="direct", session=session)
+    requests_mock.get(requests_mock_any(), json=[])
+    requests_mock.post(requests_mock_any(), json={})
+    ts.get_times()
+    ts.create_activity({"name": "a", "slug": "a"})
+    ts.get_users()
+    assert calls == ["GET", "POST", "GET"] and requests_mock.call_count == 3
+    assert ts._transport.session is session
+
+
+def test_pool_size_follows_the_sync_concurrency() -> None:
+    from pymesync.transport import POOL_SIZE, Transport
+
+    adapter: Any = Transport(BASE, pool_size=7).session.get_adapter(BASE)
+    assert adapter._pool_maxsize == 7
+    assert Transport(BASE).pool_size == POOL_SIZE == 32
+    ts = pymesync.TimeSync(BASE, token=TOKEN, mode="direct")
+    assert ts._transport.pool_size == POOL_SIZE
+    many = pymesync.TimeSync(BASE, token=TOKEN, mode="direct", sync_concurrency=64)
+    assert many._transport.pool_size == 64
+
+
+# ---------------------------------------------------------------- Retry-After
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", 30.0),
+        ("Wed, 21 Oct 2026 07:28:00 -0000", 30.0),
+        ("Wednesday, 21-Oct-26 07:28:00 GMT", 30.0),  # RFC 850, still to be accepted
+        ("Wed Oct 21 07:28:00 2026", 30.0),  # asctime
+        ("Wed, 21 Oct 2026 07:27:00 GMT", 0.0),  # in the past
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_after_seconds_or_http_date(value: str, seconds: float | None) -> None:
+    from freezegun import freeze_time
+
+    from pymesync.transport import _retry_after
+
+    with freeze_time("2026-10-21 07:27:30"):
+        assert _retry_after({"Retry-After": value}) == seconds
+
+
+def test_retry_after_date_on_a_429(requests_mock: Any) -> None:
+    from freezegun import freeze_time
+
+    ts = pymesync.TimeSync(BASE, token=TOKEN, raise_errors=True, mode="direct")
+    requests_mock.get(
+        requests_mock_any(),
+        status_code=429,
+        json={"status": 429, "error": "Too many requests", "text": "slow down"},
+        headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"},
+    )
+    with freeze_time("2026-10-21 07:27:00"), pytest.raises(errors.RateLimitedError) as raised:
+        ts.get_projects()
+    assert raised.value.retry_after == 60.0
