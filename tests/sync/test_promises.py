@@ -195,22 +195,57 @@ def test_a_success_answer_that_is_not_the_object_is_not_taken_as_success(
 # ---------------------------------------------------------------- 8. after an outage
 
 
-def test_after_an_outage_the_whole_queue_goes_in_one_pass(emu: Any) -> None:
+def test_while_the_server_is_down_a_pass_sends_one_probe(emu: Any) -> None:
     ts = client(emu, sync_concurrency=4)
     for i in range(7):
         ts.create_time(standup(notes=f"outage {i}"))
     made = worker(ts, sleep=lambda seconds: None)
     emu.fail_next(1000, status=503)
-    first = made.run_once()
-    assert first.stopped == "offline"
+    assert made.run_once().stopped == "offline"
+    ts._queue().store.expedite(ts._account())  # the daemon's own backoff is over
     before = emu.request_count("POST /times")
-    second = made.run_once()  # still down: one probe, not the whole queue
-    assert second.stopped == "offline"
+    assert made.run_once().stopped == "offline"
     assert emu.request_count("POST /times") - before <= made.policy.pass_attempts
     emu.clear_faults()
-    ts._queue().store.expedite(ts._account())  # the daemon's own backoff is over
+    ts._queue().store.expedite(ts._account())
     third = made.run_once()
     assert third.synced == 7, third.as_dict()
+
+
+def test_after_an_outage_the_daemon_drains_the_whole_queue_at_once(emu: Any) -> None:
+    """Seven operations, an outage long enough for several passes: once the server is
+    back, the queue goes in the next pass, not one operation per pass."""
+    from pymesync.daemon import run_daemon
+
+    ts = client(emu, sync_concurrency=4)
+    for i in range(7):
+        ts.create_time(standup(notes=f"outage {i}"))
+    emu.fail_next(10**6, status=503)
+    stop = threading.Event()
+    daemon = threading.Thread(
+        target=run_daemon, args=(ts,), kwargs={"interval": 0.2, "stop": stop, "max_backoff": 0.5}
+    )
+    daemon.start()
+    try:
+        time.sleep(3.0)  # passes against a server that is down
+        status = ts.status()
+        assert status["pending"] + status["inflight"] == 7
+        during = emu.request_count("POST /times")
+        assert during <= 7 * 3 + 3 * 8, during  # one probe per pass after the first
+        emu.clear_faults()
+        back = time.monotonic()
+        while time.monotonic() - back < 10:
+            status = ts.status()
+            if not status["pending"] and not status["inflight"]:
+                break
+            time.sleep(0.05)
+        assert time.monotonic() - back < 3
+    finally:
+        stop.set()
+        daemon.join(10)
+    assert not daemon.is_alive()
+    counts = [len(on_server(emu, f"outage {i}")) for i in range(7)]
+    assert counts == [1] * 7, (counts, ts.status(), emu.stats()["routes"])
 
 
 # ---------------------------------------------------------------- 9. status
