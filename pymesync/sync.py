@@ -456,30 +456,25 @@ class SyncWorker:
         record their own outcome, and give back the leases of those still out (marked
         "may have been sent": a later pass reconciles before resending)."""
         self._stopping.set()
-        if not running:
+        for future, op in running.items():
+            if future.cancel():  # never started: nothing was sent
+                with contextlib.suppress(Exception):
+                    self.store.release(op.op_id, now=self.clock())
+        if all(future.done() for future in running):
             return
-        abort = getattr(self.transport, "abort", None)
-        if abort is not None:
-            abort()
+        self.transport.abort()
         futures.wait(running, ABANDON_GRACE)
-        moment = self.clock() if now is None else now
-        done = [(op, f.result()) for f, op in running.items() if f.done() and not f.exception()]
+        done = [
+            (op, f.result())
+            for f, op in running.items()
+            if f.done() and not f.cancelled() and not f.exception()
+        ]
         with contextlib.suppress(Exception):
             self._record(done, tally, now)
         for future, op in running.items():
-            if future.done():
-                continue
-            error = {
-                "status": None,
-                "body": None,
-                "message": "the sync stopped while this was being sent",
-                "maybe_sent": True,
-                "look_after": (moment + dt.timedelta(seconds=self.request_span)).isoformat(),
-            }
-            with contextlib.suppress(Exception):  # else the lease runs out by itself
-                self.store.fail(
-                    op.op_id, error=error, permanent=False, count_attempt=False, now=moment
-                )
+            if not future.done():  # still out: it may have reached the server
+                with contextlib.suppress(Exception):  # else the lease runs out by itself
+                    self._give_back(op, None)
 
     @staticmethod
     def _time_to_ack(
@@ -544,10 +539,30 @@ class SyncWorker:
         attempt = Attempt(unknown=False)
         try:
             return self._push(op, now, attempt)
-        except (_LeaseLost, _Abandoned, errors.StaleOperationError):
+        except _Abandoned:
+            self._give_back(op, attempt)
+            return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+        except (_LeaseLost, errors.StaleOperationError):
             return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
         except Exception as exc:  # a poison operation: kept as failed, with the reason
             return self._poisoned(op, exc, attempt, now)
+
+    def _give_back(self, op: Operation, attempt: Attempt | None) -> None:
+        """The pass stopped before ``op`` was done: its lease goes back. One that may
+        have reached the server is marked so, and looked for only after a request's
+        deadline (a slow server may still be carrying it out)."""
+        moment = self.clock()
+        if attempt is not None and not attempt.unknown:
+            self.store.release(op.op_id, now=moment)
+            return
+        error = {
+            "status": None,
+            "body": None,
+            "message": "the sync stopped while this was being sent",
+            "maybe_sent": True,
+            "look_after": (moment + dt.timedelta(seconds=self.request_span)).isoformat(),
+        }
+        self.store.fail(op.op_id, error=error, permanent=False, count_attempt=False, now=moment)
 
     def _poisoned(
         self, op: Operation, exc: Exception, attempt: Attempt, now: dt.datetime
