@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -276,6 +277,41 @@ class OwnSession(requests.Session):
         adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+        self._netrc: dict[str, Any] = {}
+
+    def send_body(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str], timeout: Any
+    ) -> requests.Response:
+        """``self.request(method, url, data=data, headers=headers, timeout=timeout)``,
+        built as the requests documentation's "Prepared Requests" show: a
+        :class:`requests.PreparedRequest` handed to :meth:`send` with the environment's
+        settings. While the session's headers, auth, cookies and hooks are requests'
+        defaults (they are: nothing changes them), that is the same request, without
+        merging each of those defaults into every request (a fifth of the CPU time of
+        a request). ``.netrc`` is read once per host for the session's lifetime."""
+        prepared = requests.PreparedRequest()
+        merged = dict(self.headers)
+        merged.update(headers)
+        prepared.prepare(
+            method=method,
+            url=url,
+            headers=merged,
+            data=data,
+            auth=self._netrc_auth(url),
+            cookies=self.cookies,
+            hooks=self.hooks,
+        )
+        settings = self.merge_environment_settings(prepared.url, {}, None, None, None)
+        return self.send(prepared, timeout=timeout, allow_redirects=True, **settings)
+
+    def _netrc_auth(self, url: str) -> Any:
+        """What ``requests`` would take from ``.netrc`` for ``url`` (with ``trust_env``)."""
+        if not self.trust_env or self.auth is not None:
+            return self.auth
+        host = urlsplit(url).netloc
+        if host not in self._netrc:
+            self._netrc[host] = requests.utils.get_netrc_auth(url)
+        return self._netrc[host]
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

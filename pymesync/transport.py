@@ -187,13 +187,18 @@ class Transport:
             flight = watchdog.enter(self.deadline)
         try:
             try:
-                response = session.request(
-                    method,
-                    url,
-                    data=data,
-                    headers=None if data is None else _JSON,
-                    timeout=timeout,
-                )
+                if watchdog is not None:  # our own session (an OwnSession)
+                    response = session.send_body(  # type: ignore[attr-defined]
+                        method, url, data, {} if data is None else _JSON, timeout
+                    )
+                else:  # the caller's session: exactly as they set it up
+                    response = session.request(
+                        method,
+                        url,
+                        data=data,
+                        headers=None if data is None else _JSON,
+                        timeout=timeout,
+                    )
             finally:
                 if flight is not None:  # (after this the watchdog leaves it alone)
                     flight.watchdog.leave(flight)

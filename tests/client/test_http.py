@@ -611,6 +611,35 @@ def test_netrc_credentials_are_sent(
     assert requests_mock.last_request.headers["Authorization"].startswith("Basic ")
 
 
+def test_the_own_sessions_prepared_requests_equal_what_session_request_sends(
+    requests_mock: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The transport's own session builds each request as a PreparedRequest (cheaper);
+    what goes out must be what ``session.request`` would send: method, URL, headers,
+    body, and the environment's settings (CA bundle, .netrc)."""
+    from pymesync.transport import Transport
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine ts.example.com login u password p\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    url = BASE + "/times?token=abc"
+    body = b'{"object": {"notes": "x"}}'
+    requests_mock.post(requests_mock_any(), json={})
+    own = Transport(BASE).session
+    own.send_body("POST", url, body, {"Content-Type": "application/json"}, 5)  # type: ignore[attr-defined]
+    ours = requests_mock.last_request
+    requests.Session().request(
+        "POST", url, data=body, headers={"Content-Type": "application/json"}, timeout=5
+    )
+    theirs = requests_mock.last_request
+    assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
+    assert dict(ours.headers) == dict(theirs.headers)
+    assert "Authorization" in ours.headers
+    assert (ours.verify, ours.timeout, ours.cert) == (theirs.verify, theirs.timeout, theirs.cert)
+
+
 # ---------------------------------------------------------------- sessions and pools
 
 
