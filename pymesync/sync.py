@@ -117,14 +117,17 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
-        """Wait for the next free slot."""
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        """Wait for the next free slot (or until ``stop`` is set)."""
         with self._lock:
             now = self.clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            if stop is None:
+                time.sleep(slot - now)
+            else:
+                stop.wait(slot - now)
 
 
 @dataclass(frozen=True)
@@ -341,7 +344,9 @@ class SyncWorker:
         ack_by: float | None = None
         drained = False
         probing = self.server_down
-        self._stopping.clear()
+        # this pass's own stop signal: a thread a stopped pass left behind keeps seeing
+        # its pass stopped, whatever later passes do
+        stopping = self._stopping = threading.Event()
         pool = futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix="pymesync-sync")
         try:
             while True:
@@ -362,7 +367,7 @@ class SyncWorker:
                 if tally.stopped is None and free > 0 and (not running or chunk_free):
                     moment = now or self.clock()
                     for op in self._claim(moment, free):
-                        running[pool.submit(self._push_safe, op, moment)] = op
+                        running[pool.submit(self._push_safe, op, moment, stopping)] = op
                     drained = len(running) < window
                 if not running and not ready:
                     break
@@ -392,7 +397,7 @@ class SyncWorker:
             self._abandon(running, now, tally)
             raise
         finally:
-            self._stopping.set()
+            stopping.set()
             pool.shutdown(wait=False, cancel_futures=True)
             with self._busy_lock:
                 self._busy.clear()
@@ -425,8 +430,9 @@ class SyncWorker:
             with self._busy_lock:
                 self._busy.pop(op.op_id, None)
             if result.outcome == "synced" and op.op_id not in acked:
-                if result.adopted:
-                    self._adoption_lost(op, now or self.clock())
+                if result.adopted:  # (gone meanwhile: nothing to look again for)
+                    with contextlib.suppress(errors.StaleOperationError):
+                        self._adoption_lost(op, now or self.clock())
                 continue  # (or another worker took it over after our lease ran out)
             tally.add(op, result)
 
@@ -444,7 +450,14 @@ class SyncWorker:
             "message": "the server entry found for it belongs to another queued entry",
             "maybe_sent": True,
         }
-        self.store.fail(op.op_id, error=error, permanent=False, count_attempt=False, now=now)
+        self.store.fail(
+            op.op_id,
+            error=error,
+            permanent=False,
+            count_attempt=False,
+            now=now,
+            owner=self.owner,
+        )
 
     def _abandon(
         self,
@@ -509,11 +522,10 @@ class SyncWorker:
         If the lease ran out meanwhile and another worker took the operation over, this
         one neither sends it nor records anything (outcome ``"lost"``).
         """
-        self._stopping.clear()
         with self._busy_lock:
             self._busy[op.op_id] = op
         try:
-            result = self._push_safe(op, now)
+            result = self._push_safe(op, now, threading.Event())
             if result.outcome == "synced" and not self._ack([result], now):
                 if result.adopted:
                     self._adoption_lost(op, now)
@@ -532,20 +544,29 @@ class SyncWorker:
         adopted = {r.op_id for r in results if r.adopted}
         return set(self.store.ack_many(items, now=now or self.clock(), adopted=adopted))
 
-    def _push_safe(self, op: Operation, now: dt.datetime) -> OpResult:
+    def _push_safe(self, op: Operation, now: dt.datetime, stopping: threading.Event) -> OpResult:
         """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost",
         and anything unexpected while handling this one operation recorded as its
-        failure (the pass, and the other operations, go on)."""
+        failure (the pass, and the other operations, go on). ``stopping`` is the pass's
+        stop signal: once set, this push starts no request and gives the lease back."""
         attempt = Attempt(unknown=False)
+        lost = OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+        self._per_thread.push = _Push(op, attempt, stopping)
         try:
             return self._push(op, now, attempt)
         except _Abandoned:
-            self._give_back(op, attempt)
-            return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+            with contextlib.suppress(errors.StaleOperationError):
+                self._give_back(op, attempt)
+            return lost
         except (_LeaseLost, errors.StaleOperationError):
-            return OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
+            return lost
         except Exception as exc:  # a poison operation: kept as failed, with the reason
-            return self._poisoned(op, exc, attempt, now)
+            try:
+                return self._poisoned(op, exc, attempt, now)
+            except errors.StaleOperationError:  # (no longer ours to record)
+                return lost
+        finally:
+            self._per_thread.push = None
 
     def _give_back(self, op: Operation, attempt: Attempt | None) -> None:
         """The pass stopped before ``op`` was done: its lease goes back. One that may
@@ -553,7 +574,7 @@ class SyncWorker:
         deadline (a slow server may still be carrying it out)."""
         moment = self.clock()
         if attempt is not None and not attempt.unknown:
-            self.store.release(op.op_id, now=moment)
+            self.store.release(op.op_id, now=moment, owner=self.owner)
             return
         error = {
             "status": None,
@@ -562,7 +583,14 @@ class SyncWorker:
             "maybe_sent": True,
             "look_after": (moment + dt.timedelta(seconds=self.request_span)).isoformat(),
         }
-        self.store.fail(op.op_id, error=error, permanent=False, count_attempt=False, now=moment)
+        self.store.fail(
+            op.op_id,
+            error=error,
+            permanent=False,
+            count_attempt=False,
+            now=moment,
+            owner=self.owner,
+        )
 
     def _poisoned(
         self, op: Operation, exc: Exception, attempt: Attempt, now: dt.datetime
@@ -571,7 +599,7 @@ class SyncWorker:
         record: dict[str, Any] = {"status": None, "body": None, "message": message}
         if attempt.unknown:
             record["maybe_sent"] = True
-        self.store.fail(op.op_id, error=record, permanent=True, now=now)
+        self.store.fail(op.op_id, error=record, permanent=True, now=now, owner=self.owner)
         error = errors.PymesyncError(message)
         return OpResult(op.op_id, op.entity, op.kind, op.target, "failed", error=error)
 
@@ -588,7 +616,7 @@ class SyncWorker:
                 self._check_twins(op)
             answer, canonical, key = self._send_with_retries(op, attempt)
         except _Waiting:
-            self.store.release(op.op_id, now=now)
+            self.store.release(op.op_id, now=now, owner=self.owner)
             return replace(base, outcome="waiting")
         except Held as held:
             error = {"status": None, "body": None, "message": held.reason, "held": True}
@@ -606,11 +634,12 @@ class SyncWorker:
                 else now + dt.timedelta(seconds=held.retry_in),
                 count_attempt=False,
                 now=now,
+                owner=self.owner,
             )
             outcome: Outcome = "failed" if held.conflict else "held"
             return replace(base, outcome=outcome)
         except _NoToken as missing:
-            self.store.release(op.op_id, now=now)
+            self.store.release(op.op_id, now=now, owner=self.owner)
             self.store.set_state(self.account, NEEDS_LOGIN, True)
             if isinstance(missing.error, errors.TimeSyncError):
                 record = {**error_record(missing.error), "at": now.isoformat()}
@@ -629,10 +658,10 @@ class SyncWorker:
         request's deadline after its last answer timed out, or after the lease of a
         sender that vanished ran out."""
         after = _parse_time(last.get("look_after"))
-        if op.outcome_unknown and not last.get("look_after"):
-            expired = _parse_time(last.get("lease_expired_at"))
-            base = expired or now
-            after = base + dt.timedelta(seconds=self.request_span)
+        if op.outcome_unknown:  # its sender vanished: whatever it sent is over by then
+            expired = _parse_time(last.get("lease_expired_at")) or now
+            vanished = expired + dt.timedelta(seconds=self.request_span)
+            after = vanished if after is None else max(after, vanished)
         if after is not None and after > now:
             wait = (after - now).total_seconds()
             raise Held(
@@ -652,8 +681,9 @@ class SyncWorker:
             if (
                 other.kind == "create"
                 and other.entity == op.entity
-                and other.id < op.id
                 and same_entry(op.entity, op.payload, other.payload or {})
+                # a twin being made now, or one looking for its own (the older goes first)
+                and (not _maybe_sent(other) or other.id < op.id)
             ):
                 raise _Waiting()
 
@@ -682,9 +712,10 @@ class SyncWorker:
                 permanent=False,
                 next_attempt_at=now + dt.timedelta(seconds=wait),
                 now=now,
+                owner=self.owner,
             )
             return replace(base, outcome="deferred", error=error)
-        self.store.fail(op.op_id, error=record, permanent=True, now=now)
+        self.store.fail(op.op_id, error=record, permanent=True, now=now, owner=self.owner)
         return replace(base, outcome="failed", error=error)
 
     def _known_token(self) -> str | None:
@@ -759,9 +790,6 @@ class SyncWorker:
     def _attempt(
         self, op: Operation, attempt: Attempt, token: str
     ) -> tuple[Any, dict[str, Any] | None, str | None]:
-        if self._stopping.is_set():
-            raise _Abandoned()
-        self._check_lease(op, attempt)
         try:
             if op.kind == "create":
                 return self.sender.create(op, attempt, token)
@@ -774,15 +802,28 @@ class SyncWorker:
             raise
 
     def _before_request(self) -> None:
-        """Before every request: a stopping pass starts none; the rate limit, if any."""
-        if self._stopping.is_set():
+        """Before every request of a push: none once its pass is stopping; the rate
+        limit, if any (a wait its pass's stop cuts short); and a lease that outlives
+        the request (renewed if need be, or found lost)."""
+        push: _Push | None = getattr(self._per_thread, "push", None)
+        if push is None:
+            if self.limiter is not None:
+                self.limiter.acquire()
+            return
+        if push.stopping.is_set():
             raise _Abandoned()
         if self.limiter is not None:
-            self.limiter.acquire()
+            self.limiter.acquire(push.stopping)
+            if push.stopping.is_set():
+                raise _Abandoned()
+        self._check_lease(push.op, push.attempt)
 
     def _pausable_sleep(self, seconds: float) -> None:
         """The in-pass wait between retries, cut short when the pass stops."""
-        if self._stopping.wait(seconds):
+        push: _Push | None = getattr(self._per_thread, "push", None)
+        if push is None:
+            time.sleep(seconds)
+        elif push.stopping.wait(seconds):
             raise _Abandoned()
 
     # ------------------------------------------------------------------ helpers
@@ -886,6 +927,20 @@ def _parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _maybe_sent(op: Operation) -> bool:
+    """Whether ``op`` may have reached the server (it is being reconciled)."""
+    return op.outcome_unknown or bool((op.last_error or {}).get("maybe_sent"))
+
+
+@dataclass(frozen=True)
+class _Push:
+    """The push a sending thread is carrying out (thread-local)."""
+
+    op: Operation
+    attempt: Attempt
+    stopping: threading.Event
 
 
 class _LeaseLost(Exception):

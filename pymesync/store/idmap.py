@@ -24,15 +24,20 @@ _MAP = (
 
 def map_id(
     db: sqlite3.Connection, account: str, entity: str, local_id: str, server_id: str
-) -> None:
-    """Record that ``local_id`` is now ``server_id`` on the server (last write wins)."""
+) -> str | None:
+    """Record that ``local_id`` is now ``server_id`` on the server (last write wins).
+
+    Returns the other local id that had ``server_id`` and let go of it, if any."""
     if local_id == server_id:
-        return
+        return None
     try:  # a server id is mapped once at most: usually it is new
         db.execute(_MAP, (account, entity, local_id, server_id))
     except sqlite3.IntegrityError:  # another local id had it: that one lets go
+        previous = local_id_for(db, account, entity, server_id)
         db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
         db.execute(_MAP, (account, entity, local_id, server_id))
+        return previous
+    return None
 
 
 def reserve(

@@ -18,9 +18,10 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
+import uuid
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import cache, idmap
 from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
@@ -769,38 +770,99 @@ def ack(
     taken = _take(db, op_id)
     if taken is None:
         raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
-    _acked(db, *taken, server_object, server_key, now)
+    _acked(db, taken, server_object, server_key, now)
+
+
+def _reopen(
+    db: sqlite3.Connection,
+    taken: Taken,
+    holder: str,
+    server_object: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """A create made by its own request took its server object back from ``holder``,
+    another local create of ours that had adopted it (it looked for its own lost answer
+    while this one was being made, e.g. from another process). Unless ``holder``'s own
+    create is still queued (then its ack is refused and it looks again), it is queued
+    again, as "may have been sent", to look for its own object once more or be sent:
+    nothing silently shares one server object."""
+    account, entity = taken.account, taken.entity
+    if db.execute(_ANY_FOR_TARGET, (account, entity, holder)).fetchone() is not None:
+        return
+    provisional = None
+    if server_object is not None:
+        payload = {**server_object, "uuid": holder}
+        provisional = CacheObject(account, entity, holder, payload, None, False, now, True)  # type: ignore[arg-type]
+    # (its op_id follows from what happened, so that acking one by one and together
+    # leave the same queue)
+    op_id = str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"reopen|{account}|{entity}|{holder}|{taken.target}")
+    )
+    again = NewOperation(account, "create", entity, holder, load_json(taken.payload), None, op_id)  # type: ignore[arg-type]
+    enqueue(db, again, provisional, now)
+    record = {
+        "status": None,
+        "body": None,
+        "message": "the server entry it had adopted was made by another entry: looking again",
+        "maybe_sent": True,
+    }
+    sent = min(t for t in (taken.first_sent_at, taken.created_at) if t)
+    db.execute(
+        "UPDATE operations SET last_error = ?, first_sent_at = ? WHERE op_id = ?",
+        (dump_json(record), sent, again.op_id),
+    )
 
 
 #: Whether this SQLite has ``DELETE ... RETURNING`` (3.35, 2021).
 RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
-_DELETE_RETURNING = "DELETE FROM operations WHERE op_id = ? RETURNING account, entity, target, kind"
+_DELETE_RETURNING = (
+    "DELETE FROM operations WHERE op_id = ?"
+    " RETURNING account, entity, target, kind, payload, first_sent_at, created_at"
+)
 
 
-def _take(db: sqlite3.Connection, op_id: str) -> tuple[str, str, str, str] | None:
-    """Delete the queued operation ``op_id``; its ``(account, entity, target, kind)``,
-    or None when it is not queued."""
+class Taken(NamedTuple):
+    """What :func:`_take` took out of the queue (texts as stored)."""
+
+    account: str
+    entity: str
+    target: str
+    kind: str
+    payload: str | None
+    first_sent_at: str | None
+    created_at: str
+
+
+def _take(db: sqlite3.Connection, op_id: str) -> Taken | None:
+    """Delete the queued operation ``op_id`` and return what it was, or None when it is
+    not queued."""
     if RETURNING:
         rows = db.execute(_DELETE_RETURNING, (op_id,)).fetchall()
-        return None if not rows else (rows[0][0], rows[0][1], rows[0][2], rows[0][3])
+        return None if not rows else Taken(*rows[0])
     row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
     if row is None:
         return None
     db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
-    return row[_ACCOUNT], row[_ENTITY], row[_TARGET], row[_KIND]
+    return Taken(
+        row[_ACCOUNT],
+        row[_ENTITY],
+        row[_TARGET],
+        row[_KIND],
+        row[_PAYLOAD],
+        row[_FIRST_SENT],
+        row[_CREATED],
+    )
 
 
 def _acked(
     db: sqlite3.Connection,
-    account: str,
-    entity: str,
-    target: str,
-    kind: str,
+    taken: Taken,
     server_object: dict[str, Any] | None,
     server_key: str | None,
     now: datetime,
 ) -> None:
     """The rest of an ack, once the operation left the queue."""
+    account, entity, target, kind = taken.account, taken.entity, taken.target, taken.kind
     key = server_key
     if key is None and server_object is not None:
         try:
@@ -819,7 +881,9 @@ def _acked(
             local=False,
         )
     if kind == "create" and key != target:
-        idmap.map_id(db, account, entity, target, key)
+        previous = idmap.map_id(db, account, entity, target, key)
+        if previous is not None:
+            _reopen(db, taken, previous, server_object, now)
         # later operations on the object (queued while this create was in flight)
         if db.execute(_ANY_FOR_TARGET, (account, entity, target)).fetchone() is not None:
             db.execute(
@@ -862,7 +926,7 @@ def ack_many(
         taken = _take(db, op_id)
         if taken is None:
             continue
-        _acked(db, *taken, server_object, server_key, now)
+        _acked(db, taken, server_object, server_key, now)
         acked.append(op_id)
     return acked
 
@@ -894,14 +958,16 @@ def fail(
     next_attempt_at: datetime | None,
     count_attempt: bool,
     now: datetime,
+    owner: str | None = None,
 ) -> Operation:
     """Record a failed attempt (see Store.fail)."""
     row = get_row(db, op_id)
+    _check_owner(row, owner)
     attempts, first_sent = row[_ATTEMPTS], row[_FIRST_SENT]
     if count_attempt:
         attempts += 1
-    elif attempts == 0:
-        first_sent = None
+    elif attempts == 0 and not error.get("maybe_sent"):
+        first_sent = None  # (one that may have been sent keeps when it first went)
     if permanent:
         state, next_text = ("conflict" if conflict else "failed"), None
     else:
@@ -932,9 +998,21 @@ def renew(db: sqlite3.Connection, op_id: str, owner: str, until: datetime, now: 
     return cursor.rowcount == 1
 
 
-def release(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
+def _check_owner(row: Row, owner: str | None) -> None:
+    """With ``owner``: the operation must still be leased to it."""
+    if owner is not None and (row[_STATE] != "inflight" or row[_OWNER] != owner):
+        raise OperationStateError(
+            f"Operation {row[_OP_ID]} is no longer leased to {owner}: its outcome is not"
+            " recorded by it"
+        )
+
+
+def release(
+    db: sqlite3.Connection, op_id: str, now: datetime, owner: str | None = None
+) -> Operation:
     """Give a lease back untouched (see Store.release)."""
     row = get_row(db, op_id)
+    _check_owner(row, owner)
     if row[_STATE] != "inflight":
         return to_record(row)
     changed = _changed(

@@ -402,6 +402,7 @@ class Store:
         count_attempt: bool = True,
         conflict: bool = False,
         now: datetime | None = None,
+        owner: str | None = None,
     ) -> Operation:
         """Record that sending the operation failed, and give its lease back.
 
@@ -410,8 +411,11 @@ class Store:
         :meth:`retry` or :meth:`discard` and blocks later operations on the same object;
         otherwise it goes back to ``pending``, claimable from ``next_attempt_at`` (None:
         at once). ``count_attempt=False`` is for failures where nothing reached the
-        server (offline, needs login): ``attempts`` is not incremented. Returns the
-        updated operation.
+        server (offline, needs login): ``attempts`` is not incremented (and, unless
+        ``error`` says ``maybe_sent``, an operation never attempted loses its
+        ``first_sent_at`` again). With ``owner``, the operation must still be leased to
+        ``owner`` (:class:`~pymesync.store.errors.OperationStateError` otherwise: a
+        sender whose lease passed on records nothing). Returns the updated operation.
         """
         when = _now(now)
         with self._write() as db:
@@ -424,6 +428,7 @@ class Store:
                 next_attempt_at=next_attempt_at,
                 count_attempt=count_attempt,
                 now=when,
+                owner=owner,
             )
 
     def renew(
@@ -435,16 +440,20 @@ class Store:
         with self._write() as db:
             return queue.renew(db, op_id, owner, until, when)
 
-    def release(self, op_id: str, *, now: datetime | None = None) -> Operation:
+    def release(
+        self, op_id: str, *, now: datetime | None = None, owner: str | None = None
+    ) -> Operation:
         """Give back the lease of an operation that was not sent (e.g. at shutdown).
 
         An inflight operation goes back to pending unchanged (its ``first_sent_at`` is
-        cleared again if it was never attempted). Other states are left alone. Returns
-        the operation.
+        cleared again if it was never attempted). Other states are left alone. With
+        ``owner``, the operation must still be leased to ``owner``
+        (:class:`~pymesync.store.errors.OperationStateError` otherwise). Returns the
+        operation.
         """
         when = _now(now)
         with self._write() as db:
-            return queue.release(db, op_id, when)
+            return queue.release(db, op_id, when, owner)
 
     def retry(self, op_id: str, *, now: datetime | None = None) -> Operation:
         """Make a failed, conflicting or backing-off operation claimable at once.

@@ -379,3 +379,98 @@ def test_a_black_holed_server_costs_one_deadline_per_pass(emu: Any) -> None:
     assert time.monotonic() - started < 4
     assert report.stopped == "offline"
     emu.clear_faults()
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_a_reconciling_create_never_adopts_what_its_fresh_twin_is_making(emu: Any) -> None:
+    """B (older, "may have been sent", nothing on the server) and A (fresh, identical)
+    in one pass: B must not adopt A's entry while A's answer is on its way."""
+    ts = client(emu, sync_concurrency=2, timeout=5)
+    b = ts.create_time(standup())["uuid"]
+    emu.drop_before_commit_next(3, route="POST /times")
+    ts.sync()
+    emu.clear_faults()
+    a = ts.create_time(standup())["uuid"]
+    emu.add_latency(0.5, route="GET /times", n=1)
+    emu.add_fault("slow_answer", route="POST /times", seconds=1.5, n=1)
+    drain(ts)
+    store, account = ts._queue().store, ts._account()
+    mapped = {store.resolve_id(account, "time", b), store.resolve_id(account, "time", a)}
+    assert mapped == {t["uuid"] for t in on_server(emu, "standup")} and len(mapped) == 2
+
+
+def test_a_fresh_create_takes_back_its_entry_and_the_adopter_looks_again(
+    tmp_path: Any,
+) -> None:
+    """Across processes no pass sees the twin: B adopted (and acked) the entry A's own
+    request made. A's ack takes it back, and B is queued again to look for its own
+    entry or be sent: two local entries never share one server entry."""
+    from pymesync.store import Store
+
+    payload = {"duration": 60, "project": "gwm", "user": "alice", "notes": "n"}
+    obj = {"uuid": "S", "revision": 1, **payload}
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        a = NewOperation("acct", "create", "time", "A", payload)
+        b = NewOperation("acct", "create", "time", "B", payload)
+        store.enqueue(a)
+        store.enqueue(b)
+        store.claim("acct", "me", 60, limit=2)
+        assert store.reserve_id("acct", "time", "B", "S")
+        assert store.ack_many([(b.op_id, obj, "S")], adopted={b.op_id}) == [b.op_id]
+        assert store.ack_many([(a.op_id, obj, "S")]) == [a.op_id]
+        assert store.resolve_id("acct", "time", "A") == "S"
+        assert store.resolve_id("acct", "time", "B") == "B"
+        [again] = store.operations("acct")
+        assert (again.kind, again.target, again.payload) == ("create", "B", payload)
+        assert again.last_error is not None and again.last_error["maybe_sent"]
+        assert store.get_object("acct", "time", "B") is not None  # still shown, pending
+
+
+def test_an_answer_lost_then_a_stop_keeps_when_it_was_first_sent(emu: Any) -> None:
+    """The pass stops during the backoff after a lost answer; the user then reads their
+    times (the entry is now in the cache). It must still be adopted, not sent again."""
+    from pymesync.sync import RetryPolicy
+
+    ts = client(emu, sync_concurrency=1, timeout=0.5)
+    ts.create_time(standup(notes="stopped"))
+    made = worker(ts, policy=RetryPolicy(pass_base=1000, pass_cap=1000))
+    emu.lose_response_next(1, route="POST /times")
+    made.run_once(budget=0.5)
+    [op] = ts._queue().store.operations(ts._account())
+    assert op.first_sent_at is not None and op.last_error["maybe_sent"]
+    ts.get_times({"user": "alice"})
+    time.sleep(1.2)
+    drain(ts)
+    assert len(on_server(emu, "stopped")) == 1
+
+
+def test_an_old_look_after_does_not_hide_a_vanished_senders_request(emu: Any) -> None:
+    """An op that timed out once (its look_after long past) is sent again by a sender
+    that vanishes while the server is slow: the next sender waits a deadline after the
+    lease ran out before looking, and finds it rather than sending it a third time."""
+    ts = client(emu, timeout=1.0)  # deadline 2 s
+    ts.create_time(standup(notes="vanished"))
+    store, account = ts._queue().store, ts._account()
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    [op] = store.claim(account, "earlier", 60, now=past)
+    store.fail(
+        op.op_id,
+        error={"message": "timed out", "maybe_sent": True, "look_after": past.isoformat()},
+        permanent=False,
+        count_attempt=True,
+        now=past,
+    )
+    # a sender claims it, sends it to a slow server and vanishes (lease 1 s)
+    [op] = store.claim(account, "vanishing", 1.0)
+    emu.add_fault("slow_answer", route="POST /times", seconds=1.5)
+    threading.Thread(
+        target=lambda: client(emu, mode="direct").create_time(standup(notes="vanished")),
+        daemon=True,
+    ).start()
+    time.sleep(1.1)  # the lease ran out; the POST is committed only at 1.5 s
+    assert ts.sync().synced == 0  # held: looked for only a deadline after the lease
+    time.sleep(2.5)
+    drain(ts)
+    assert len(on_server(emu, "vanished")) == 1
