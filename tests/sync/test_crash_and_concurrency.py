@@ -74,16 +74,17 @@ def queue_poison(ts: pymesync.TimeSync) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("concurrency", "distinct", "projects_cached"),
-    [(1, 60, False), (4, 150, False), (8, 240, True)],
+    [(1, 24, False), (4, 120, False), (8, 200, True)],
     ids=["one-at-a-time", "concurrency-4", "concurrency-8-projects-cached"],
 )
 def test_crash_loop_loses_nothing_and_doubles_nothing(
     emu: Any, child_env: dict[str, str], concurrency: int, distinct: int, projects_cached: bool
 ) -> None:
     """SIGKILL of the syncing process at random moments, with a slow server (every
-    answer 0.3 s late), identical entries ("1h standup" three times a day) and one
-    poison operation: every entry ends up on the server exactly as often as it was
-    logged, and the poison operation alone is failed."""
+    write committed 0.8 s after it arrives, so a killed sender's request is still
+    being carried out while the next sender starts), identical entries ("1h standup"
+    three times a day) and one poison operation: every entry ends up on the server
+    exactly as often as it was logged, and the poison operation alone is failed."""
     child_env = {**child_env, "SYNC_CONCURRENCY": str(concurrency)}
     ts = pymesync.TimeSync(emu.base_url, mode="queue")
     ts.authenticate("alice", "alice", "password")
@@ -106,8 +107,9 @@ def test_crash_loop_loses_nothing_and_doubles_nothing(
                     "notes": notes,
                 }
             )
-    # slow answers, so that the kills land while requests are out
-    emu.add_latency(0.3)
+    # slow commits (the child's timeout is 1.5 s), so that the kills land while
+    # requests are out and are still committed after the kill
+    emu.add_latency(0.8, route="POST /times")
     rng = random.Random(1234)
     mid_work, before = 0, len(entries) + 1
     for _ in range(20):

@@ -116,6 +116,11 @@ class SyncMachine(RuleBasedStateMachine):
         self.poisons.add(op.op_id)
 
     @rule(n=st.integers(1, 2))
+    def slow_commits(self, n: int) -> None:
+        """The next writes are committed only after the client's timeout (0.5 s)."""
+        self.emu.add_latency(0.8, route="POST /times", n=n)
+
+    @rule(n=st.integers(1, 2))
     def slow_answers(self, n: int) -> None:
         """The next writes are committed but answered after the client's timeout."""
         self.emu.add_fault("slow_answer", n=n, seconds=0.8)
