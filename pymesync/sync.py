@@ -337,7 +337,8 @@ class SyncWorker:
         marked "may have been sent", to be reconciled by a later pass.
         """
         tally = _Tally(stop_after, progress)
-        ends = None if budget is None else time.monotonic() + budget
+        started = time.monotonic()
+        ends = None if budget is None else started + budget
         running: dict[futures.Future[OpResult], Operation] = {}
         # finished, not yet recorded: successes are acked together (group commit)
         ready: list[tuple[Operation, OpResult]] = []
@@ -365,7 +366,13 @@ class SyncWorker:
                 # waits until everything in flight is done)
                 chunk_free = free >= min(window, self._chunk) and not drained
                 if tally.stopped is None and free > 0 and (not running or chunk_free):
-                    moment = now or self.clock()
+                    # (the pass's clock moves on from ``now``: a lease taken an hour into
+                    # a long pass must not have run out when it is taken)
+                    moment = (
+                        self.clock()
+                        if now is None
+                        else now + dt.timedelta(seconds=time.monotonic() - started)
+                    )
                     for op in self._claim(moment, free):
                         running[pool.submit(self._push_safe, op, moment, stopping)] = op
                     drained = len(running) < window

@@ -489,3 +489,15 @@ def test_an_old_look_after_does_not_hide_a_vanished_senders_request(emu: Any) ->
     time.sleep(2.5)
     drain(ts)
     assert len(on_server(emu, "vanished")) == 1
+
+
+def test_a_pass_longer_than_a_lease_drains_everything(emu: Any) -> None:
+    """Found by the 100,000-operation benchmark: claims late in a long pass must lease
+    from the time they are made, not from when the pass began."""
+    ts = client(emu, timeout=0.2, sync_concurrency=2)
+    ts._queue().lease_seconds = 0.5  # effective lease 0.65 s; the pass takes longer
+    for i in range(40):
+        ts.create_time(standup(notes=f"long pass {i}"))
+    emu.add_latency(0.05, route="POST /times")
+    report = ts.sync()
+    assert report.synced == 40, report.as_dict()
