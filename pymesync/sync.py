@@ -451,12 +451,21 @@ class SyncWorker:
 
     def _adoption_lost(self, op: Operation, now: dt.datetime) -> None:
         """An adopted server object turned out to be another create's: look again."""
-        error = {
+        self._look_again(op, "the server entry found for it belongs to another queued entry", now)
+
+    def _look_again(
+        self, op: Operation, message: str, now: dt.datetime, look_after: dt.datetime | None = None
+    ) -> None:
+        """Give ``op`` back to the queue as "may have been sent": it is looked for on the
+        server (not before ``look_after``, if given) before anything is sent again."""
+        error: dict[str, Any] = {
             "status": None,
             "body": None,
-            "message": "the server entry found for it belongs to another queued entry",
+            "message": message,
             "maybe_sent": True,
         }
+        if look_after is not None:
+            error["look_after"] = look_after.isoformat()
         self.store.fail(
             op.op_id,
             error=error,
@@ -583,21 +592,8 @@ class SyncWorker:
         if attempt is not None and not attempt.unknown:
             self.store.release(op.op_id, now=moment, owner=self.owner)
             return
-        error = {
-            "status": None,
-            "body": None,
-            "message": "the sync stopped while this was being sent",
-            "maybe_sent": True,
-            "look_after": (moment + dt.timedelta(seconds=self.request_span)).isoformat(),
-        }
-        self.store.fail(
-            op.op_id,
-            error=error,
-            permanent=False,
-            count_attempt=False,
-            now=moment,
-            owner=self.owner,
-        )
+        later = moment + dt.timedelta(seconds=self.request_span)
+        self._look_again(op, "the sync stopped while this was being sent", moment, later)
 
     def _poisoned(
         self, op: Operation, exc: Exception, attempt: Attempt, now: dt.datetime
