@@ -234,9 +234,17 @@ class EntityQuery:
 
 
 def _query_dict(query: object) -> Mapping[Any, Any]:
+    """The query's keys that are given: a value of ``None`` or ``[None]`` (what callers
+    pass for "not given") counts as absent, as the old library's test mode took it."""
     if not isinstance(query, Mapping):
         raise ValidationError("invalid query: must be python dictionary", as_list=True)
-    return query
+    return {key: value for key, value in query.items() if not _not_given(value)}
+
+
+def _not_given(value: object) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(v is None for v in value)
 
 
 def _string_list(key: str, value: object) -> tuple[str, ...]:
@@ -257,6 +265,8 @@ def validate_times_query(query: object, *, authenticated: bool) -> TimesQuery:
     if query is None or (isinstance(query, Mapping) and not query):
         return TimesQuery()
     params = _query_dict(query)
+    if not params:
+        return TimesQuery()
     for key in params:
         if key not in TIMES_QUERY_KEYS:
             raise ValidationError(f"invalid query: {key}", as_list=True)
@@ -287,6 +297,8 @@ def validate_entity_query(entity: Entity, query: object, *, authenticated: bool)
     if query is None or (isinstance(query, Mapping) and not query):
         return EntityQuery(entity)
     params = _query_dict(query)
+    if not params:
+        return EntityQuery(entity)
     if "slug" in params and "include_deleted" in params:
         raise ValidationError("invalid combination: slug and include_deleted", as_list=True)
     slug = params.get("slug")

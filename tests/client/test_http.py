@@ -718,3 +718,39 @@ def test_retry_after_date_on_a_429(requests_mock: Any) -> None:
     with freeze_time("2026-10-21 07:27:00"), pytest.raises(errors.RateLimitedError) as raised:
         ts.get_projects()
     assert raised.value.retry_after == 60.0
+
+
+@pytest.mark.parametrize(
+    ("query", "path"),
+    [
+        ({"uuid": None, "start": [None]}, "/times?token="),
+        ({"user": None, "project": ["gwm"]}, "/times?project=gwm&token="),
+        ({"uuid": [None, None]}, "/times?token="),
+    ],
+)
+def test_none_or_list_of_none_counts_as_not_given_in_get_times(
+    requests_mock: Any, ts: pymesync.TimeSync, query: dict[str, Any], path: str
+) -> None:
+    """Callers build queries like ``{"uuid": None, "start": [None]}`` for "not given":
+    the old library's test mode took them so (online it sent ``/times/None``)."""
+    requests_mock.get(requests_mock_any(), json=[])
+    assert ts.get_times(query) == []
+    assert requests_mock.last_request.url.startswith(BASE + path)
+
+
+def test_none_counts_as_not_given_in_entity_queries(
+    requests_mock: Any, ts: pymesync.TimeSync
+) -> None:
+    requests_mock.get(requests_mock_any(), json=[])
+    ts.get_projects({"slug": None, "include_deleted": None, "user": [None]})
+    assert requests_mock.last_request.url.startswith(BASE + "/projects?token=")
+    ts.get_activities({"slug": [None], "include_revisions": True})
+    assert requests_mock.last_request.url.startswith(
+        BASE + "/activities?include_revisions=true&token="
+    )
+
+
+def test_none_counts_as_not_given_in_test_mode() -> None:
+    ts = pymesync.TimeSync(BASE, token=TOKEN, test=True)
+    assert ts.get_times({"uuid": None, "start": [None]}) == ts.get_times()
+    assert ts.get_projects({"slug": None}) == ts.get_projects()
