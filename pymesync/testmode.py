@@ -64,7 +64,12 @@ _TIMES: list[dict[str, Any]] = [
 
 
 def _roles(members: list[str], spectators: list[str], managers: list[str]) -> dict[str, Any]:
-    return {"members": members, "spectators": spectators, "managers": managers}
+    """A project's ``users`` as the old library's canned data had it: username ->
+    ``{"member", "spectator", "manager"}`` flags (callers index it by username)."""
+    return {
+        name: {"member": True, "spectator": name in spectators, "manager": name in managers}
+        for name in members
+    }
 
 
 def _project(uri: str, name: str, slugs: list[str], uuid: str, revision: int) -> dict[str, Any]:

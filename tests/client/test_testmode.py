@@ -121,9 +121,8 @@ def test_update_project(test_ts: pymesync.TimeSync) -> None:
         "uuid": "309eae69-21dc-4538-9fdc-e6892a9c4dd4",
         "revision": 2,
         "users": {
-            "members": ["patcht", "tschuy"],
-            "spectators": ["tschuy"],
-            "managers": ["tschuy"],
+            "patcht": {"member": True, "spectator": False, "manager": False},
+            "tschuy": {"member": True, "spectator": True, "manager": True},
         },
     }
     assert test_ts.update_project({}, "ps")["name"] == "TimeSync API"
@@ -233,12 +232,23 @@ def test_get_projects(test_ts: pymesync.TimeSync) -> None:
         "deleted_at": None,
         "updated_at": "2014-07-20",
         "users": {
-            "members": ["patcht", "tschuy"],
-            "spectators": ["tschuy"],
-            "managers": ["tschuy"],
+            "patcht": {"member": True, "spectator": False, "manager": False},
+            "tschuy": {"member": True, "spectator": True, "manager": True},
         },
     }
-    assert projects[2]["users"]["members"] == ["patcht", "tschuy", "mrsj", "MaraJade", "thai"]
+    # username -> flags, as the old library's canned data (callers index by username)
+    assert projects[1]["users"] == {
+        "patcht": {"member": True, "spectator": False, "manager": False},
+        "mrsj": {"member": True, "spectator": True, "manager": False},
+        "tschuy": {"member": True, "spectator": True, "manager": True},
+    }
+    assert projects[2]["users"] == {
+        "patcht": {"member": True, "spectator": False, "manager": False},
+        "tschuy": {"member": True, "spectator": True, "manager": False},
+        "mrsj": {"member": True, "spectator": True, "manager": True},
+        "MaraJade": {"member": True, "spectator": False, "manager": False},
+        "thai": {"member": True, "spectator": False, "manager": False},
+    }
     assert test_ts.get_projects({"slug": "xyz"}) == [{**projects[0], "slugs": ["xyz"]}]
 
 
