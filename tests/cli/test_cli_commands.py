@@ -558,3 +558,8 @@ def test_ambiguous_prefix_is_one_clear_error(run: Run, alice: Any) -> None:
     assert message.startswith(f"'{uuid[0]}' is ambiguous: ")
     assert "time entries start with it" in message and message.endswith("give more characters")
     assert uuid in [t["uuid"] for t in my_times(run)]
+
+
+def test_times_from_after_to_is_a_clear_error(run: Run, alice: Any) -> None:
+    message = one_error_line(run("times", "--from", "2026-12-05", "--to", "2026-12-01"))
+    assert message == "--from 2026-12-05 is after --to 2026-12-01: nothing could match"
