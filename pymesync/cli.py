@@ -702,9 +702,7 @@ def show_times(
     if end:
         query["end"] = parse_day(end)
     if start and end and query["start"] > query["end"]:
-        raise CliError(
-            f"--from {query['start']} is after --to {query['end']}: nothing could match"
-        )
+        raise CliError(f"--from {query['start']} is after --to {query['end']}: nothing could match")
     if deleted:
         query["include_deleted"] = True
     found = [t for t in ts.get_times(query) if isinstance(t, dict)]
