@@ -565,7 +565,7 @@ def do_log(
 
 
 @main.command("log")
-@click.argument("duration")
+@click.argument("duration", nargs=-1, required=True)
 @click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
 @click.option(
     "--activity",
@@ -581,7 +581,7 @@ def do_log(
 @pass_app
 def log_command(
     app: App,
-    duration: str,
+    duration: tuple[str, ...],
     project: str | None,
     activities: tuple[str, ...],
     notes: str | None,
@@ -591,8 +591,17 @@ def log_command(
     """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
 
     Works offline: the entry is queued and synced when the server can be reached.
+    DURATION may be several words: `pymesync log 8 hours`.
     """
-    do_log(app, duration, project=project, activities=activities, notes=notes, issue=issue, day=day)
+    do_log(
+        app,
+        " ".join(duration),
+        project=project,
+        activities=activities,
+        notes=notes,
+        issue=issue,
+        day=day,
+    )
 
 
 def resolve_time(ts: TimeSync, ident: str) -> str:

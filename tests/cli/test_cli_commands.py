@@ -563,3 +563,12 @@ def test_ambiguous_prefix_is_one_clear_error(run: Run, alice: Any) -> None:
 def test_times_from_after_to_is_a_clear_error(run: Run, alice: Any) -> None:
     message = one_error_line(run("times", "--from", "2026-12-05", "--to", "2026-12-01"))
     assert message == "--from 2026-12-05 is after --to 2026-12-01: nothing could match"
+
+
+def test_log_takes_a_duration_of_several_words(run: Run, alice: Any) -> None:
+    """`pymesync log 8 hours`, as docs/cli.md's table promises (`2 hours`)."""
+    result = run("log", "8", "hours", "-p", "gwm", "-a", "dev")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "8 hours = 28800 s (8:00)"
+    assert "Error" not in result.output
+    assert run("log", "-p", "gwm").exit_code != 0  # still required
