@@ -718,7 +718,9 @@ def show_times(
     info = read_info(ts)
     found.sort(key=lambda t: (str(t.get("date_worked")), str(t.get("created_at"))))
     states = time_states(ts, found)
-    total = sum(int(t.get("duration") or 0) for t in found)
+    # (deleted entries, shown with --deleted, are not time worked)
+    total = sum(int(t.get("duration") or 0) for t in found if not t.get("deleted_at"))
+    gone = sum(1 for t in found if t.get("deleted_at"))
     if as_json:
         emit_json(
             {
@@ -763,6 +765,8 @@ def show_times(
         shades: list[str | None] = [None] * (len(columns) - 1)
         colours.append([*shades, _STATE_COLOURS.get(state)])
     count = f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}"
+    if gone:
+        count += f" ({gone} deleted, not counted)"
     footer = ["total", count, durations.format_hm(total)]
     app.table(columns, rows, footer=footer + [""] * (len(columns) - len(footer)), colours=colours)
 

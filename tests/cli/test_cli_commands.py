@@ -572,3 +572,16 @@ def test_log_takes_a_duration_of_several_words(run: Run, alice: Any) -> None:
     assert result.stdout.splitlines()[0] == "8 hours = 28800 s (8:00)"
     assert "Error" not in result.output
     assert run("log", "-p", "gwm").exit_code != 0  # still required
+
+
+def test_the_deleted_total_does_not_count_deleted_time(run: Run, alice: Any) -> None:
+    kept = logged(run, "1h", "-p", "gwm", "-a", "dev", "-n", "kept")
+    gone = logged(run, "2h", "-p", "gwm", "-a", "dev", "-n", "gone")
+    assert run("rm", gone).exit_code == 0
+    data = json.loads(run("times", "--json", "--deleted").stdout)
+    mine = [t for t in data["times"] if t["uuid"] in (kept, gone)]
+    assert len(mine) == 2
+    live = sum(t["duration"] for t in data["times"] if not t.get("deleted_at"))
+    assert data["total_seconds"] == live
+    table = run("times", "--deleted").stdout
+    assert "deleted, not counted" in table.splitlines()[-1]
