@@ -65,3 +65,16 @@ def test_docs_links_resolve() -> None:
     readme = (root / "README.md").read_text("utf-8")
     unlinked = [p.name for p in DOCS.glob("*.md") if f"docs/{p.name}" not in readme]
     assert not unlinked, f"docs pages not linked from README.md: {unlinked}"
+
+
+def test_docs_point_at_nothing_outside_the_repository() -> None:
+    """A reader of the docs has the repository, not our machines: no absolute paths of
+    a workstation, no files beside the checkout (public URLs are fine)."""
+    root = DOCS.parent
+    outside = []
+    for page in [root / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = page.read_text("utf-8")
+        for pattern in (r"/work/", r"\.\./shared", r"\]\(\.\./\.\."):
+            if re.search(pattern, text):
+                outside.append(f"{page.name}: {pattern}")
+    assert not outside, outside
