@@ -565,7 +565,7 @@ def do_log(
 
 
 @main.command("log")
-@click.argument("duration", nargs=-1, required=True)
+@click.argument("duration", nargs=-1, required=True, metavar="DURATION")
 @click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
 @click.option(
     "--activity",
