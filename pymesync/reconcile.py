@@ -91,17 +91,6 @@ def lost_time_candidates(
     return sorted(found, key=lambda obj: str(obj.get("created_at") or ""))
 
 
-def find_lost_time(
-    payload: dict[str, Any],
-    candidates: Iterable[dict[str, Any]],
-    sent_on: str,
-    taken: set[str],
-) -> dict[str, Any] | None:
-    """The first of :func:`lost_time_candidates`, if there is one."""
-    found = lost_time_candidates(payload, candidates, sent_on, taken)
-    return found[0] if found else None
-
-
 @dataclass(frozen=True)
 class Merge:
     """The result of merging a queued update with a server object that moved on.

@@ -88,12 +88,12 @@ class Sender:
         # projects looked up for created times, until forget() (once per claim round)
         self._projects: dict[str, CacheObject | None] = {}
         # projects asked of the server, until forget()
-        self._fetched: dict[str, bool] = {}
+        self._fetched: set[str] = set()
 
     def forget(self) -> None:
         """Drop what was looked up in the cache: it may have changed meanwhile."""
         self._projects = {}
-        self._fetched = {}
+        self._fetched = set()
 
     def create(
         self, op: Operation, attempt: Attempt, token: str
@@ -135,9 +135,9 @@ class Sender:
     def fetch_project(self, slug: str, token: str) -> CacheObject | None:
         """The server's project ``slug``, fetched and cached (at most once per claim
         round and slug); None when it cannot be had."""
-        if self._fetched.get(slug) is not None:
+        if slug in self._fetched:
             return None
-        self._fetched[slug] = True
+        self._fetched.add(slug)
         try:
             found = self.fetch("project", slug, token)
         except errors.PymesyncError:

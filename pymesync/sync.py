@@ -37,6 +37,7 @@ from pymesync import errors, tokens
 from pymesync.reconcile import ConflictPolicy, same_entry
 from pymesync.sender import Attempt, Held, Sender
 from pymesync.status import NEEDS_LOGIN
+from pymesync.transport import DEFAULT_TIMEOUT, default_deadline
 
 if TYPE_CHECKING:
     import tenacity
@@ -285,8 +286,9 @@ class SyncWorker:
 
     @property
     def request_span(self) -> float:
-        """The longest one request may take, in seconds (the transport's deadline)."""
-        return request_deadline(self.transport)
+        """The longest one request may take, in seconds: the transport's deadline (or,
+        for a transport without one, that of the default timeout)."""
+        return self.transport.deadline or default_deadline(DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
 
     @property
     def lease_margin(self) -> float:
@@ -893,18 +895,6 @@ class SyncWorker:
         if not self.store.renew(op.op_id, self.owner, until, now=now):
             raise _LeaseLost()
         attempt.lease_until = until
-
-
-def request_deadline(transport: Any) -> float:
-    """The longest one request over ``transport`` may take, in seconds: its deadline,
-    or its connect and read timeouts added up."""
-    deadline = getattr(transport, "deadline", None)
-    if isinstance(deadline, (int, float)) and deadline > 0:
-        return float(deadline)
-    timeout = getattr(transport, "timeout", None)
-    if isinstance(timeout, tuple):
-        return float(sum(t or 0 for t in timeout))
-    return 2 * float(timeout) if isinstance(timeout, (int, float)) else 20.0
 
 
 def _hashable(value: Any) -> Any:

@@ -708,10 +708,11 @@ def claim(
     now_text = format_utc(now)
     params = (account, now_text, limit)
     rows: list[Row] = db.execute(_CLAIMABLE_PENDING, params).fetchall()
-    lapsed: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
-    if lapsed:
-        rows = sorted([*rows, *lapsed], key=lambda row: int(row[_ID]))[:limit]
-    expired: list[Row] = []
+    expired: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
+    if expired:
+        rows = sorted([*rows, *expired], key=lambda row: int(row[_ID]))[:limit]
+    # (last_error, id) of the claimed operations whose previous sender vanished
+    vanished: list[tuple[str, Any]] = []
     expires = now + timedelta(seconds=lease_seconds)
     expires_text = format_utc(expires)
     parse = functools.lru_cache(maxsize=64)(parse_utc)  # the claim's rows share times
@@ -726,7 +727,7 @@ def claim(
         changes: dict[str, Any] = {}
         if was_inflight:  # what the vanished sender may have done, kept for the next
             changes["last_error"] = _vanished(row)
-            expired.append(row)
+            vanished.append((changes["last_error"], row[_ID]))
         leased = _changed(
             row,
             now_text,
@@ -740,11 +741,8 @@ def claim(
         claimed.append(to_record(leased, outcome_unknown=was_inflight, parse=parse))
     if updates:
         db.executemany(_LEASE, updates)
-    if expired:
-        db.executemany(
-            "UPDATE operations SET last_error = ? WHERE id = ?",
-            [(_vanished(row), row[_ID]) for row in expired],
-        )
+    if vanished:
+        db.executemany("UPDATE operations SET last_error = ? WHERE id = ?", vanished)
     return claimed
 
 
