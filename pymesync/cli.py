@@ -194,7 +194,11 @@ class App:
 
             url = self.settings.require("base_url")
             user = self.settings.require("username")
-            self._client = TimeSync.resume(url, user, raise_errors=True, db=self.db())
+            # (writes are only queued: the commands push them after answering; a command
+            # makes a few store transactions: no connection pool, no SQLAlchemy import)
+            self._client = TimeSync.resume(
+                url, user, raise_errors=True, db=self.db(), mode="queue", store_pool=False
+            )
         return self._client
 
     def logged_in(self) -> TimeSync:
@@ -306,16 +310,29 @@ def short(ident: Any) -> str:
     return str(ident or "")[:8]
 
 
-def read_note(app: App, ts: TimeSync) -> None:
-    """Say so on stderr when the last read came from the local cache."""
+def read_note(app: App, ts: TimeSync, why: str = "offline") -> None:
+    """Say so on stderr when the last read came from the local cache (``why``: what kept
+    the server from answering)."""
     read = ts.last_read
     if read is None or read.source != "cache":
         return
+    if not ts.token:
+        why = "not logged in"
     if read.fetched_at is None:
-        app.note("offline: from the local cache (never refreshed from the server)", "yellow")
+        app.note(f"{why}: from the local cache (never refreshed from the server)", "yellow")
     else:
         when = local_time(read.fetched_at.isoformat())
-        app.note(f"offline: from the local cache, last refreshed {when}", "yellow")
+        age = "" if read.age is None else f", {ago(read.age)}"
+        app.note(f"{why}: from the local cache, last refreshed {when}{age}", "yellow")
+
+
+def read_times(app: App, ts: TimeSync, query: dict[str, Any]) -> tuple[list[Any], str]:
+    """The times for ``query``, and why they came from the cache if they did: a login
+    the server refused is no reason to show nothing (the cache answers, saying so)."""
+    try:
+        return ts.get_times(query), "offline"
+    except TokenRejectedError:
+        return ts.cached_times(query), "the server refused the login (run `pymesync login`)"
 
 
 def read_info(ts: TimeSync) -> dict[str, Any]:
@@ -365,11 +382,32 @@ def _state(ts: TimeSync, uuid: str) -> str:
     return str(ts.sync_status("time", uuid).get("state", "unknown"))
 
 
+#: How long a write command waits for its push before it prints its answer: a server
+#: that answers at once makes it one line ending in "synced".
+QUICK_PUSH = 0.05
+#: The bound on the push after a write command (seconds); what is not sent by then
+#: stays queued for `pymesync sync` or the daemon.
+PUSH_BUDGET = 1.5
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+def saved(call: Callable[[], Any], what: str) -> Any:
+    """Run the write ``call`` (queueing it; no network); a Ctrl-C before it returns
+    gives one line saying that ``what`` was not done (the store rolled back)."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        raise CliError(f"interrupted: {what}", EXIT_INTERRUPTED) from None
+
+
 def outcome_phrase(app: App, ts: TimeSync, state: str) -> tuple[str, str | None]:
     """What happened to a write, truthfully: ``synced``, or queued and why."""
     if state == "synced":
         return "synced", "green"
     if state in ("pending", "inflight"):
+        if not ts.token:
+            return "queued, will sync after `pymesync login` (not logged in)", "yellow"
         status = ts.status()
         if status.get("needs_login"):
             return "queued, will sync after `pymesync login` (the server refused the login)", (
@@ -379,6 +417,80 @@ def outcome_phrase(app: App, ts: TimeSync, state: str) -> tuple[str, str | None]
     if state in ("failed", "conflict"):
         return f"{state}: see `pymesync failed list`", "red"
     return state, None
+
+
+def finish_write(app: App, ts: TimeSync, uuid: str, head: Callable[[str], str]) -> None:
+    """Print ``head(uuid): <outcome>`` for the time ``uuid`` just written, after a short
+    bounded push in the background (``uuid`` becomes the server's once it is synced).
+
+    The answer comes at once: after :data:`QUICK_PUSH` seconds if the push has not
+    finished by then (a second line tells how it ended, at most :data:`PUSH_BUDGET`
+    seconds later). Ctrl-C stops the push and leaves the entry queued. A write the
+    server refuses stays in the queue as failed (exit status 4), to be fixed with
+    `pymesync edit` or dropped with `pymesync rm`.
+    """
+    from pymesync.push import BoundedPush
+
+    if not ts.token:
+        phrase, colour = outcome_phrase(app, ts, _state(ts, uuid))
+        app.out(f"{head(uuid)}: " + tables.paint(phrase, colour, app.out_colour))
+        return
+    push = BoundedPush(ts, PUSH_BUDGET).start()
+    try:
+        quick = push.wait(QUICK_PUSH)
+        if not quick:
+            queued = tables.paint("queued, sending...", "yellow", app.out_colour)
+            app.out(f"{head(uuid)}: {queued}")
+            if not push.wait(PUSH_BUDGET + 1.0):
+                push.stop()
+    except KeyboardInterrupt:
+        push.stop()
+        raise CliError(
+            "interrupted: the entry is queued, will sync later (`pymesync sync` or the daemon)",
+            EXIT_INTERRUPTED,
+        ) from None
+    if not push.done:  # (the pass did not hand back in time: its lease runs out)
+        app.note("queued, will sync later: the server did not answer in time", "yellow")
+        return
+    if push.error is not None and not isinstance(push.error, PymesyncError):
+        raise push.error
+    found = ts.sync_status("time", uuid)
+    state = str(found.get("state", "unknown"))
+    if state in ("pending", "inflight") and push.report is not None:
+        if push.report.stopped in ("budget", "stopped"):
+            phrase, colour = (
+                f"queued, will sync later (no answer from the server within {PUSH_BUDGET:g} s)",
+                "yellow",
+            )
+        else:
+            phrase, colour = outcome_phrase(app, ts, state)
+    else:
+        phrase, colour = outcome_phrase(app, ts, state)
+    if quick:
+        shown = str(found.get("server_id") or uuid) if state == "synced" else uuid
+        app.out(f"{head(shown)}: " + tables.paint(phrase, colour, app.out_colour))
+    elif state == "synced":
+        app.out(
+            tables.paint(f"synced (as {found.get('server_id') or uuid})", colour, app.out_colour)
+        )
+    else:
+        app.out(tables.paint(phrase, colour, app.out_colour))
+    if state in ("failed", "conflict"):
+        reason = _refusal(ts, uuid)
+        raise CliError(
+            f"the server refused it{reason}; it is kept as {state}: fix it with "
+            f"`pymesync edit {short(uuid)}` or remove it with `pymesync rm {short(uuid)}`",
+            EXIT_FAILED,
+        )
+
+
+def _refusal(ts: TimeSync, uuid: str) -> str:
+    """`` (<why>)`` for the failed operation of time ``uuid`` (empty if there is none)."""
+    for op in ts.sync_status("time", uuid).get("operations") or []:
+        error = op.get("last_error") if op.get("state") in ("failed", "conflict") else None
+        if isinstance(error, dict) and error.get("message"):
+            return f" ({error['message']})"
+    return ""
 
 
 def check_known(app: App, ts: TimeSync, project: str | None, activities: Sequence[str]) -> None:
@@ -539,7 +651,7 @@ def do_log(
     default = app.settings.get("default_activity")
     chosen = list(activities) or ([default] if default else [])
     date_worked = parse_day(day or "today")
-    ts = app.logged_in()
+    ts = app.client()
     check_known(app, ts, slug, chosen)
     entry: dict[str, Any] = {
         "duration": seconds,
@@ -553,13 +665,16 @@ def do_log(
         entry["notes"] = notes
     if _text(issue, "--issue") is not None:
         entry["issue_uri"] = issue
-    answer = ts.create_time(entry)
+    answer = saved(lambda: ts.create_time(entry), "nothing was logged")
     uuid = str(answer["uuid"])
-    phrase, colour = outcome_phrase(app, ts, _state(ts, uuid))
     what = f" ({', '.join(chosen)})" if chosen else ""
-    app.out(
-        f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {uuid}: "
-        + tables.paint(phrase, colour, app.out_colour)
+    finish_write(
+        app,
+        ts,
+        uuid,
+        lambda shown: (
+            f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {shown}"
+        ),
     )
     return uuid
 
@@ -605,11 +720,19 @@ def log_command(
 
 
 def resolve_time(ts: TimeSync, ident: str) -> str:
-    """A time's uuid from a full uuid or a unique prefix of one the user can see."""
+    """A time's uuid from a full uuid or a unique prefix of one in the local cache (the
+    entries `pymesync times` showed, and those logged here): no network, so that a
+    write never waits on the server."""
     if _UUID.fullmatch(ident.strip().lower()):
         return ident.strip().lower()
-    times = ts.get_times()
+    times = ts.cached_times()
     uuids = [str(t["uuid"]) for t in times if isinstance(t, dict) and t.get("uuid")]
+    wanted = ident.strip().lower()
+    if wanted and not any(u.lower().startswith(wanted) for u in uuids):
+        raise CliError(
+            f"no time entry with an id starting with {ident!r} in the local cache"
+            " (run `pymesync times` to refresh it, or give the full uuid)"
+        )
     return resolve_prefix(ident, uuids, "time entry", "time entries")
 
 
@@ -657,13 +780,12 @@ def edit(
         raise CliError(
             "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
         )
-    ts = app.logged_in()
+    ts = app.client()
     target = resolve_time(ts, uuid)
     check_known(app, ts, project, activities)
-    ts.update_time(changes, target)
-    phrase, colour = outcome_phrase(app, ts, _state(ts, target))
+    saved(lambda: ts.update_time(changes, target), "nothing was changed")
     fields = ", ".join(sorted(changes))
-    app.out(f"updated {target} ({fields}): " + tables.paint(phrase, colour, app.out_colour))
+    finish_write(app, ts, target, lambda shown: f"updated {target} ({fields})")
 
 
 @main.command()
@@ -671,15 +793,13 @@ def edit(
 @pass_app
 def rm(app: App, uuid: str) -> None:
     """Delete a time entry (by uuid or unique prefix)."""
-    ts = app.logged_in()
+    ts = app.client()
     target = resolve_time(ts, uuid)
-    ts.delete_time(target)
-    state = _state(ts, target)
-    if state == "unknown":
+    saved(lambda: ts.delete_time(target), "nothing was removed")
+    if _state(ts, target) == "unknown":
         app.out(f"removed {target}: it had not reached the server, nothing to sync")
         return
-    phrase, colour = outcome_phrase(app, ts, state)
-    app.out(f"removed {target}: " + tables.paint(phrase, colour, app.out_colour))
+    finish_write(app, ts, target, lambda shown: f"removed {target}")
 
 
 # --------------------------------------------------------------------------- reads
@@ -698,7 +818,7 @@ def show_times(
     as_json: bool = False,
 ) -> None:
     """The times table (or JSON) with totals and sync states."""
-    ts = app.logged_in()
+    ts = app.client()
     query: dict[str, Any] = {}
     if not all_users:
         query["user"] = list(users) or [app.settings.require("username")]
@@ -714,7 +834,8 @@ def show_times(
         raise CliError(f"--from {query['start']} is after --to {query['end']}: nothing could match")
     if deleted:
         query["include_deleted"] = True
-    found = [t for t in ts.get_times(query) if isinstance(t, dict)]
+    answer, why = read_times(app, ts, query)
+    found = [t for t in answer if isinstance(t, dict)]
     info = read_info(ts)
     found.sort(key=lambda t: (str(t.get("date_worked")), str(t.get("created_at"))))
     states = time_states(ts, found)
@@ -730,7 +851,7 @@ def show_times(
             }
         )
         return
-    read_note(app, ts)
+    read_note(app, ts, why)
     if not found:
         app.out("no time entries")
         return
@@ -976,7 +1097,13 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
         emit_json(data)
         return data
     account = data.get("account") or {}
-    if not data["logged_in"]:
+    waiting = int(data.get("pending", 0)) + int(data.get("inflight", 0))
+    if not data["logged_in"] and waiting:
+        login_line, login_colour = (
+            f"not logged in: waiting for login ({waiting} queued); run `pymesync login`",
+            "red",
+        )
+    elif not data["logged_in"]:
         login_line, login_colour = "not logged in: run `pymesync login`", "red"
     elif data.get("needs_login"):
         login_line, login_colour = (

@@ -53,8 +53,13 @@ class TimeSync:
     answered from the cache without asking the server while it is that fresh) and
     ``conflict_policy`` (``"local"``, ``"server"`` or ``"hold"``: what wins when a
     queued update and the server both changed a field), ``sync_concurrency`` (how many
-    queued operations a sync pass sends at once, default 16) and ``requests_per_second``
-    (an optional cap on the sync's request rate).
+    queued operations a sync pass sends at once, default 16), ``requests_per_second``
+    (an optional cap on the sync's request rate) and ``write_budget`` (seconds: the
+    longest an ``auto``-mode write waits for its push before it returns its queued
+    answer, default 2; None: no bound) and ``store_pool`` (default True: the store keeps
+    SQLAlchemy's pool of connections; False suits a short-lived program that makes a
+    few calls, like one command-line write: each store transaction then opens its own
+    connection and SQLAlchemy is not even imported).
     """
 
     def __init__(
@@ -72,6 +77,8 @@ class TimeSync:
         conflict_policy: ConflictPolicy = "local",
         sync_concurrency: int = 16,
         requests_per_second: float | None = None,
+        write_budget: float | None = 2.0,
+        store_pool: bool = True,
     ) -> None:
         if not isinstance(baseurl, str):
             raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
@@ -83,6 +90,8 @@ class TimeSync:
         self.error = ERROR_KEY
         self.raise_errors = raise_errors
         self._password: str | None = None
+        #: Whose queue calls without a token work on (set by :meth:`resume` only).
+        self._resumed_user: str | None = None
         # enough keep-alive connections for every sending thread of a sync pass
         pool_size = max(POOL_SIZE, sync_concurrency if isinstance(sync_concurrency, int) else 0)
         self._transport = Transport(
@@ -102,6 +111,12 @@ class TimeSync:
                 raise ValueError(f"conflict_policy must be one of {', '.join(POLICIES)}")
             if not isinstance(sync_concurrency, int) or sync_concurrency < 1:
                 raise ValueError("sync_concurrency must be a whole number >= 1")
+            if write_budget is not None and not (
+                isinstance(write_budget, (int, float))
+                and not isinstance(write_budget, bool)
+                and write_budget > 0
+            ):
+                raise ValueError("write_budget must be a positive number of seconds or None")
             self._offline = OfflineBackend(
                 self._transport,
                 db=db,
@@ -110,8 +125,15 @@ class TimeSync:
                 conflict_policy=conflict_policy,
                 concurrency=sync_concurrency,
                 requests_per_second=requests_per_second,
+                write_budget=write_budget,
+                store_pool=store_pool,
             )
-            self._offline.bind_session(lambda: self.token, self._credentials, self._took_token)
+            self._offline.bind_session(
+                lambda: self.token,
+                self._credentials,
+                self._took_token,
+                lambda: self._resumed_user,
+            )
             self._backend = self._offline
 
     def __repr__(self) -> str:
@@ -196,6 +218,17 @@ class TimeSync:
         validation.require_token(bool(self.token))
         return str(self.token)
 
+    def _may_queue(self) -> bool:
+        """Whether calls can go on without a token: a client made by :meth:`resume` in an
+        offline-first mode works on its user's queue and cache until a login."""
+        return bool(self.token) or (self._offline is not None and bool(self._resumed_user))
+
+    def _auth(self) -> str:
+        """The token for the backend; ``""`` for a resumed client that has none (the
+        offline backend then uses the resumed user's queue and cache)."""
+        validation.require_token(self._may_queue())
+        return self.token or ""
+
     # ------------------------------------------------------------------ auth
 
     def authenticate(
@@ -227,10 +260,10 @@ class TimeSync:
     ) -> Any:
         def call() -> Any:
             checked = validation.validate_write(
-                entity, payload, create=create, authenticated=bool(self.token)
+                entity, payload, create=create, authenticated=self._may_queue()
             )
             name = None if create else validation.validate_identifier(entity, ident)
-            return self._object(self._backend.write(entity, name, checked, self._token()))
+            return self._object(self._backend.write(entity, name, checked, self._auth()))
 
         return self._one(call)
 
@@ -270,7 +303,7 @@ class TimeSync:
 
     def _delete(self, entity: validation.Entity, ident: object) -> Any:
         def call() -> Any:
-            token = self._token()
+            token = self._auth()
             return self._backend.delete(
                 entity, validation.validate_identifier(entity, ident), token
             )
@@ -305,18 +338,36 @@ class TimeSync:
 
         def call() -> Any:
             query = validation.validate_times_query(
-                query_parameters, authenticated=bool(self.token)
+                query_parameters, authenticated=self._may_queue()
             )
-            return self._backend.times(query, self._token())
+            return self._backend.times(query, self._auth())
+
+        return self._many(call)
+
+    def cached_times(self, query_parameters: dict[str, Any] | None = None) -> list[Any]:
+        """Like :meth:`get_times`, answered from the local cache only, never the server
+        (with this user's pending changes applied); :attr:`last_read` says how old the
+        cache is. For a login that expired, or a server known to be slow. There is no
+        cache in test mode and ``direct`` mode: the answer is ``get_times()``'s."""
+
+        if self._offline is None:
+            return self.get_times(query_parameters)
+        offline = self._offline
+
+        def call() -> Any:
+            query = validation.validate_times_query(
+                query_parameters, authenticated=self._may_queue()
+            )
+            return offline.cached_times(query, self._auth())
 
         return self._many(call)
 
     def _entities(self, entity: validation.Entity, query_parameters: object) -> list[Any]:
         def call() -> Any:
             query = validation.validate_entity_query(
-                entity, query_parameters, authenticated=bool(self.token)
+                entity, query_parameters, authenticated=self._may_queue()
             )
-            return self._backend.entities(query, self._token())
+            return self._backend.entities(query, self._auth())
 
         return self._many(call)
 
@@ -334,8 +385,8 @@ class TimeSync:
         """All users, or the one named ``username``. Always a list."""
 
         def call() -> Any:
-            query = validation.validate_username_query(username, authenticated=bool(self.token))
-            return self._backend.entities(query, self._token())
+            query = validation.validate_username_query(username, authenticated=self._may_queue())
+            return self._backend.entities(query, self._auth())
 
         return self._many(call)
 
@@ -343,8 +394,8 @@ class TimeSync:
         """``{username: [roles]}`` for the project with slug ``project``."""
 
         def call() -> Any:
-            slug = validation.validate_project_slug(project, authenticated=bool(self.token))
-            return self._backend.project_users(slug, self._token())
+            slug = validation.validate_project_slug(project, authenticated=self._may_queue())
+            return self._backend.project_users(slug, self._auth())
 
         return self._one(call)
 
@@ -355,6 +406,7 @@ class TimeSync:
         progress: Callable[[OpResult], None] | None = None,
         *,
         budget: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> SyncReport:
         """Push every queued operation of this account now, in order.
 
@@ -363,7 +415,9 @@ class TimeSync:
         ``budget`` (seconds, default unlimited) bounds the whole pass: once it is spent
         nothing new is sent, requests still out are abandoned within about a second and
         their operations stay queued (reconciled by a later pass); the report then says
-        ``stopped="budget"``.
+        ``stopped="budget"``. ``should_stop``, if given, is asked about ten times a second
+        while the pass runs: once it answers True the pass ends the same way (for a
+        Ctrl-C in another thread, say) and the report says ``stopped="stopped"``.
 
         Returns a :class:`~pymesync.sync.SyncReport` (what was sent, what failed, why a
         pass stopped early). In test mode and ``direct`` mode there is no queue and the
@@ -373,7 +427,9 @@ class TimeSync:
             return SyncReport()
         if budget is not None and not budget > 0:
             raise ValueError("budget must be a positive number of seconds")
-        return self._offline.sync(self._token(), progress=progress, budget=budget)
+        return self._offline.sync(
+            self._token(), progress=progress, budget=budget, should_stop=should_stop
+        )
 
     @property
     def last_read(self) -> ReadInfo | None:
@@ -394,7 +450,7 @@ class TimeSync:
             if entity not in validation.FIELDS:
                 raise ValidationError(f"unknown entity: {entity}")
             name = validation.validate_identifier(entity, ident)  # type: ignore[arg-type]
-            token = self._token()
+            token = self._auth()
             if self._offline is None:
                 return {
                     "entity": entity,
@@ -430,11 +486,15 @@ class TimeSync:
         """A client for ``username`` that uses the token stored by an earlier
         ``authenticate()`` (or ``pymesync login``) in the store, if there is one.
 
+        In the offline-first modes it works without one too: writes are validated and
+        queued (they wait for a login to be sent) and reads answer from the cache.
+
         ``options`` are the constructor's keyword arguments (``db``, ``mode``, ...).
         """
         ts = cls(baseurl, **options)
         ts.user = username
         if ts._offline is not None:
+            ts._resumed_user = username
             ts.token = ts._offline.store.load_token(ts._account())
         return ts
 

@@ -31,7 +31,7 @@ from pymesync.sender import server_key
 from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
 from pymesync.sync import OpResult, SyncReport, SyncWorker, error_record, utcnow
 from pymesync.transport import Transport
-from pymesync.validation import Entity, EntityQuery, TimesQuery
+from pymesync.validation import NOT_AUTHENTICATED, Entity, EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
     from pymesync.store import CacheObject, NewOperation, Operation, Store
@@ -92,6 +92,8 @@ class OfflineBackend:
         conflict_policy: ConflictPolicy = "local",
         concurrency: int = 16,
         requests_per_second: float | None = None,
+        write_budget: float | None = 2.0,
+        store_pool: bool = True,
         offline_retry: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -103,6 +105,10 @@ class OfflineBackend:
         self.conflict_policy = conflict_policy
         self.concurrency = concurrency
         self.requests_per_second = requests_per_second
+        #: The longest an ``auto``-mode write waits for its push before it returns the
+        #: queued answer (None: no bound).
+        self.write_budget = write_budget
+        self.store_pool = store_pool
         #: How long a claimed operation stays leased to one sender (a crashed sender's
         #: operation comes back, as "outcome unknown", after this long).
         self.lease_seconds = 120.0
@@ -119,6 +125,7 @@ class OfflineBackend:
         self._token: Callable[[], str | None] = lambda: None
         self._credentials: Callable[[], Credentials | None] = lambda: None
         self._new_token: Callable[[str], None] = lambda token: None
+        self._user: Callable[[], str | None] = lambda: None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -128,7 +135,7 @@ class OfflineBackend:
         if self._store is None:
             from pymesync.store import Store
 
-            self._store = Store.open(self.db)
+            self._store = Store.open(self.db, pooled=self.store_pool)
         return self._store
 
     def close(self) -> None:
@@ -142,12 +149,15 @@ class OfflineBackend:
         token: Callable[[], str | None],
         credentials: Callable[[], Credentials | None],
         new_token: Callable[[str], None],
+        user: Callable[[], str | None] = lambda: None,
     ) -> None:
         """Tell the backend how to read the facade's token and in-memory credentials,
-        and how to hand it a token got by logging in again."""
+        how to hand it a token got by logging in again, and whose queue a call without
+        a token works on (``user()``: the username of a resumed client, else None)."""
         self._token = token
         self._credentials = credentials
         self._new_token = new_token
+        self._user = user
 
     def token_for(self, account: str) -> str | None:
         """The facade's token when it belongs to ``account``, else the stored one."""
@@ -176,8 +186,16 @@ class OfflineBackend:
 
     def account(self, token: str) -> str:
         """The account key of ``token`` (the last one is remembered: decoding the token
-        on every write cost as much as queueing it in a batch)."""
+        on every write cost as much as queueing it in a batch).
+
+        An empty ``token`` stands for "not logged in": the account is then the resumed
+        user's (``<baseurl>|<username>``, the key a login for that user gives too)."""
         baseurl, memo = self.transport.baseurl, self._account_memo
+        if not token:
+            user = self._user()
+            if not user:
+                raise errors.NotAuthenticatedError(NOT_AUTHENTICATED)
+            return f"{baseurl}|{user}"
         if memo is not None and memo[1] == token and memo[0] == baseurl:
             return memo[2]
         account = account_key(baseurl, token)
@@ -225,13 +243,19 @@ class OfflineBackend:
         stop_after: str | None = None,
         progress: Callable[[OpResult], None] | None = None,
         budget: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> SyncReport:
         """Push the account's queue now: operations backing off after a transient
         failure are tried at once too (failed ones wait for an explicit retry).
-        ``budget``: seconds the whole pass may take (see :meth:`SyncWorker.run_once`)."""
+        ``budget``: seconds the whole pass may take; ``should_stop``: asked while the
+        pass runs, True ends it early (see :meth:`SyncWorker.run_once`)."""
         self.store.expedite(self.account(token), now=self.clock())
         report = self.worker(token).run_once(
-            self.clock(), stop_after=stop_after, progress=progress, budget=budget
+            self.clock(),
+            stop_after=stop_after,
+            progress=progress,
+            budget=budget,
+            should_stop=should_stop,
         )
         now = self.clock()
         if report.stopped == "offline":
@@ -457,7 +481,7 @@ class OfflineBackend:
             self._batch, self._batch_projects, self._batch_new_ids = None, None, None
         current = token()
         if queued and self.mode == "auto" and current and not self._is_offline(self.clock()):
-            self.sync(current)
+            self.sync(current, budget=self.write_budget)
 
     def _queue_and_push(
         self, op: Any, obj: CacheObject | None, offline_answer: Any, token: str
@@ -471,9 +495,9 @@ class OfflineBackend:
         carrier = queued.operation
         if carrier is None:  # a delete cancelled an unsent create: nothing to send
             return None
-        if self.mode != "auto" or self._is_offline(self.clock()):
-            return offline_answer
-        report = self.sync(token, stop_after=carrier.op_id)
+        if not token or self.mode != "auto" or self._is_offline(self.clock()):
+            return offline_answer  # (no token: the queue waits for a login)
+        report = self.sync(token, stop_after=carrier.op_id, budget=self.write_budget)
         result = report.result_for(carrier.op_id)
         if result is not None and result.outcome == "synced":
             return result.answer
@@ -523,6 +547,15 @@ class OfflineBackend:
         fresh = fetched is not None and (now - fetched).total_seconds() <= (self.max_age or 0)
         if self.max_age is not None and fresh:
             return self._from_cache(account, entity, from_cache, None, fetched)
+        if not self.token_for(account):
+            # not logged in (a resumed client): only the cache can answer
+            return self._from_cache(
+                account,
+                entity,
+                from_cache,
+                errors.NotAuthenticatedError(NOT_AUTHENTICATED),
+                fetched,
+            )
         if self._is_offline(now):
             return self._from_cache(
                 account,
@@ -620,6 +653,16 @@ class OfflineBackend:
             from_cache,
             lambda answer: self._keep(account, "time", answer, from_cache),
         )
+
+    def cached_times(self, query: TimesQuery, token: str) -> list[dict[str, Any]]:
+        """Times from the local cache only (pending changes applied), never the server;
+        ``last_read`` says how old the cache is."""
+        account = self.account(token)
+        answer = cached.times(self.store, account, query, provisional.today_utc(self.clock()))
+        fetched = self._fetched_at(account, "time")
+        age = None if fetched is None else (self.clock() - fetched).total_seconds()
+        self.last_read = ReadInfo("cache", fetched, age)
+        return answer
 
     def entities(self, query: EntityQuery, token: str) -> Any:
         """Projects, activities or users from the server or the cache."""

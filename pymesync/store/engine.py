@@ -24,9 +24,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # they are re-exported here as before.
 from .location import (
     BUSY_TIMEOUT_SECONDS,
+    CACHED_STATEMENTS,
     ENV_VAR,
+    POOL_SIZE,
     SCHEMA_HEAD,
     SchemaStatus,
+    configure_connection,
     default_path,
     prepare_location,
     read_schema_revision,
@@ -38,6 +41,7 @@ __all__ = [
     "BEGIN_OPTION",
     "BUSY_TIMEOUT_SECONDS",
     "ENV_VAR",
+    "POOL_SIZE",
     "SCHEMA_HEAD",
     "SchemaStatus",
     "create_store_engine",
@@ -52,9 +56,6 @@ __all__ = [
 #: "IMMEDIATE" (writes) or "EXCLUSIVE" (migrations).
 BEGIN_OPTION = "pymesync_begin"
 
-#: Connections the engine keeps open (threads of a sync pass each use one).
-POOL_SIZE = 20
-
 _BEGIN_STATEMENTS = {
     "DEFERRED": "BEGIN",
     "IMMEDIATE": "BEGIN IMMEDIATE",
@@ -64,14 +65,7 @@ _BEGIN_STATEMENTS = {
 
 def _on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
     # SQLAlchemy's documented pysqlite recipe: take BEGIN away from the driver...
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA synchronous = FULL")
-    finally:
-        cursor.close()
+    configure_connection(dbapi_connection)
 
 
 def _on_begin(conn: Connection) -> None:
@@ -92,9 +86,7 @@ def create_store_engine(path: Path) -> Engine:
         connect_args={
             "timeout": BUSY_TIMEOUT_SECONDS,
             "check_same_thread": False,
-            # Prepared statements kept per connection (the store runs plain SQL strings;
-            # bulk lookups add IN-list variants that should not push the hot ones out).
-            "cached_statements": 256,
+            "cached_statements": CACHED_STATEMENTS,
         },
         hide_parameters=True,
         # Enough pooled connections for a concurrent sync pass (one per sending

@@ -17,11 +17,14 @@ from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError, StoreLo
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "ENV_VAR",
+    "POOL_SIZE",
     "SCHEMA_HEAD",
     "SCHEMA_REVISIONS",
     "SchemaStatus",
     "check_header",
     "classify_schema",
+    "configure_connection",
+    "connect_plain",
     "default_path",
     "prepare_location",
     "read_schema_revision",
@@ -40,6 +43,11 @@ SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 ENV_VAR = "PYMESYNC_DB"
 #: How long a connection waits for another process's write lock before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
+#: Connections a pooled store keeps open (threads of a sync pass each use one).
+POOL_SIZE = 20
+#: Prepared statements kept per connection (the store runs plain SQL strings; bulk
+#: lookups add IN-list variants that should not push the hot ones out).
+CACHED_STATEMENTS = 256
 
 _APP_NAME = "pymesync"
 _FILE_NAME = "pymesync.sqlite3"
@@ -244,3 +252,30 @@ def set_wal(path: Path) -> None:
         conn.close()
     if not mode or str(mode[0]).lower() != "wal":
         raise StoreLocationError(f"Cannot switch {path} to WAL journaling (got {mode!r})")
+
+
+def configure_connection(db: sqlite3.Connection) -> None:
+    """The store's settings for every connection: SQLite's own transaction handling off
+    (the store emits ``BEGIN IMMEDIATE`` itself for writes), the busy timeout, foreign
+    keys on, and ``synchronous=FULL`` (a commit is on disk when it returns)."""
+    db.isolation_level = None
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = FULL")
+
+
+def connect_plain(path: Path) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection to the store at ``path``, set up as the engine's
+    pooled connections are (for an unpooled store: no SQLAlchemy needed)."""
+    db = sqlite3.connect(
+        str(path),
+        timeout=BUSY_TIMEOUT_SECONDS,
+        check_same_thread=False,
+        cached_statements=CACHED_STATEMENTS,
+    )
+    try:
+        configure_connection(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -1,4 +1,5 @@
-"""Bringing a database's schema up to date (the only module that imports Alembic).
+"""Bringing a database's schema up to date (the only module that imports Alembic;
+SQLAlchemy too is imported only when an upgrade is needed).
 
 The migration scripts ship inside the package as :mod:`pymesync.store._migrations`
 (the repository's top-level ``migrations/`` folder). The Alembic configuration is built
@@ -20,23 +21,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import Connection
-
-from .engine import (
-    BEGIN_OPTION,
+from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError
+from .location import (
     SCHEMA_HEAD,
     SchemaStatus,
-    create_store_engine,
     prepare_location,
     read_schema_revision,
     resolve_path,
     set_wal,
 )
-from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import Connection
 
 __all__ = ["alembic_config", "ensure_schema", "migrate", "migration_connection", "migrations_dir"]
 
@@ -64,6 +62,8 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     foreign_key_check`` must pass before the commit. The connection is discarded
     afterwards rather than returned to the pool.
     """
+    from .engine import BEGIN_OPTION
+
     with engine.execution_options(**{BEGIN_OPTION: "EXCLUSIVE"}).connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -82,6 +82,8 @@ def _upgrade(path: Path, found: str | None) -> str:
     from alembic import command
     from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
+
+    from .engine import create_store_engine
 
     config = alembic_config()
     script = ScriptDirectory.from_config(config)

@@ -26,15 +26,11 @@ import threading
 from collections.abc import Container, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import cache, idmap, queue, state
-from .engine import POOL_SIZE, create_store_engine, resolve_path
 from .errors import StoreError, from_sqlite_error
+from .location import POOL_SIZE, connect_plain, resolve_path
 from .migrator import ensure_schema
 from .records import (
     CacheObject,
@@ -45,7 +41,31 @@ from .records import (
     QueueSummary,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 __all__ = ["Store"]
+
+
+class _Borrowed(Protocol):
+    """A connection lent for one transaction: SQLAlchemy's pooled one, or a plain one."""
+
+    @property
+    def driver_connection(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class _Plain:
+    """A plain ``sqlite3`` connection for one transaction of an unpooled store."""
+
+    __slots__ = ("driver_connection",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.driver_connection = db
+
+    def close(self) -> None:
+        self.driver_connection.close()
 
 
 def _now(now: datetime | None) -> datetime:
@@ -56,8 +76,9 @@ def _now(now: datetime | None) -> datetime:
     return now
 
 
-def _translate(exc: DBAPIError | sqlite3.Error, path: Path) -> StoreError:
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+def _translate(exc: Exception, path: Path) -> StoreError:
+    """A :class:`StoreError` for a ``sqlite3`` error, or SQLAlchemy's wrapping of one."""
+    orig = exc if isinstance(exc, sqlite3.Error) else getattr(exc, "orig", None)
     return from_sqlite_error(orig if orig is not None else exc, path)
 
 
@@ -89,21 +110,27 @@ class Store:
     open store across ``fork``).
     """
 
-    def __init__(self, path: Path, engine: Engine) -> None:
-        """Wrap an engine on an up-to-date database; use :meth:`open` instead."""
+    def __init__(self, path: Path, engine: Engine | None) -> None:
+        """Wrap an engine (None: unpooled) on an up-to-date database; use :meth:`open`."""
         self._path = path
         self._engine = engine
         self._closed = False
         # Connections between transactions, kept checked out of the engine's pool:
         # taking one from here is a list pop, where a pool checkout and its check-in
         # (with its reset) cost more than a short transaction itself.
-        self._idle: list[PoolProxiedConnection] = []
+        self._idle: list[_Borrowed] = []
         self._idle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, quick_check: bool = True) -> Store:
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        quick_check: bool = True,
+        pooled: bool = True,
+    ) -> Store:
         """Open (creating and migrating as needed) the store at ``path``.
 
         The path is ``path`` if given, else ``$PYMESYNC_DB``, else
@@ -111,6 +138,13 @@ class Store:
         created with mode 0700 and a missing file with mode 0600. When the schema is
         already current, Alembic is not even imported. ``quick_check`` runs SQLite's
         ``PRAGMA quick_check`` first (a full read of the file).
+
+        ``pooled=False`` is for a short-lived process that makes a few transactions
+        (one command-line write): each transaction opens its own ``sqlite3``
+        connection, set up exactly as the pooled ones, and closes it at the end, and
+        SQLAlchemy is not imported at all (its import costs more than such a whole
+        command; see docs/performance.md). Long-lived users keep the default: SQLAlchemy's
+        pool, whose connections keep their prepared statements between transactions.
 
         Raises :class:`~pymesync.store.errors.StoreLocationError` (folder or file not
         usable), :class:`~pymesync.store.errors.CorruptDatabaseError` (not a SQLite
@@ -120,6 +154,10 @@ class Store:
         """
         resolved = resolve_path(path)
         ensure_schema(resolved, quick_check=quick_check)
+        if not pooled:
+            return cls(resolved, None)
+        from .engine import create_store_engine
+
         return cls(resolved, create_store_engine(resolved))
 
     @property
@@ -131,7 +169,8 @@ class Store:
         """Close every connection. The store cannot be used afterwards."""
         self._closed = True
         self._release_idle()
-        self._engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def __enter__(self) -> Store:
         """Use the store as a context manager that closes it on exit."""
@@ -170,10 +209,17 @@ class Store:
         finally:
             self._give_back(pooled, clean)
 
-    def _borrow(self) -> PoolProxiedConnection:
+    def _borrow(self) -> _Borrowed:
         with self._idle_lock:
             if self._idle:
                 return self._idle.pop()
+        if self._engine is None:
+            try:
+                return _Plain(connect_plain(self._path))
+            except sqlite3.Error as exc:
+                raise _translate(exc, self._path) from exc
+        from sqlalchemy.exc import DBAPIError
+
         try:
             return self._engine.raw_connection()
         except DBAPIError as exc:
@@ -186,10 +232,11 @@ class Store:
         for pooled in idle:
             pooled.close()
 
-    def _give_back(self, pooled: PoolProxiedConnection, clean: bool) -> None:
+    def _give_back(self, pooled: _Borrowed, clean: bool) -> None:
         """Keep a connection that ended its transaction cleanly for the next one; any
-        other goes back to the engine's pool, which rolls back what is left open."""
-        if clean and not self._closed:
+        other goes back to the engine's pool, which rolls back what is left open (an
+        unpooled store closes every connection after its transaction)."""
+        if clean and not self._closed and self._engine is not None:
             with self._idle_lock:
                 if len(self._idle) < POOL_SIZE:
                     self._idle.append(pooled)

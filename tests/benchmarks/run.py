@@ -631,6 +631,96 @@ def startup(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     ]
 
 
+def _log_once(exe: str, env: dict[str, str]) -> tuple[float, float]:
+    """One ``pymesync log``: ms until its answer line is printed, ms until it exits."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [exe, "log", "1h", "-p", "gwm", "-a", "dev", "-n", "bench"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    answered = None
+    for line in proc.stdout:
+        if answered is None and line.startswith("logged "):
+            answered = (time.perf_counter() - start) * 1000
+    proc.wait()
+    exited = (time.perf_counter() - start) * 1000
+    if answered is None:
+        raise RuntimeError(f"pymesync log printed no answer (exit {proc.returncode})")
+    return answered, exited
+
+
+def cli_log(args: argparse.Namespace, tmp: Path) -> list[Figure]:
+    """``pymesync log`` wall time against a server that accepts connections and never
+    answers, side by side with a reachable one (the emulator in another process)."""
+    rounds = 5 if args.quick else 15
+    exe = str(Path(sys.executable).parent / "pymesync")
+    with run_emulator_process(seed_data=True, db=str(tmp / "server.sqlite3")) as emu:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYMESYNC_")},
+            "PYMESYNC_DB": str(tmp / "log.sqlite3"),
+            "PYMESYNC_URL": emu.base_url,
+            "PYMESYNC_USERNAME": "alice",
+            "PYMESYNC_CONFIG": str(tmp / "config.toml"),
+        }
+        subprocess.run(
+            [exe, "login", "--password-stdin"], input="alice\n", env=env, check=True,
+            capture_output=True, text=True,
+        )  # fmt: skip
+        reachable = [_log_once(exe, env) for _ in range(rounds)]
+        emu.hang_next(10**6)  # every request is read and never answered
+        holed = [_log_once(exe, env) for _ in range(rounds)]
+        emu.clear_faults()
+        on_server = len(_server_times(emu, "bench"))
+    bare = statistics.median(_timed([sys.executable, "-c", "pass"]) for _ in range(rounds))
+    answer = statistics.median(a for a, _ in holed)
+    exit_ = statistics.median(e for _, e in holed)
+    worst = max(e for _, e in holed)
+    online = statistics.median(a for a, _ in reachable)
+    online_exit = statistics.median(e for _, e in reachable)
+    return [
+        Figure(
+            "pymesync log, black-holed server: answer (median)",
+            answer,
+            "ms",
+            "<= 250 ms",
+            answer <= 250,
+            online,
+            "the same against a reachable server (answer)",
+            note=f"python -c pass: {bare:.0f} ms",
+        ),
+        Figure(
+            "pymesync log, black-holed server: exit (median)",
+            exit_,
+            "ms",
+            "<= 2500 ms",
+            exit_ <= 2500 and worst <= 3000,
+            online_exit,
+            "the same against a reachable server (exit)",
+            note=f"slowest of {rounds}: {worst:.0f} ms; entries on the server after all"
+            f" runs: {on_server} of {2 * rounds} (the rest stay queued)",
+        ),
+    ]
+
+
+def _timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=False)
+    return (time.perf_counter() - start) * 1000
+
+
+def _server_times(emu: Any, notes: str) -> list[Any]:
+    token = emu.issue_token("alice")
+    ts = pymesync.TimeSync(emu.base_url, token=token, mode="direct")
+    try:
+        return [t for t in ts.get_times({"user": ["alice"]}) if t.get("notes") == notes]
+    finally:
+        ts.close()
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "writes": offline_writes,
     "reads": cached_reads,
@@ -639,6 +729,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "cpu": client_overhead,
     "memory": memory,
     "startup": startup,
+    "cli_log": cli_log,
 }
 
 

@@ -181,22 +181,38 @@ def test_schema_revisions_are_the_scripts() -> None:
     assert SCHEMA_HEAD in READABLE_REVISIONS and set(SCHEMA_REVISIONS) >= READABLE_REVISIONS
 
 
-def test_plain_sql_modules_load_no_sqlalchemy() -> None:
+def test_plain_sql_modules_load_no_sqlalchemy(tmp_path: Path) -> None:
+    # an unpooled store opens, writes and reads without SQLAlchemy (one command-line
+    # write must not pay for its import); the pooled one loads it
     code = (
-        "import sys\n"
+        "import sys, datetime as dt\n"
         "import pymesync.store\n"
         "from pymesync.store import (\n"
         "    cache, codec, errors, idmap, location, peek, queue, records, state,\n"
         ")\n"
         "from pymesync.store import QueueSummary, StorePeek, StoreError, resolve_path\n"
         "print(sorted(m for m in ('sqlalchemy', 'alembic', 'platformdirs') if m in sys.modules))\n"
-        "from pymesync.store import Store\n"
+        "from pymesync.store import Store, NewOperation\n"
+        f"Store.open({str(tmp_path / 'new.sqlite3')!r}).close()  # created (migrated)\n"
         "print('sqlalchemy' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert done.stdout.split() == ["[]", "True"], done.stderr
+    code = (
+        "import sys\n"
+        "from pymesync.store import Store, NewOperation\n"
+        f"with Store.open({str(tmp_path / 'new.sqlite3')!r}, pooled=False) as store:\n"
+        "    op = NewOperation(account='a|b', kind='delete', entity='time', target='t')\n"
+        "    store.enqueue(op)\n"
+        "    print(len(store.operations('a|b')))\n"
+        "print(sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.split() == ["1", "[]"], done.stderr
 
 
 def test_schema_re_exports_the_codec() -> None:
