@@ -382,9 +382,6 @@ def _state(ts: TimeSync, uuid: str) -> str:
     return str(ts.sync_status("time", uuid).get("state", "unknown"))
 
 
-#: How long a write command waits for its push before it prints its answer: a server
-#: that answers at once makes it one line ending in "synced".
-QUICK_PUSH = 0.05
 #: The bound on the push after a write command (seconds); what is not sent by then
 #: stays queued for `pymesync sync` or the daemon.
 PUSH_BUDGET = 1.5
@@ -419,30 +416,27 @@ def outcome_phrase(app: App, ts: TimeSync, state: str) -> tuple[str, str | None]
     return state, None
 
 
-def finish_write(app: App, ts: TimeSync, uuid: str, head: Callable[[str], str]) -> None:
-    """Print ``head(uuid): <outcome>`` for the time ``uuid`` just written, after a short
-    bounded push in the background (``uuid`` becomes the server's once it is synced).
+def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
+    """Print ``head: queued`` for the time ``uuid`` just written (it is on disk), then
+    push it in a short bounded pass and print a second line that says how that ended.
 
-    The answer comes at once: after :data:`QUICK_PUSH` seconds if the push has not
-    finished by then (a second line tells how it ended, at most :data:`PUSH_BUDGET`
-    seconds later). Ctrl-C stops the push and leaves the entry queued. A write the
+    The answer never waits on the network, and the push ends within about
+    :data:`PUSH_BUDGET` seconds; what it did not send stays queued for `pymesync sync`
+    or the daemon. Ctrl-C stops the push and leaves the entry queued. A write the
     server refuses stays in the queue as failed (exit status 4), to be fixed with
     `pymesync edit` or dropped with `pymesync rm`.
     """
-    from pymesync.push import BoundedPush
+    from pymesync.push import STOP_GRACE, BoundedPush
 
     if not ts.token:
         phrase, colour = outcome_phrase(app, ts, _state(ts, uuid))
-        app.out(f"{head(uuid)}: " + tables.paint(phrase, colour, app.out_colour))
+        app.out(f"{head}: " + tables.paint(phrase, colour, app.out_colour))
         return
+    app.out(f"{head}: " + tables.paint("queued", "yellow", app.out_colour))
     push = BoundedPush(ts, PUSH_BUDGET).start()
     try:
-        quick = push.wait(QUICK_PUSH)
-        if not quick:
-            queued = tables.paint("queued, sending...", "yellow", app.out_colour)
-            app.out(f"{head(uuid)}: {queued}")
-            if not push.wait(PUSH_BUDGET + 1.0):
-                push.stop()
+        if not push.wait(PUSH_BUDGET + STOP_GRACE):
+            push.stop()
     except KeyboardInterrupt:
         push.stop()
         raise CliError(
@@ -450,38 +444,44 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: Callable[[str], str]) 
             EXIT_INTERRUPTED,
         ) from None
     if not push.done:  # (the pass did not hand back in time: its lease runs out)
-        app.note("queued, will sync later: the server did not answer in time", "yellow")
+        app.out(
+            tables.paint(
+                "not sent (no answer from the server): stays queued, will sync later",
+                "yellow",
+                app.out_colour,
+            )
+        )
         return
     if push.error is not None and not isinstance(push.error, PymesyncError):
         raise push.error
     found = ts.sync_status("time", uuid)
     state = str(found.get("state", "unknown"))
-    if state in ("pending", "inflight") and push.report is not None:
-        if push.report.stopped in ("budget", "stopped"):
-            phrase, colour = (
-                f"queued, will sync later (no answer from the server within {PUSH_BUDGET:g} s)",
-                "yellow",
-            )
-        else:
-            phrase, colour = outcome_phrase(app, ts, state)
+    server_id = str(found.get("server_id") or uuid)
+    if state == "synced":
+        phrase, colour = ("synced" if server_id == uuid else f"synced as {server_id}"), "green"
+    elif state in ("pending", "inflight"):
+        phrase, colour = _not_sent(ts, push.report), "yellow"
     else:
         phrase, colour = outcome_phrase(app, ts, state)
-    if quick:
-        shown = str(found.get("server_id") or uuid) if state == "synced" else uuid
-        app.out(f"{head(shown)}: " + tables.paint(phrase, colour, app.out_colour))
-    elif state == "synced":
-        app.out(
-            tables.paint(f"synced (as {found.get('server_id') or uuid})", colour, app.out_colour)
-        )
-    else:
-        app.out(tables.paint(phrase, colour, app.out_colour))
+    app.out(tables.paint(phrase, colour, app.out_colour))
     if state in ("failed", "conflict"):
-        reason = _refusal(ts, uuid)
         raise CliError(
-            f"the server refused it{reason}; it is kept as {state}: fix it with "
+            f"the server refused it{_refusal(ts, uuid)}; it is kept as {state}: fix it with "
             f"`pymesync edit {short(uuid)}` or remove it with `pymesync rm {short(uuid)}`",
             EXIT_FAILED,
         )
+
+
+def _not_sent(ts: TimeSync, report: SyncReport | None) -> str:
+    """Why a push left a write queued, and what happens to it next."""
+    stopped = None if report is None else report.stopped
+    if stopped == "needs_login" or ts.status().get("needs_login"):
+        return "not sent (the server refused the login): stays queued until `pymesync login`"
+    if stopped in ("budget", "stopped"):
+        why = f"no answer from the server within {PUSH_BUDGET:g} s"
+    else:
+        why = "server unreachable"
+    return f"not sent ({why}): stays queued, will sync later"
 
 
 def _refusal(ts: TimeSync, uuid: str) -> str:
@@ -672,9 +672,7 @@ def do_log(
         app,
         ts,
         uuid,
-        lambda shown: (
-            f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {shown}"
-        ),
+        f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {uuid}",
     )
     return uuid
 
@@ -727,13 +725,18 @@ def resolve_time(ts: TimeSync, ident: str) -> str:
         return ident.strip().lower()
     times = ts.cached_times()
     uuids = [str(t["uuid"]) for t in times if isinstance(t, dict) and t.get("uuid")]
+    # (the local uuid an entry was logged under, printed by `log`, names it too)
+    aliases = {local: server for server, local in ts.local_ids("time", uuids).items()}
     wanted = ident.strip().lower()
-    if wanted and not any(u.lower().startswith(wanted) for u in uuids):
+    if wanted and not any(u.lower().startswith(wanted) for u in [*uuids, *aliases]):
         raise CliError(
             f"no time entry with an id starting with {ident!r} in the local cache"
             " (run `pymesync times` to refresh it, or give the full uuid)"
         )
-    return resolve_prefix(ident, uuids, "time entry", "time entries")
+    found = {aliases.get(u, u) for u in [*uuids, *aliases] if u.lower().startswith(wanted)}
+    if len(found) == 1:
+        return found.pop()
+    return resolve_prefix(ident, sorted(found), "time entry", "time entries")
 
 
 @main.command()
@@ -785,7 +788,7 @@ def edit(
     check_known(app, ts, project, activities)
     saved(lambda: ts.update_time(changes, target), "nothing was changed")
     fields = ", ".join(sorted(changes))
-    finish_write(app, ts, target, lambda shown: f"updated {target} ({fields})")
+    finish_write(app, ts, target, f"updated {target} ({fields})")
 
 
 @main.command()
@@ -799,7 +802,7 @@ def rm(app: App, uuid: str) -> None:
     if _state(ts, target) == "unknown":
         app.out(f"removed {target}: it had not reached the server, nothing to sync")
         return
-    finish_write(app, ts, target, lambda shown: f"removed {target}")
+    finish_write(app, ts, target, f"removed {target}")
 
 
 # --------------------------------------------------------------------------- reads

@@ -463,6 +463,25 @@ class TimeSync:
 
         return self._one(call)
 
+    def local_ids(self, entity: str, ids: list[str]) -> dict[str, str]:
+        """For each of the server ids ``ids`` whose object was created here, the local id
+        it was queued under (what ``create_*`` answered before it was synced), as
+        ``{server_id: local_id}``; ids created elsewhere are left out. Empty in test
+        mode and ``direct`` mode."""
+
+        def call() -> Any:
+            if entity not in validation.FIELDS:
+                raise ValidationError(f"unknown entity: {entity}")
+            if self._offline is None:
+                return {}
+            return self._offline.local_ids(
+                entity,  # type: ignore[arg-type]
+                [str(i) for i in ids],
+                self._auth(),
+            )
+
+        return self._one(call)
+
     # ------------------------------------------------------------------ the queue
 
     @contextlib.contextmanager

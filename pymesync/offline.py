@@ -664,6 +664,10 @@ class OfflineBackend:
         self.last_read = ReadInfo("cache", fetched, age)
         return answer
 
+    def local_ids(self, entity: Entity, ids: list[str], token: str) -> dict[str, str]:
+        """``{server_id: local_id}`` for those of ``ids`` created through this queue."""
+        return self.store.local_ids(self.account(token), entity, ids)
+
     def entities(self, query: EntityQuery, token: str) -> Any:
         """Projects, activities or users from the server or the cache."""
         account = self.account(token)

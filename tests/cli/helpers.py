@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,32 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env["PYMESYNC_DB"] = str(tmp_path / "e2e-store.sqlite3")
     env.update(extra)
     return env
+
+
+class Pymesync:
+    """Runs the executable with a private config file and store."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.exe = pymesync_executable()
+        self.env = subprocess_env(tmp_path)
+        self.config = Path(self.env["PYMESYNC_CONFIG"])
+        self.db = Path(self.env["PYMESYNC_DB"])
+
+    def __call__(
+        self, *args: str, input: str | None = None, code: int | None = 0, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [self.exe, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        if code is not None:
+            assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)

@@ -108,8 +108,11 @@ def test_log_online_is_synced(run: Run, alice: Any) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "1h30m = 5400 s"
     assert lines[1].startswith(f"logged 1:30 on gwm (dev) for {TODAY} as ")
-    assert lines[1].endswith(": synced")
-    uuid = lines[1].split(" as ")[1].split(":")[0]
+    assert lines[1].endswith(": queued")  # on disk: the answer does not wait for the push
+    local = lines[1].split(" as ")[1].split(":")[0]
+    assert lines[2].startswith("synced as ") and len(lines) == 3
+    uuid = lines[2].removeprefix("synced as ")
+    assert uuid != local
     (entry,) = [t for t in my_times(run) if t["uuid"] == uuid]
     assert entry["duration"] == 5400 and entry["notes"] == "review"
     assert entry["issue_uri"] == "https://i/1" and entry["date_worked"] == TODAY
@@ -121,7 +124,9 @@ def test_log_offline_is_queued_then_synced(run: Run, alice: Any) -> None:
     result = run("log", "90m", "-p", "gwm", "-n", "offline work", "--date", "yesterday")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "90m = 5400 s (1:30)"
-    assert result.stdout.rstrip().endswith("queued, will sync (server unreachable)")
+    assert result.stdout.rstrip().endswith(
+        ": queued\nnot sent (server unreachable): stays queued, will sync later"
+    )
     local = result.stdout.split(" as ")[1].split(":")[0]
 
     data = status(run)
@@ -156,7 +161,6 @@ def test_log_offline_is_queued_then_synced(run: Run, alice: Any) -> None:
         (["log", "1h", "-p", "gwm", "-a", "fun"], "unknown activity 'fun' (known: dev, docs,"),
         (["log", "1h"], "no project: give --project or run `pymesync config set default_project"),
         (["log", "1h", "-p", "gwm", "-n", " "], "--notes cannot be empty"),
-        (["log", "1h", "-p", "ps"], "not allowed: alice is not authorized"),
     ],
 )
 def test_log_errors(run: Run, alice: Any, args: list[str], fragment: str) -> None:
@@ -185,13 +189,21 @@ def test_log_with_an_expired_login_is_queued(run: Run, alice: Any) -> None:
     alice.restart()  # the server forgets every token
     result = run("log", "1h", "-p", "gwm")
     assert result.exit_code == 0, result.output
-    assert "queued, will sync after `pymesync login`" in result.stdout
+    assert result.stdout.endswith(
+        "not sent (the server refused the login): stays queued until `pymesync login`\n"
+    )
     data = status(run)
     assert data["needs_login"] is True and data["pending"] == 1
     assert "needed: the server refused the stored login" in run("status").stdout
     message = one_error_line(run("sync"), cli.EXIT_LOGIN)
     assert "refused the stored login: run `pymesync login`" in message
-    assert "refused the stored login" in one_error_line(run("times"), cli.EXIT_LOGIN)
+    # the times do not fail: the cache answers, saying why and how old it is
+    times = run("times")
+    assert times.exit_code == 0, times.output
+    assert times.stderr.startswith(
+        "the server refused the login (run `pymesync login`): from the local cache"
+    )
+    assert "1:00" in times.stdout and "pending" in times.stdout
     login = run("login", "--password-stdin", input="alice\n")
     assert "1 queued operation(s) waiting: run `pymesync sync`" in login.stderr
     assert run("sync").exit_code == 0
@@ -202,8 +214,13 @@ def test_log_with_an_expired_login_is_queued(run: Run, alice: Any) -> None:
 
 
 def logged(run: Run, *args: str) -> str:
+    """The entry's uuid: the server's once it is synced (``synced as ...``), else the
+    local one (printed first)."""
     result = run("log", *args)
     assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    if last.startswith("synced as "):
+        return last.removeprefix("synced as ")
     return result.stdout.split(" as ")[1].split(":")[0]
 
 
@@ -213,7 +230,8 @@ def test_edit_by_prefix(run: Run, alice: Any) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "45m = 2700 s",
-        f"updated {uuid} (activities, duration, notes): synced",
+        f"updated {uuid} (activities, duration, notes): queued",
+        "synced",
     ]
     (entry,) = [t for t in my_times(run) if t["uuid"] == uuid]
     assert (entry["duration"], entry["notes"], entry["activities"]) == (2700, "after", ["docs"])
@@ -238,7 +256,7 @@ def test_edit_offline_by_local_uuid(run: Run, alice: Any) -> None:
     local = logged(run, "1h", "-p", "gwm")
     result = run("edit", local, "--notes", "edited offline")
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith("queued, will sync (server unreachable)\n")
+    assert result.stdout.endswith("not sent (server unreachable): stays queued, will sync later\n")
     assert run("edit", local[:8], "--notes", "again").exit_code == 0
     alice.clear_faults()
     assert run("sync").exit_code == 0
@@ -250,7 +268,7 @@ def test_rm(run: Run, alice: Any) -> None:
     uuid = logged(run, "1h", "-p", "gwm", "-n", "doomed")
     result = run("rm", uuid[:8])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"removed {uuid}: synced\n"
+    assert result.stdout == f"removed {uuid}: queued\nsynced\n"
     assert uuid not in [t["uuid"] for t in my_times(run)]
     (entry,) = [t for t in my_times(run, "--deleted") if t["uuid"] == uuid]
     assert entry["deleted_at"]
@@ -264,7 +282,9 @@ def test_rm_offline(run: Run, alice: Any) -> None:
     offline(alice)
     result = run("rm", uuid[:8])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"removed {uuid}: queued, will sync (server unreachable)\n"
+    assert result.stdout == (
+        f"removed {uuid}: queued\nnot sent (server unreachable): stays queued, will sync later\n"
+    )
     alice.clear_faults()
     assert run("sync").exit_code == 0
     assert uuid not in [t["uuid"] for t in my_times(run)]

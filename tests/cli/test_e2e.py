@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,36 +15,7 @@ import pytest
 
 from pymesync.testing import run_emulator_process
 
-from .helpers import pymesync_executable, subprocess_env
-
-
-class Pymesync:
-    """Runs the executable with a private config file and store."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.exe = pymesync_executable()
-        self.env = subprocess_env(tmp_path)
-        self.config = Path(self.env["PYMESYNC_CONFIG"])
-        self.db = Path(self.env["PYMESYNC_DB"])
-
-    def __call__(
-        self, *args: str, input: str | None = None, code: int | None = 0, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.exe, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=timeout,
-        )
-        assert "Traceback" not in done.stderr, done.stderr
-        if code is not None:
-            assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
+from .helpers import Pymesync, pymesync_executable
 
 
 @pytest.fixture
@@ -68,7 +38,9 @@ def test_offline_log_status_sync_times_edit_rm(pymesync: Pymesync, server: Any) 
     server.fail_next(10**6, status=503)  # the server goes down
     first = pymesync("log", "1h30m", "-p", "gwm", "-a", "dev", "-n", "offline one")
     assert first.stdout.splitlines()[0] == "1h30m = 5400 s"
-    assert first.stdout.rstrip().endswith("queued, will sync (server unreachable)")
+    assert first.stdout.rstrip().endswith(
+        "not sent (server unreachable): stays queued, will sync later"
+    )
     second = pymesync("log", "45m", "-p", "ts", "-a", "docs", "-n", "offline two")
     local_two = second.stdout.split(" as ")[1].split(":")[0]
 
@@ -94,15 +66,15 @@ def test_offline_log_status_sync_times_edit_rm(pymesync: Pymesync, server: Any) 
     assert server_two != local_two
 
     edited = pymesync("edit", local_two, "--duration", "1h", "--notes", "online now")
-    assert edited.stdout.endswith(": synced\n")
+    assert edited.stdout.endswith(f": queued\nsynced as {server_two}\n")
     edited = pymesync("edit", server_two[:8], "--notes", "by prefix")
-    assert edited.stdout.endswith(": synced\n")
+    assert edited.stdout.endswith(": queued\nsynced\n")
     data = pymesync.json("times")
     (two,) = [t for t in data["times"] if t["uuid"] == server_two]
     assert (two["duration"], two["notes"]) == (3600, "by prefix")
 
     removed = pymesync("rm", server_two[:8])
-    assert removed.stdout == f"removed {server_two}: synced\n"
+    assert removed.stdout == f"removed {server_two}: queued\nsynced\n"
     assert server_two not in [t["uuid"] for t in pymesync.json("times")["times"]]
     final = pymesync.json("status")
     assert final["pending"] == final["failed"] == 0 and final["last_success"]
@@ -166,7 +138,7 @@ def test_demo_on_a_fresh_machine(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert elapsed < 15
     out = done.stdout
-    assert "queued, will sync (server unreachable)" in out
+    assert "not sent (server unreachable): stays queued, will sync later" in out
     assert out.count("pending") >= 4
     assert "offline: from the local cache" in out
     assert "synced 4 operation(s)" in out

@@ -177,7 +177,9 @@ def test_expired_and_missing_logins(
         store.forget_token(ACCOUNT)
     data = json.loads(run("status", "--json").stdout)
     assert data["logged_in"] is False and data["pending"] == 3
-    assert "not logged in: waiting for login (3 queued); run `pymesync login`" in run("status").stdout
+    assert (
+        "not logged in: waiting for login (3 queued); run `pymesync login`" in run("status").stdout
+    )
 
 
 def test_the_account_is_the_tokens(
