@@ -2,7 +2,10 @@
 
 :class:`StorePeek` opens the database file with the standard library's ``sqlite3`` in
 read-only mode (``file:...?mode=ro``): it never creates, migrates or changes the file.
-It answers with the very functions the :class:`~pymesync.store.Store` runs
+In a folder that cannot be written (a read-only folder or mount), where SQLite cannot
+create the ``-shm`` file a WAL database needs, the file is read as immutable when no
+``-wal`` file holds changes (then the main file holds everything). It answers with the
+very functions the :class:`~pymesync.store.Store` runs
 (:func:`pymesync.store.queue.summary`, :func:`pymesync.store.state.all_states`,
 :func:`pymesync.store.state.load_token`), on its own connection, so no SQL is written
 twice. Importing this module loads neither SQLAlchemy nor Alembic.
