@@ -46,7 +46,10 @@ def open_private(path: Path, flags: int) -> int:
     try:
         if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
             with contextlib.suppress(PermissionError):
-                os.fchmod(fd, FILE_MODE)
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, FILE_MODE)
+                else:  # pragma: no cover - Windows before Python 3.13
+                    os.chmod(path, FILE_MODE)
     except BaseException:
         os.close(fd)
         raise
