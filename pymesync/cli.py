@@ -829,16 +829,17 @@ def show_times(
         query["project"] = list(projects)
     if activities:
         query["activity"] = list(activities)
-    if start:
-        query["start"] = parse_day(start)
+    first = parse_day(start) or ""
     if end:
         query["end"] = parse_day(end)
-    if start and end and query["start"] > query["end"]:
-        raise CliError(f"--from {query['start']} is after --to {query['end']}: nothing could match")
+    if start and end and first > query["end"]:
+        raise CliError(f"--from {first} is after --to {query['end']}: nothing could match")
+    if first:  # (a local date may be "in the future" for the server: see query_start)
+        query["start"] = durations.query_start(dt.date.fromisoformat(first)).isoformat()
     if deleted:
         query["include_deleted"] = True
     answer, why = read_times(app, ts, query)
-    found = [t for t in answer if isinstance(t, dict)]
+    found = [t for t in answer if isinstance(t, dict) and str(t.get("date_worked") or "") >= first]
     info = read_info(ts)
     found.sort(key=lambda t: (str(t.get("date_worked")), str(t.get("created_at"))))
     states = time_states(ts, found)
@@ -1568,7 +1569,7 @@ def _demo_script(app: App, emu: Any) -> None:
     show_projects(app)
     say("The server goes down: from now on every request gets a 503 answer.")
     emu.fail_next(10**6, status=503)
-    today = dt.date.today()
+    today = durations.local_today()
     entries = [
         ("1h30m", "gwm", ["dev"], "design review", "today"),
         ("45m", "ts", ["docs"], "API notes", "today"),

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pymesync import private
+
 __all__ = [
     "CONFIG_ENV",
     "DEFAULTS",
@@ -92,6 +94,10 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     chosen = env.get(CONFIG_ENV, "")
     if chosen:
         return Path(chosen).expanduser()
+    return _default_path()
+
+
+def _default_path() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("pymesync")) / "config.toml"
@@ -283,12 +289,21 @@ def read_file(path: Path, *, check_keys: bool = True) -> dict[str, str]:
 
 
 def write_file(path: Path, values: Mapping[str, str]) -> None:
-    """Write ``values`` to ``path`` atomically (a temporary file, then a rename)."""
+    """Write ``values`` to ``path`` atomically (a temporary file, then a rename).
+
+    The file is written with mode 0600 and missing folders are created with mode 0700,
+    whatever the umask; the default config folder is tightened to 0700 if an older
+    version left it looser (a folder named by ``$PYMESYNC_CONFIG`` is left alone).
+    """
     text = dumps(values)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
+        private.make_folder(path.parent)
+        if path.absolute() == _default_path().absolute():
+            private.tighten(path.parent)
+        fd = private.open_private(temporary, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pymesync import private
 from pymesync.errors import PymesyncError
 from pymesync.transport import redact
 
@@ -53,21 +55,22 @@ class RedactingFilter(logging.Filter):
 
 @contextlib.contextmanager
 def store_lock(db_path: Path) -> Iterator[Path]:
-    """Hold ``<db>.daemon.lock`` exclusively, or raise :class:`DaemonAlreadyRunning`."""
+    """Hold ``<db>.daemon.lock`` (mode 0600) exclusively, or raise
+    :class:`DaemonAlreadyRunning`."""
     import fcntl
 
     path = db_path.with_name(db_path.name + ".daemon.lock")
-    handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    handle = private.open_private(path, os.O_RDWR)
     try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DaemonAlreadyRunning(
                 f"another pymesync daemon is already syncing {db_path}"
             ) from None
         yield path
     finally:
-        handle.close()
+        os.close(handle)
 
 
 @contextlib.contextmanager

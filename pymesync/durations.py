@@ -10,7 +10,7 @@ command line accepts what people type and says what it understood:
   ``2 hours``, ``30 min``.
 
 A duration must come to a whole, positive number of seconds. Days are ``YYYY-MM-DD``,
-``today`` or ``yesterday``.
+``today`` or ``yesterday``: local dates (the machine's time zone), never UTC ones.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ __all__ = [
     "DurationError",
     "explain",
     "format_hm",
+    "local_today",
     "parse_day",
     "parse_duration",
+    "query_start",
 ]
 
 _UNITS: dict[str, int] = {
@@ -133,11 +135,36 @@ def _hm_words(seconds: int) -> str:
     return f"{hours}h" if hours else f"{minutes}m"
 
 
+def local_today(now: dt.datetime | None = None) -> dt.date:
+    """The local date (in the time zone of the machine, ``$TZ``) at ``now`` (default:
+    the current time). Every day a user types is a local date."""
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone().date()
+
+
+def query_start(first: dt.date, now: dt.datetime | None = None) -> dt.date:
+    """The ``start`` to send for a query whose first day is ``first``.
+
+    TimeSync refuses a ``start`` after its own today, a UTC date: a local date east of
+    UTC (``today`` in Kiritimati, UTC+14) is often "in the future" for it. The server
+    is asked from the day before the UTC date at the latest (one day of slack for a
+    clock that differs from the server's), and the caller drops the entries dated
+    before ``first`` itself.
+    """
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    latest = moment.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return min(first, latest)
+
+
 def parse_day(text: str, today: dt.date | None = None) -> dt.date:
     """A day: ``YYYY-MM-DD``, ``today`` or ``yesterday`` (relative to ``today``, by
-    default the local date)."""
+    default the local date: :func:`local_today`)."""
     raw = text.strip().lower()
-    base = today or dt.date.today()
+    base = today or local_today()
     if raw == "today":
         return base
     if raw == "yesterday":

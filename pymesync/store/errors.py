@@ -21,6 +21,7 @@ __all__ = [
     "StoreLocationError",
     "UnknownOperationError",
     "from_sqlite_error",
+    "size_limit_error",
 ]
 
 
@@ -81,8 +82,55 @@ class OperationStateError(StoreError, StaleOperationError):
     """The operation is in a state that does not allow the requested change."""
 
 
+#: SQLite's primary result codes for a failed write: SQLITE_IOERR, SQLITE_FULL.
+_WRITE_FAILURES = (10, 13)
+#: How close to the file size limit a file must be for a failed write to be blamed on
+#: it: two of SQLite's largest pages (a WAL frame is a page and a 24-byte header).
+_NEAR_LIMIT = 2 * 65536
+
+
+def size_limit_error(error: BaseException, path: str | os.PathLike[str]) -> StoreError | None:
+    """A :class:`StoreLocationError` saying so when ``error`` (a SQLite write failure:
+    "disk I/O error", "database or disk is full") is the process's file size limit
+    (``ulimit -f``, ``RLIMIT_FSIZE``) being reached by the database or a file SQLite
+    keeps next to it; None otherwise.
+
+    SQLite does not pass ``EFBIG`` on, so the limit is compared with the files' sizes.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    text = str(error)
+    if not (
+        (isinstance(code, int) and code & 0xFF in _WRITE_FAILURES)
+        or "disk I/O error" in text
+        or "disk is full" in text
+    ):
+        return None
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit == resource.RLIM_INFINITY or limit < 0:
+        return None
+    base = os.fspath(path)
+    for name in (base, f"{base}-wal", f"{base}-shm", f"{base}-journal"):
+        try:
+            size = os.stat(name).st_size
+        except OSError:
+            continue
+        if size + _NEAR_LIMIT >= limit:
+            return StoreLocationError(
+                f"Cannot write the database {path}: the file size limit ({limit} bytes, "
+                "see `ulimit -f`) was reached. Raise the limit and try again."
+            )
+    return None
+
+
 def from_sqlite_error(error: BaseException, path: str | os.PathLike[str]) -> StoreError:
     """The store's error for a SQLite error raised while using the database ``path``."""
+    limited = size_limit_error(error, path)
+    if limited is not None:
+        return limited
     text = str(error)
     if "malformed" in text or "not a database" in text:
         return CorruptDatabaseError(f"The database {path} is damaged: {text}")

@@ -12,7 +12,16 @@ import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 
-from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError, StoreLocationError
+from pymesync import private
+
+from .errors import (
+    CorruptDatabaseError,
+    SchemaTooNewError,
+    StoreError,
+    StoreLocationError,
+    from_sqlite_error,
+    size_limit_error,
+)
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
@@ -22,6 +31,7 @@ __all__ = [
     "SCHEMA_REVISIONS",
     "SchemaStatus",
     "check_header",
+    "check_integrity",
     "classify_schema",
     "configure_connection",
     "connect_plain",
@@ -32,6 +42,7 @@ __all__ = [
     "schema_tables",
     "schema_versions",
     "set_wal",
+    "sidecars",
 ]
 
 #: Every schema revision of ``migrations/versions``, oldest first (a test checks them
@@ -79,21 +90,18 @@ def prepare_location(path: Path) -> bool:
 
     A missing folder (and any missing parent) is created with mode 0700; an existing
     folder is never chmod-ed. A missing file is created empty with mode 0600. Both modes
-    are set whatever the umask. Raises :class:`StoreLocationError` when that is
-    impossible or the existing file or folder is not writable.
+    are set whatever the umask. An existing database file, and its ``-wal``, ``-shm``
+    and ``-journal`` files, lose any group and other permissions (SQLite gives the
+    files it creates the database file's mode). Raises :class:`StoreLocationError` when
+    that is impossible or the existing file or folder is not writable.
     """
     folder = path.parent
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    for new_folder in reversed(missing):
-        try:
-            new_folder.mkdir(mode=0o700)
-        except FileExistsError:
-            continue  # another process made it meanwhile: theirs, leave it alone
-        except OSError as exc:
-            raise StoreLocationError(
-                f"Cannot create the database folder {new_folder}: {exc.strerror or exc}"
-            ) from exc
-        os.chmod(new_folder, 0o700)
+    try:
+        private.make_folder(folder)
+    except OSError as exc:
+        raise StoreLocationError(
+            f"Cannot create the database folder {exc.filename or folder}: {exc.strerror or exc}"
+        ) from exc
     if not folder.is_dir():
         raise StoreLocationError(f"The database folder {folder} is not a folder")
     if path.exists() and not path.is_file():
@@ -107,7 +115,8 @@ def prepare_location(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        for name in (path, *sidecars(path)):
+            private.tighten(name)
     except OSError as exc:
         raise StoreLocationError(
             f"Cannot create the database file {path}: {exc.strerror or exc}"
@@ -121,6 +130,13 @@ def prepare_location(path: Path) -> bool:
     if not os.access(path, os.R_OK | os.W_OK):
         raise StoreLocationError(f"The database file {path} is not readable and writable")
     return created
+
+
+def sidecars(path: Path) -> tuple[Path, Path, Path]:
+    """The files SQLite keeps next to the database ``path``: ``-wal``, ``-shm`` and
+    ``-journal``."""
+    wal, shm, journal = (path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))
+    return wal, shm, journal
 
 
 class SchemaStatus:
@@ -172,8 +188,14 @@ def classify_schema(
             "alembic_version table). pymesync left it untouched."
         )
     if not versions:
-        # alembic_version exists but is empty: the schema was dropped (downgrade base).
-        return SchemaStatus.EMPTY, None
+        if user_tables == {"alembic_version"}:
+            # alembic_version alone and empty: the schema was dropped (downgrade base).
+            return SchemaStatus.EMPTY, None
+        raise CorruptDatabaseError(
+            f"{path} is damaged: its alembic_version table is empty, so its schema "
+            "revision is unknown, yet it holds pymesync's tables. pymesync left it "
+            "untouched (restore a backup, or point PYMESYNC_DB at another file)."
+        )
     if len(versions) > 1:
         raise SchemaTooNewError(str(path), ",".join(sorted(versions)), SCHEMA_HEAD)
     (revision,) = versions
@@ -228,28 +250,42 @@ def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, 
                 raise
             tables, problems, rows = _inspect(path, read_only=False, quick_check=quick_check)
     except sqlite3.DatabaseError as exc:
+        limited = size_limit_error(exc, path)
+        if limited is not None:
+            raise limited from exc
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             raise StoreError(f"The database {path} stayed locked: {exc}") from exc
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
+        damaged = "malformed" in str(exc) or "not a database" in str(exc)
         raise CorruptDatabaseError(
-            f"The database {path} cannot be read ({exc}). pymesync left it untouched."
+            f"The database {path} {'is damaged' if damaged else 'cannot be read'} ({exc}). "
+            "pymesync left it untouched."
         ) from exc
+    check_integrity(path, problems)
+    return classify_schema(path, tables, rows)
+
+
+def check_integrity(path: Path, problems: list[str]) -> None:
+    """Raise :class:`CorruptDatabaseError` unless ``problems`` (the rows of ``PRAGMA
+    quick_check`` on ``path``) is ``["ok"]``."""
     if problems != ["ok"]:
         raise CorruptDatabaseError(
             f"The database {path} is damaged (PRAGMA quick_check: "
             f"{'; '.join(problems[:5])}). pymesync left it untouched."
         )
-    return classify_schema(path, tables, rows)
 
 
 def set_wal(path: Path) -> None:
     """Switch the database to WAL journaling (a no-op when it already is)."""
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise from_sqlite_error(exc, path) from exc
     if not mode or str(mode[0]).lower() != "wal":
         raise StoreLocationError(f"Cannot switch {path} to WAL journaling (got {mode!r})")
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError
+from .errors import CorruptDatabaseError, SchemaTooNewError, StoreError, from_sqlite_error
 from .location import (
     SCHEMA_HEAD,
     SchemaStatus,
@@ -125,7 +126,14 @@ def ensure_schema(path: Path, *, quick_check: bool = True) -> str:
     if status == SchemaStatus.CURRENT:
         set_wal(path)
         return f"The pymesync database {path} is up to date (schema revision {SCHEMA_HEAD})."
-    return _upgrade(path, found)
+    from sqlalchemy.exc import DBAPIError  # (an upgrade needs SQLAlchemy anyway)
+
+    try:
+        return _upgrade(path, found)
+    except DBAPIError as exc:  # a write failed (a full disk, a file size limit, ...)
+        raise from_sqlite_error(exc.orig if exc.orig is not None else exc, path) from exc
+    except sqlite3.Error as exc:
+        raise from_sqlite_error(exc, path) from exc
 
 
 def migrate(path: str | os.PathLike[str] | None = None) -> str:

@@ -2,7 +2,10 @@
 
 :class:`StorePeek` opens the database file with the standard library's ``sqlite3`` in
 read-only mode (``file:...?mode=ro``): it never creates, migrates or changes the file.
-It answers with the very functions the :class:`~pymesync.store.Store` runs
+In a folder that cannot be written (a read-only folder or mount), where SQLite cannot
+create the ``-shm`` file a WAL database needs, the file is read as immutable when no
+``-wal`` file holds changes (then the main file holds everything). It answers with the
+very functions the :class:`~pymesync.store.Store` runs
 (:func:`pymesync.store.queue.summary`, :func:`pymesync.store.state.all_states`,
 :func:`pymesync.store.state.load_token`), on its own connection, so no SQL is written
 twice. Importing this module loads neither SQLAlchemy nor Alembic.
@@ -31,6 +34,7 @@ from .location import (
     SCHEMA_HEAD,
     SchemaStatus,
     check_header,
+    check_integrity,
     classify_schema,
     resolve_path,
     schema_tables,
@@ -47,6 +51,53 @@ __all__ = ["READABLE_REVISIONS", "StorePeek"]
 READABLE_REVISIONS = frozenset({"0001", "0002"})
 
 _T = TypeVar("_T")
+
+
+def _cannot_write(error: sqlite3.Error) -> bool:
+    text = str(error)
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _no_wal_content(path: Path) -> bool:
+    try:
+        return os.stat(f"{path}-wal").st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _snapshot(path: Path, *, immutable: bool) -> tuple[sqlite3.Connection | None, str | None]:
+    """A read-only connection on ``path`` inside one read transaction, and the schema
+    revision (``(None, None)``: no store yet). Checks the file as ``Store.open`` does
+    (``PRAGMA quick_check``, the schema); sqlite3 errors propagate, store errors are
+    raised, and the connection is closed unless returned."""
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    try:
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?{flags}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreLocationError(f"Cannot open the database file {path}: {exc}") from exc
+    try:
+        conn.execute("BEGIN")  # one snapshot, from the schema check to the last read
+        tables = schema_tables(conn)
+        check_integrity(path, [str(row[0]) for row in conn.execute("PRAGMA quick_check")])
+        versions = schema_versions(conn) if "alembic_version" in tables else []
+        status, revision = classify_schema(path, tables, versions)
+        if status == SchemaStatus.EMPTY:
+            conn.close()
+            return None, None
+        if revision not in READABLE_REVISIONS:
+            raise SchemaTooNewError(str(path), str(revision), SCHEMA_HEAD)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, revision
 
 
 class StorePeek:
@@ -85,31 +136,26 @@ class StorePeek:
             raise StoreLocationError(f"The database path {resolved} is not a regular file")
         check_header(resolved)
         try:
-            conn = sqlite3.connect(
-                f"{resolved.as_uri()}?mode=ro",
-                uri=True,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn, revision = _snapshot(resolved, immutable=False)
+        except sqlite3.OperationalError as exc:
+            # A WAL database needs its -shm file, which cannot be created in a
+            # read-only folder or on a read-only mount. With no -wal content there is
+            # nothing but the main file to read: read it as immutable (no -shm, no
+            # locks). A -wal with content cannot be read without its -shm.
+            if not _cannot_write(exc):
+                raise from_sqlite_error(exc, resolved) from exc
+            if not _no_wal_content(resolved):
+                raise StoreLocationError(
+                    f"Cannot read the database {resolved}: its folder cannot be written "
+                    f"and its write-ahead log {resolved.name}-wal holds changes SQLite "
+                    f"cannot read without a {resolved.name}-shm file ({exc})"
+                ) from exc
+            try:
+                conn, revision = _snapshot(resolved, immutable=True)
+            except sqlite3.Error as again:
+                raise from_sqlite_error(again, resolved) from again
         except sqlite3.Error as exc:
-            raise StoreLocationError(f"Cannot open the database file {resolved}: {exc}") from exc
-        try:
-            conn.execute("BEGIN")  # one snapshot, from the schema check to the last read
-            tables = schema_tables(conn)
-            versions = schema_versions(conn) if "alembic_version" in tables else []
-            status, revision = classify_schema(resolved, tables, versions)
-            if status == SchemaStatus.EMPTY:
-                conn.close()
-                return cls(resolved, None, None)
-            if revision not in READABLE_REVISIONS:
-                raise SchemaTooNewError(str(resolved), str(revision), SCHEMA_HEAD)
-        except sqlite3.Error as exc:
-            conn.close()
             raise from_sqlite_error(exc, resolved) from exc
-        except StoreError:
-            conn.close()
-            raise
         return cls(resolved, conn, revision)
 
     @property
