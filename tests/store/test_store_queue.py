@@ -232,6 +232,20 @@ def test_update_of_a_refused_update_merges_into_it_and_requeues_it(store: Store)
     assert (deleted.operation.kind, deleted.operation.state) == ("delete", "pending")
 
 
+def test_a_batch_folds_into_a_refused_create_too(store: Store) -> None:
+    created = _refused(store, "create", "L1", {"duration": 60})
+    other = op("update", "S9", {"notes": "x"})
+    results = store.enqueue_many(
+        [(other, None), (op("update", "L1", {"notes": "fixed"}), None), (op("delete", "L2"), None)],
+        now=at(3),
+    )
+    assert [r.outcome for r in results] == ["appended", "merged", "appended"]
+    queued = {o.target: o for o in store.operations()}
+    assert queued["L1"].op_id == created and queued["L1"].state == "pending"
+    assert queued["L1"].payload == {"duration": 60, "notes": "fixed"}
+    assert queued["L1"].attempts == 0
+
+
 def test_later_blocked_operations_are_folded_into_the_refused_create(store: Store) -> None:
     """An edit made while the create was being sent waits behind it; once the create is
     refused, the next edit folds all of them into the create, sent as one."""
