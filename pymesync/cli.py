@@ -786,9 +786,12 @@ def edit(
     ts = app.client()
     target = resolve_time(ts, uuid)
     check_known(app, ts, project, activities)
+    # an entry the server refused: the change folds into the refused write, sent again
+    before = _state(ts, target)
     saved(lambda: ts.update_time(changes, target), "nothing was changed")
     fields = ", ".join(sorted(changes))
-    finish_write(app, ts, target, f"updated {target} ({fields})")
+    again = "; the server had refused it" if before == "failed" else ""
+    finish_write(app, ts, target, f"updated {target} ({fields}{again})")
 
 
 @main.command()
@@ -843,6 +846,7 @@ def show_times(
     info = read_info(ts)
     found.sort(key=lambda t: (str(t.get("date_worked")), str(t.get("created_at"))))
     states = time_states(ts, found)
+    reasons = refusals(ts, states)
     # (deleted entries, shown with --deleted, are not time worked)
     total = sum(int(t.get("duration") or 0) for t in found if not t.get("deleted_at"))
     gone = sum(1 for t in found if t.get("deleted_at"))
@@ -851,7 +855,7 @@ def show_times(
             {
                 **info,
                 "total_seconds": total,
-                "times": [{**t, "sync_state": states[str(t.get("uuid"))]} for t in found],
+                "times": [with_state(t, states, reasons) for t in found],
             }
         )
         return
@@ -894,6 +898,39 @@ def show_times(
         count += f" ({gone} deleted, not counted)"
     footer = ["total", count, durations.format_hm(total)]
     app.table(columns, rows, footer=footer + [""] * (len(columns) - len(footer)), colours=colours)
+    for uuid, reason in reasons.items():
+        app.note(f"{short(uuid)} {states[uuid]}: {reason}", "red")
+    if reasons:
+        app.note(
+            "fix an entry with `pymesync edit ID ...` (it is queued again) or drop it with"
+            " `pymesync rm ID`; see `pymesync failed list`",
+            None,
+        )
+
+
+def with_state(
+    time: dict[str, Any], states: dict[str, str], reasons: dict[str, str]
+) -> dict[str, Any]:
+    """A time for ``times --json``: its ``sync_state``, and ``sync_error`` when failed."""
+    uuid = str(time.get("uuid"))
+    shown = {**time, "sync_state": states[uuid]}
+    if uuid in reasons:
+        shown["sync_error"] = reasons[uuid]
+    return shown
+
+
+def refusals(ts: TimeSync, states: dict[str, str]) -> dict[str, str]:
+    """Why each failed (or conflicting) time is: its operation's error, on one line."""
+    reasons: dict[str, str] = {}
+    for uuid, state in states.items():
+        if state not in ("failed", "conflict"):
+            continue
+        ops = ts.sync_status("time", uuid).get("operations") or []
+        stuck = [op for op in ops if isinstance(op, dict) and op.get("state") == state]
+        if stuck:
+            reason = " ".join(_op_error(stuck[0]).split())
+            reasons[uuid] = reason if len(reason) <= 100 else reason[:99] + "…"
+    return reasons
 
 
 def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]:

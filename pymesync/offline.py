@@ -602,17 +602,30 @@ class OfflineBackend:
         self.store.set_state(account, f"fetched:{entity}", now.isoformat())
 
     def _pending_keys(self, account: str, entity: Entity) -> set[str]:
-        return {
-            self.store.resolve_id(account, entity, target)
-            for target in self.store.pending_targets(account, entity)
+        """The objects with changes the server has not seen: those with pending or
+        inflight operations, and those whose operation the server refused for good
+        while the cache holds the user's version (a create refused stays visible,
+        marked failed, to be fixed or removed)."""
+        store = self.store
+        keys = {
+            store.resolve_id(account, entity, target)
+            for target in store.pending_targets(account, entity)
         }
+        for target in store.pending_targets(account, entity, states=("failed",)):
+            key = store.resolve_id(account, entity, target)
+            if key not in keys:
+                found = store.get_object(account, entity, key)
+                if found is not None and found.local:
+                    keys.add(key)
+        return keys
 
     def _keep(
         self, account: str, entity: Entity, answer: Any, mine: Callable[[], list[dict[str, Any]]]
     ) -> Any:
-        """Cache the server's answer, then apply the pending changes: objects with
-        queued operations are replaced by (and offline creates joined by) their
-        provisional versions, which ``mine()`` finds in the cache with the same query."""
+        """Cache the server's answer, then apply the changes it has not seen: objects
+        with queued (or refused) operations are replaced by (and offline creates joined
+        by) their provisional versions, which ``mine()`` finds in the cache with the
+        same query."""
         if answer is None:
             return answer
         self._refresh(account, entity, answer)

@@ -234,12 +234,22 @@ def enqueue(
     target = idmap.resolve_id(db, account, entity, op.target)
     last: Row | None = db.execute(_LAST_FOR_TARGET, (account, entity, target)).fetchone()
     result: EnqueueResult | None = None
+    refused = None if last is None else _refused_chain(db, last)
+    if refused is not None:
+        # The object's operations start with one the server refused for good: the user's
+        # change folds into it and it is queued again (a fresh try), instead of waiting
+        # behind it for ever.
+        result = _requeue(db, refused, op, now_text)
+        if result is not None and result.outcome == "cancelled":
+            cache.remove_object(db, account, entity, target, only_local=True)
+            return result
     # Only an operation that cannot have reached the server may change: never handed to
     # a sender, or handed back with an error saying nothing was carried out. One that
     # may have been carried out (a lost response: ``last_error["maybe_sent"]``) keeps
     # its payload, which reconciliation looks for on the server.
     if (
-        last is not None
+        result is None
+        and last is not None
         and last[_STATE] == "pending"
         and last[_OWNER] is None
         and not _maybe_sent(last[_ERROR])
@@ -325,6 +335,124 @@ def enqueue(
         )
         cache.put_entries(db, account, entity, (entry,), now_text)
     return result
+
+
+_FIRST_FOR_TARGET = (
+    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ?"
+    " ORDER BY id LIMIT 1"
+)
+_ALL_FOR_TARGET = (
+    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ? ORDER BY id"
+)
+
+
+def _refused(row: Row) -> bool:
+    """Whether the server refused the operation for good, so that it did not carry it
+    out: failed (not a conflict), with no sign that it may have been carried out."""
+    return bool(row[_STATE] == "failed" and not _maybe_sent(row[_ERROR]))
+
+
+def _unsent(row: Row) -> bool:
+    """Whether the operation cannot have reached the server (see :func:`enqueue`)."""
+    return bool(row[_STATE] == "pending" and row[_OWNER] is None and not _maybe_sent(row[_ERROR]))
+
+
+def _refused_chain(db: sqlite3.Connection, last: Row) -> list[Row] | None:
+    """The object's operations when the first was refused for good and every later one
+    (queued behind it, so blocked) is unsent; None otherwise. ``last`` is the last one."""
+    if _refused(last):
+        return [last]
+    if not _unsent(last):
+        return None
+    names = (last[_ACCOUNT], last[_ENTITY], last[_TARGET])
+    first: Row = db.execute(_FIRST_FOR_TARGET, names).fetchone()
+    if first[_ID] == last[_ID] or not _refused(first):
+        return None
+    rows: list[Row] = db.execute(_ALL_FOR_TARGET, names).fetchall()
+    return rows if all(_unsent(row) for row in rows[1:]) else None
+
+
+#: An operation as ``(kind, payload, base_revision)``.
+_Folded = tuple[str, dict[str, Any] | None, int | None]
+
+
+class _CannotFold(Exception):
+    """Two operations on one object that cannot become one."""
+
+
+def _fold(first: _Folded, second: _Folded) -> _Folded | None:
+    """The one operation ``first`` then ``second`` amount to (the rules of
+    :func:`enqueue`); None when nothing is left to send."""
+    kind, payload, base = first
+    new_kind, new_payload, new_base = second
+    if kind in ("create", "update") and new_kind == "update":
+        merged = {**(payload or {}), **(new_payload or {})}
+        return kind, merged, new_base if kind == "update" and base is None else base
+    if kind == "create" and new_kind == "delete":
+        return None  # an object the server never created: nothing to send
+    if kind in ("update", "delete") and new_kind == "delete":
+        return "delete", None, new_base if base is None else base
+    raise _CannotFold
+
+
+def _requeue(
+    db: sqlite3.Connection, rows: list[Row], op: NewOperation, now_text: str
+) -> EnqueueResult | None:
+    """Fold ``rows`` (a refused operation and the unsent ones behind it) and ``op`` into
+    the refused one and queue it again as never tried; None when they cannot be folded.
+
+    Outcome ``"merged"`` (the later rows leave the queue), or ``"cancelled"`` when a
+    delete undoes a refused create (every row leaves the queue)."""
+    head = rows[0]
+    folded: _Folded | None = (
+        head[_KIND],
+        load_json(head[_PAYLOAD]) if head[_PAYLOAD] is not None else None,
+        head[_BASE],
+    )
+    later: list[_Folded] = [
+        (row[_KIND], load_json(row[_PAYLOAD]) if row[_PAYLOAD] is not None else None, row[_BASE])
+        for row in rows[1:]
+    ]
+    try:
+        for step in [*later, (op.kind, op.payload, op.base_revision)]:
+            if folded is None:
+                break  # a delete undid the create: whatever came after it is moot
+            folded = _fold(folded, step)
+    except _CannotFold:
+        return None
+    ids = [(row[_ID],) for row in rows]
+    if folded is None:
+        db.executemany("DELETE FROM operations WHERE id = ?", ids)
+        return EnqueueResult(
+            outcome="cancelled", operation=None, removed=tuple(row[_OP_ID] for row in rows)
+        )
+    db.executemany("DELETE FROM operations WHERE id = ?", ids[1:])
+    kind, payload, base = folded
+    text = None if payload is None else dump_json(payload)
+    changed = _changed(
+        head,
+        now_text,
+        kind=kind,
+        payload=text,
+        base_revision=base,
+        state="pending",
+        attempts=0,
+        next_attempt_at=None,
+        last_error=None,
+        first_sent_at=None,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+    db.execute(
+        "UPDATE operations SET kind = ?, payload = ?, base_revision = ? WHERE id = ?",
+        (kind, text, base, head[_ID]),
+    )
+    _store_state(db, changed)
+    return EnqueueResult(
+        outcome="merged",
+        operation=to_record(changed),
+        removed=tuple(row[_OP_ID] for row in rows[1:]),
+    )
 
 
 #: Items of :func:`enqueue_many` looked up together (well under SQLite's oldest
@@ -1142,13 +1270,19 @@ def summary(db: sqlite3.Connection, account: str, now: datetime | None = None) -
     return QueueSummary(per_state, _time(oldest), _time(retry_at))
 
 
-def pending_targets(db: sqlite3.Connection, account: str, entity: str) -> set[str]:
-    """The distinct targets of the account's pending and inflight operations on
-    ``entity`` (see Store.pending_targets)."""
+def pending_targets(
+    db: sqlite3.Connection,
+    account: str,
+    entity: str,
+    states: Sequence[str] = ("pending", "inflight"),
+) -> set[str]:
+    """The distinct targets of the account's operations on ``entity`` in ``states``
+    (pending and inflight by default; see Store.pending_targets)."""
+    checked = [_state(s) for s in states]
     rows = db.execute(
         "SELECT DISTINCT target FROM operations WHERE account = ? AND entity = ?"
-        " AND state IN ('pending', 'inflight')",
-        (account, entity),
+        f" AND state IN ({_marks(len(checked))})",
+        (account, entity, *checked),
     )
     return {row[0] for row in rows}
 

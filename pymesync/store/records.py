@@ -157,8 +157,9 @@ class EnqueueResult:
     """What :meth:`~pymesync.store.Store.enqueue` did.
 
     ``outcome`` is ``"appended"`` (a new queue entry), ``"merged"`` (folded into the
-    unsent operation ``operation``, which keeps its own ``op_id``) or ``"cancelled"``
-    (a delete cancelled an unsent create: nothing will be sent, ``operation`` is None).
+    unsent, or refused and now queued again, operation ``operation``, which keeps its
+    own ``op_id``) or ``"cancelled"`` (a delete cancelled an unsent or refused create:
+    nothing will be sent, ``operation`` is None).
     ``operation`` is the queued operation that now carries the change. ``removed`` lists
     the op_ids of operations that left the queue because of this call.
     """

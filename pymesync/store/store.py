@@ -278,8 +278,15 @@ class Store:
         * update + delete -> one delete, keeping the update's ``base_revision``.
 
         A merged operation keeps its queue position and its own ``op_id`` (the new
-        ``op_id`` is not stored). Anything else is appended. An inflight, failed or
-        conflicting operation is never changed.
+        ``op_id`` is not stored). Anything else is appended. An inflight or conflicting
+        operation is never changed, nor a failed one that may have reached the server.
+
+        An operation the server *refused* for good (``failed``, without ``maybe_sent`` in
+        its ``last_error``) is coalesced the same way, together with any unsent ones
+        queued behind it, and is then queued again as never tried (``pending``,
+        ``attempts`` 0, no ``last_error``, no ``first_sent_at``): an update of a
+        refused create is sent as one corrected create, a delete of it cancels it
+        (outcome ``"cancelled"``, even though it was sent once: the server refused it).
 
         ``provisional``, when given (and the outcome is not ``"cancelled"``), is stored
         in the cache as a local object (``local=True``, ``fetched_at=now``) under its key
@@ -351,15 +358,18 @@ class Store:
         with self._write() as db:
             return queue.expedite(db, account, when)
 
-    def pending_targets(self, account: str, entity: str) -> set[str]:
+    def pending_targets(
+        self, account: str, entity: str, *, states: Sequence[str] = ("pending", "inflight")
+    ) -> set[str]:
         """The distinct targets of the account's pending and inflight operations on
         ``entity``, as stored (after the id map resolution done at enqueue and ack).
+        ``states``: other operation states instead (ValueError for an unknown one).
 
         For "which objects have unsent changes" without listing every operation.
         """
         cache.check_entity(entity)
         with self._read() as db:
-            return queue.pending_targets(db, account, entity)
+            return queue.pending_targets(db, account, entity, tuple(states))
 
     def claim(
         self,

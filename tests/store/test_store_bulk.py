@@ -240,8 +240,13 @@ def test_pending_targets(store: Store) -> None:
     assert store.pending_targets(ACCOUNT, "time") == {"S1", "S2", "S3"}
     assert store.pending_targets(ACCOUNT, "project") == {"P"}
     assert store.pending_targets(OTHER, "time") == {"S9"}
+    assert store.pending_targets(ACCOUNT, "time", states=("failed",)) == {"S4"}
+    every = ("pending", "inflight", "failed")
+    assert store.pending_targets(ACCOUNT, "time", states=every) == {"S1", "S2", "S3", "S4"}
     with pytest.raises(ValueError):
         store.pending_targets(ACCOUNT, "thing")
+    with pytest.raises(ValueError):
+        store.pending_targets(ACCOUNT, "time", states=("lost",))
 
 
 # ---------------------------------------------------------------- cost per call

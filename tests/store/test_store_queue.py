@@ -176,13 +176,109 @@ def test_inflight_operation_is_never_changed(store: Store) -> None:
     assert [(o.kind, o.state) for o in ops] == [("update", "inflight"), ("delete", "pending")]
 
 
-def test_failed_operation_is_not_coalesced(store: Store) -> None:
-    first = op("update", "S1", {"notes": "a"})
+def _refused(store: Store, kind: str, target: str, payload: dict[str, object] | None) -> str:
+    """Queue one operation, send it, and have the server refuse it for good."""
+    first = op(kind, target, payload)
+    shown = None if payload is None else provisional(target, dict(payload))
+    store.enqueue(first, shown, now=T0)
+    store.claim(ACCOUNT, "w", 30, now=at(1))
+    store.fail(first.op_id, error={"status": 400, "text": "bad"}, permanent=True, now=at(2))
+    return first.op_id
+
+
+def test_update_of_a_refused_create_merges_into_it_and_requeues_it(store: Store) -> None:
+    created = _refused(store, "create", "L1", {"duration": 60, "notes": "a"})
+    result = store.enqueue(
+        op("update", "L1", {"activities": ["dev"]}),
+        provisional("L1", {"duration": 60, "notes": "a", "activities": ["dev"]}),
+        now=at(3),
+    )
+    assert result.outcome == "merged" and result.removed == ()
+    (queued,) = store.operations()
+    assert result.operation == queued and queued.op_id == created and queued.kind == "create"
+    assert queued.payload == {"duration": 60, "notes": "a", "activities": ["dev"]}
+    # a fresh try: nothing of the refused attempt is left
+    assert queued.state == "pending" and queued.attempts == 0 and queued.last_error is None
+    assert queued.first_sent_at is None and queued.next_attempt_at is None
+    assert [o.op_id for o in store.claim(ACCOUNT, "w", 30, now=at(4))] == [created]
+    cached = store.get_object(ACCOUNT, "time", "L1")
+    assert cached is not None and cached.local and cached.payload["activities"] == ["dev"]
+
+
+def test_delete_of_a_refused_create_cancels_it(store: Store) -> None:
+    created = _refused(store, "create", "L1", {"duration": 60})
+    result = store.enqueue(op("delete", "L1"), now=at(3))
+    assert result.outcome == "cancelled" and result.operation is None
+    assert result.removed == (created,)
+    assert store.operations() == []
+    assert store.get_object(ACCOUNT, "time", "L1") is None
+
+
+def test_update_of_a_refused_update_merges_into_it_and_requeues_it(store: Store) -> None:
+    first = op("update", "S1", {"notes": "a"}, base_revision=3)
     store.enqueue(first, now=T0)
     store.claim(ACCOUNT, "w", 30, now=at(1))
     store.fail(first.op_id, error={"status": 400}, permanent=True, now=at(2))
+    result = store.enqueue(op("update", "S1", {"duration": 5}, base_revision=4), now=at(3))
+    assert result.outcome == "merged"
+    (queued,) = store.operations()
+    assert queued.op_id == first.op_id and queued.state == "pending" and queued.attempts == 0
+    assert queued.payload == {"notes": "a", "duration": 5} and queued.base_revision == 3
+    # a delete of it becomes the delete, sent (the object exists on the server)
+    store.claim(ACCOUNT, "w", 30, now=at(4))
+    store.fail(first.op_id, error={"status": 400}, permanent=True, now=at(5))
+    deleted = store.enqueue(op("delete", "S1"), now=at(6))
+    assert deleted.outcome == "merged" and deleted.operation is not None
+    assert (deleted.operation.kind, deleted.operation.state) == ("delete", "pending")
+
+
+def test_a_batch_folds_into_a_refused_create_too(store: Store) -> None:
+    created = _refused(store, "create", "L1", {"duration": 60})
+    other = op("update", "S9", {"notes": "x"})
+    results = store.enqueue_many(
+        [(other, None), (op("update", "L1", {"notes": "fixed"}), None), (op("delete", "L2"), None)],
+        now=at(3),
+    )
+    assert [r.outcome for r in results] == ["appended", "merged", "appended"]
+    queued = {o.target: o for o in store.operations()}
+    assert queued["L1"].op_id == created and queued["L1"].state == "pending"
+    assert queued["L1"].payload == {"duration": 60, "notes": "fixed"}
+    assert queued["L1"].attempts == 0
+
+
+def test_later_blocked_operations_are_folded_into_the_refused_create(store: Store) -> None:
+    """An edit made while the create was being sent waits behind it; once the create is
+    refused, the next edit folds all of them into the create, sent as one."""
+    create = op("create", "L1", {"duration": 60})
+    store.enqueue(create, now=T0)
+    store.claim(ACCOUNT, "w", 30, now=at(1))
+    blocked = op("update", "L1", {"notes": "while sending"})
+    store.enqueue(blocked, now=at(2))
+    store.fail(create.op_id, error={"status": 400}, permanent=True, now=at(3))
+    result = store.enqueue(op("update", "L1", {"activities": ["dev"]}), now=at(4))
+    assert result.outcome == "merged" and result.removed == (blocked.op_id,)
+    (queued,) = store.operations()
+    assert queued.op_id == create.op_id and queued.state == "pending"
+    assert queued.payload == {"duration": 60, "notes": "while sending", "activities": ["dev"]}
+
+
+@pytest.mark.parametrize("how", ["maybe_sent", "conflict", "delete then update"])
+def test_failed_operations_that_cannot_be_requeued_are_not_coalesced(
+    store: Store, how: str
+) -> None:
+    """One that may have reached the server, a conflict (the user decides), and an
+    update of an object whose delete was refused stay as they are."""
+    first = op("delete", "S1") if how == "delete then update" else op("update", "S1", {"a": 1})
+    store.enqueue(first, now=T0)
+    store.claim(ACCOUNT, "w", 30, now=at(1))
+    error: dict[str, object] = {"status": 400}
+    if how == "maybe_sent":
+        error = {"status": None, "message": "could not be sent", "maybe_sent": True}
+    store.fail(first.op_id, error=error, permanent=True, conflict=how == "conflict", now=at(2))
     assert store.enqueue(op("update", "S1", {"notes": "b"}), now=at(3)).outcome == "appended"
-    assert [o.state for o in store.operations()] == ["failed", "pending"]
+    (kept, _) = store.operations()
+    assert kept.op_id == first.op_id and kept.state in ("failed", "conflict")
+    assert kept.last_error == error
 
 
 def test_backing_off_pending_operation_is_coalesced(store: Store) -> None:
@@ -507,8 +603,8 @@ def test_discard_create_removes_later_ops_and_provisional(store: Store) -> None:
     create = op("create", "L1", {"x": 1})
     store.enqueue(create, provisional("L1", {"x": 1}), now=T0)
     store.claim(ACCOUNT, "w", 30, now=T0)
+    store.enqueue(op("update", "L1", {"x": 2}), now=at(1))  # (behind the create being sent)
     store.fail(create.op_id, error={"status": 400}, permanent=True, now=T0)
-    store.enqueue(op("update", "L1", {"x": 2}), now=at(1))
     keep = op("update", "L2", {"y": 1})
     store.enqueue(keep, now=at(1))
     gone = store.discard(create.op_id, now=at(2))
