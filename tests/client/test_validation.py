@@ -78,9 +78,12 @@ def test_bad_durations(value: Any) -> None:
     assert info.value.message == "time object: invalid duration string" and info.value.as_list
 
 
-def test_ints_and_bools_pass_through_negative_refused() -> None:
+def test_ints_pass_through_bools_and_negatives_refused() -> None:
     assert validation.parse_duration(7) == 7
-    assert validation.parse_duration(True) == 1
+    # The old library took True as 1 second (bool is an int subclass); now refused.
+    for flag in (True, False):
+        with pytest.raises(ValidationError, match=r"^time object: invalid duration string$"):
+            validation.parse_duration(flag)
     with pytest.raises(ValidationError, match=r"^time object: duration cannot be negative$"):
         validation.parse_duration(-1)
 
@@ -229,12 +232,15 @@ def test_fix_callers_dicts_not_mutated_in_test_mode() -> None:
 
 def test_values_that_cannot_be_json_are_refused(ts: pymesync.TimeSync) -> None:
     assert ts.create_time({**TIME, "notes": {1, 2}}) == {
-        "pymesync error": "time object: field notes: value cannot be sent as JSON"
+        "pymesync error": "time object: notes must be a string, not a set"
     }
     assert ts.create_project({"name": "n", "slugs": ["a"], "users": {1: {}}}) == {
-        "pymesync error": "project object: field users: value cannot be sent as JSON"
+        "pymesync error": "project object: users key must be a username (letters, digits, _, ~"
+        " and -), not 1"
     }
-    assert ts.create_time({**TIME, "notes": float("nan")})["pymesync error"].endswith("JSON")
+    assert ts.create_time({**TIME, "notes": float("nan")}) == {
+        "pymesync error": "time object: notes must be a string, not nan"
+    }
 
 
 def test_tuples_are_sent_as_lists(ts: pymesync.TimeSync, requests_mock: Any) -> None:
@@ -289,7 +295,7 @@ def test_validate_write_copies_every_container() -> None:
     checked = validation.validate_write("time", payload, create=True, authenticated=True)
     assert checked == {**payload, "duration": 3600}
     assert checked["activities"] is not payload["activities"]
-    with pytest.raises(ValidationError, match="field activities: value cannot be sent"):
+    with pytest.raises(ValidationError, match="activities must hold slugs .*, not inf$"):
         validation.validate_write(
             "time", {**payload, "activities": [float("inf")]}, create=True, authenticated=True
         )
