@@ -383,8 +383,9 @@ def check_duration(seconds: int, create: bool) -> int:
             raise ValidationError("time object: duration must be more than zero")
         raise _cleared("time", "duration")
     if seconds > MAX_DURATION:
+        shown = f" {seconds}" if seconds < 10**40 else ""  # (no 5000-digit numbers)
         raise ValidationError(
-            f"time object: duration {seconds} is too long"
+            f"time object: duration{shown} is too long"
             f" (at most {MAX_DURATION} seconds, 7 days, per entry)"
         )
     return seconds
