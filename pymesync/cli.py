@@ -150,7 +150,7 @@ def _check_argument(arg: str) -> None:
     except UnicodeEncodeError:
         raw = arg.encode("utf-8", "surrogateescape" if _escaped(arg) else "backslashreplace")
         raise CliError(
-            f"argument {raw.decode('ascii', 'backslashreplace')!r} is not valid UTF-8 text",
+            f"argument '{raw.decode('ascii', 'backslashreplace')}' is not valid UTF-8 text",
             EXIT_ERROR,
         ) from None
 

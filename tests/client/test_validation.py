@@ -552,7 +552,7 @@ def test_good_project_passes_and_is_copied() -> None:
     ],
 )
 def test_text_that_cannot_be_sent_is_refused_as_a_dict_or_exception(
-    notes: str, fragment: str, tmp_path: Any
+    notes: str, fragment: str, tmp_path: Any, requests_mock: Any
 ) -> None:
     direct = pymesync.TimeSync("http://x/v0", token=TOKEN, mode="direct")
     answer = direct.create_time({**TIME, "notes": notes})
@@ -566,6 +566,7 @@ def test_text_that_cannot_be_sent_is_refused_as_a_dict_or_exception(
         queue.update_time({"notes": notes}, "u")
     assert queue.status()["pending"] == 0
     queue.close()
+    assert not requests_mock.called
 
 
 def test_deeply_nested_values_are_refused_not_a_recursion_error() -> None:
