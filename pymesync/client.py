@@ -491,11 +491,15 @@ class TimeSync:
 
     def retry(self, op_id: str) -> dict[str, Any]:
         """Send a failed operation again at the next sync (returns the operation)."""
-        return self._one(lambda: self._queue().retry(self._account(), op_id))
+        return self._one(
+            lambda: self._queue().retry(self._account(), validation.validate_op_id(op_id))
+        )
 
     def discard(self, op_id: str) -> dict[str, Any]:
         """Drop a queued operation for good (returns it as it was)."""
-        return self._one(lambda: self._queue().discard(self._account(), op_id))
+        return self._one(
+            lambda: self._queue().discard(self._account(), validation.validate_op_id(op_id))
+        )
 
     def wait_synced(self, timeout: float = 30.0) -> bool:
         """Push until everything queued so far is on the server. True when it is; False

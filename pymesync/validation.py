@@ -460,6 +460,15 @@ def validate_identifier(entity: Entity, ident: object) -> str:
     return check_text(ident, f"invalid {name}")
 
 
+def validate_op_id(op_id: object) -> str:
+    """The id of a queued operation given to ``retry``/``discard``."""
+    if not op_id:
+        raise ValidationError("missing op_id; please add to method call")
+    if not isinstance(op_id, str):
+        raise ValidationError("invalid op_id: must be a string")
+    return check_text(op_id, "invalid op_id")
+
+
 @dataclass(frozen=True)
 class TimesQuery:
     """A validated ``get_times`` query.

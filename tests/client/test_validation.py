@@ -624,3 +624,14 @@ def test_checks_run_in_test_mode_too() -> None:
     assert ts.update_time({"notes": "\udcff"}, "u")["pymesync error"].startswith(
         "time object: field notes: text is not valid Unicode"
     )
+
+
+def test_bad_operation_ids_are_refused_not_a_traceback(tmp_path: Any) -> None:
+    ts = pymesync.TimeSync("http://x/v0", token=TOKEN, mode="queue", db=tmp_path / "s.db")
+    for method in (ts.retry, ts.discard):
+        assert method("\udcff")["pymesync error"].startswith(
+            "invalid op_id: text is not valid Unicode"
+        )
+        assert method(5) == {"pymesync error": "invalid op_id: must be a string"}  # type: ignore[arg-type]
+        assert method("") == {"pymesync error": "missing op_id; please add to method call"}
+    ts.close()
