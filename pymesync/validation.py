@@ -14,6 +14,7 @@ queued is what the server can take.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -62,7 +63,7 @@ TIMES_QUERY_KEYS = frozenset(
 )
 _LIST_QUERY_KEYS = ("activity", "end", "project", "start", "user")
 _DURATION = re.compile(r"([0-9]{1,2})[hH]([0-9]{1,2})[mM]")
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_SLUG = re.compile(r"(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*")  # with a letter
 _USERNAME = re.compile(r"[A-Za-z0-9_~-]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SLUG_RULE = "lowercase letters and digits in groups joined by single hyphens"
@@ -207,12 +208,29 @@ def _text(entity: str, key: str, value: object) -> str:
 
 
 def _is_slug(value: object) -> bool:
-    return (
-        type(value) is str
-        and _SLUG.fullmatch(value) is not None
-        and not value.isdigit()
-        and any("a" <= c <= "z" for c in value)
-    )
+    return type(value) is str and _slug_text(value)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few slugs come again and again
+def _slug_text(value: str) -> bool:
+    return _SLUG.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _username_text(value: str) -> bool:
+    return _USERNAME.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_problem(value: str) -> str | None:
+    """Why ``value`` is no date the server takes ("format", "calendar", "epoch")."""
+    if _DATE.fullmatch(value) is None:
+        return "format"
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return "calendar"
+    return "epoch" if value == "1970-01-01" else None
 
 
 def _slug(entity: str, key: str, value: object, create: bool) -> str:
@@ -250,7 +268,7 @@ def _slug_list(entity: str, key: str, value: object, create: bool) -> list[str]:
 
 
 def _username(entity: str, key: str, value: object, create: bool) -> str:
-    if type(value) is not str or _USERNAME.fullmatch(value) is None:
+    if type(value) is not str or not _username_text(value):
         raise ValidationError(
             f"{entity} object: {key} must be a username (letters, digits, _, ~ and -),"
             f" not {_shown(value)}"
@@ -259,19 +277,17 @@ def _username(entity: str, key: str, value: object, create: bool) -> str:
 
 
 def _date(entity: str, key: str, value: object, create: bool) -> str:
-    if type(value) is not str or _DATE.fullmatch(value) is None:
+    problem = _date_problem(value) if type(value) is str else "format"
+    if problem is None:
+        return cast(str, value)
+    if problem == "format":
         raise ValidationError(
             f"{entity} object: {key} must be a date as YYYY-MM-DD, not {_shown(value)}"
         )
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(
-            f"{entity} object: {key} is not a real date: {_shown(value)}"
-        ) from None
-    if value == "1970-01-01":  # NODE reads it as 0 ms, which it takes for "no date"
-        raise ValidationError(f"{entity} object: {key} 1970-01-01 is refused by the server")
-    return value
+    if problem == "calendar":
+        raise ValidationError(f"{entity} object: {key} is not a real date: {_shown(value)}")
+    # NODE reads 1970-01-01 as 0 ms, which it takes for "no date"
+    raise ValidationError(f"{entity} object: {key} 1970-01-01 is refused by the server")
 
 
 def _name(entity: str, key: str, value: object, create: bool) -> str:
@@ -347,11 +363,24 @@ def _users(entity: str, key: str, value: object, create: bool) -> dict[str, dict
     return copied
 
 
+def _duration(entity: str, key: str, value: object, create: bool) -> int:
+    return check_duration(parse_duration(value), create)
+
+
+def _password(entity: str, key: str, value: object, create: bool) -> str:
+    return hash_password(cast("str | bytes", value))  # its type was checked first
+
+
+def _as_is(entity: str, key: str, value: object, create: bool) -> object:
+    return value  # a permission flag: checked to be a bool first
+
+
 FieldCheck = Callable[[str, str, object, bool], Any]
 
 #: The check (and normalisation) of each field, after the old library's checks.
 FIELD_CHECKS: dict[str, dict[str, FieldCheck]] = {
     "time": {
+        "duration": _duration,
         "project": _slug,
         "user": _username,
         "date_worked": _date,
@@ -369,6 +398,11 @@ FIELD_CHECKS: dict[str, dict[str, FieldCheck]] = {
     "activity": {"name": _name, "slug": _slug},
     "user": {
         "username": _username,
+        "password": _password,
+        "site_admin": _as_is,
+        "site_manager": _as_is,
+        "site_spectator": _as_is,
+        "active": _as_is,
         "display_name": _optional_text,
         "email": _optional_text,
         "meta": _optional_text,
@@ -430,13 +464,10 @@ def validate_write(
     checks = FIELD_CHECKS[entity]
     result: dict[str, Any] = {}
     for key, value in payload.items():
-        if key == "duration" and entity == "time":
-            result[key] = check_duration(parse_duration(value), create)
-        elif key == "password" and entity == "user":
-            result[key] = hash_password(value)
-        elif key in checks:
-            result[key] = checks[key](entity, key, value, create)
-        else:
+        check = checks.get(key)
+        if check is not None:
+            result[key] = check(entity, key, value, create)
+        else:  # (every allowed field has a check; this is for a field added later)
             result[key] = json_copy(value, f"{entity} object: field {key}")
     return result
 
