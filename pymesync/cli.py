@@ -119,7 +119,10 @@ class MainGroup(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        """Parse the global options; a usage error becomes one line."""
+        """Parse the global options; a usage error becomes one line, and so does an
+        argument that is not valid text (bytes that are not UTF-8)."""
+        for arg in args:
+            _check_argument(arg)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as error:
@@ -135,6 +138,26 @@ class MainGroup(click.Group):
             raise CliError(str(error)) from None
         except PymesyncError as error:
             raise translate(error, ctx.obj if isinstance(ctx.obj, App) else None) from None
+
+
+def _check_argument(arg: str) -> None:
+    """Refuse a command line argument Python could only decode with lone surrogates
+    (bytes that are not UTF-8, e.g. ``-n $'\\xff'``): nothing can store or send it."""
+    if arg.isascii():
+        return
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = arg.encode("utf-8", "surrogateescape" if _escaped(arg) else "backslashreplace")
+        raise CliError(
+            f"argument '{raw.decode('ascii', 'backslashreplace')}' is not valid UTF-8 text",
+            EXIT_ERROR,
+        ) from None
+
+
+def _escaped(arg: str) -> bool:
+    """Whether every lone surrogate in ``arg`` stands for one undecodable byte."""
+    return all("\udc80" <= c <= "\udcff" for c in arg if "\ud800" <= c <= "\udfff")
 
 
 def _one_line(error: click.UsageError) -> CliError:
@@ -493,34 +516,79 @@ def _refusal(ts: TimeSync, uuid: str) -> str:
     return ""
 
 
-def check_known(app: App, ts: TimeSync, project: str | None, activities: Sequence[str]) -> None:
-    """Refuse an unknown project or activity when the server's list says so; when only
-    the cache answers, warn instead (the cache may be stale)."""
-    if project is not None:
-        _check(app, ts, "project", [project], ts.get_projects)
-    if activities:
-        _check(app, ts, "activity", list(activities), ts.get_activities)
+#: The longest entry ``log`` and ``edit`` take without ``--allow-long`` (the library
+#: itself refuses more than 7 days).
+MAX_ENTRY_SECONDS = 24 * 3600
+#: How many days after the local date ``--date`` may be (slack for time zones).
+MAX_DAYS_AHEAD = 1
+#: How many known slugs an "unknown project" error lists.
+_LISTED = 20
 
 
-def _check(
-    app: App, ts: TimeSync, what: str, wanted: list[str], read: Callable[[], list[Any]]
+def check_entry(
+    seconds: int | None, date_worked: str | None, allow_long: bool, today: dt.date | None = None
 ) -> None:
-    try:
-        found = read()
-    except (TransportError, TokenRejectedError):
-        return  # offline with nothing cached, or the login expired: the server decides
-    known: set[str] = set()
-    for item in found:
-        if isinstance(item, dict) and not item.get("deleted_at"):
-            known.update(str(s) for s in item.get("slugs") or [item.get("slug")] if s)
-    missing = [slug for slug in wanted if slug not in known]
-    if not missing or not known:
-        return
-    source = ts.last_read.source if ts.last_read is not None else "server"
-    listing = ", ".join(sorted(known))
-    if source == "server":
-        raise CliError(f"unknown {what} {missing[0]!r} (known: {listing})")
-    app.warn(f"{what} {missing[0]!r} is not in the local cache; queued anyway")
+    """Refuse, before anything is queued, an entry longer than 24 hours (unless
+    ``--allow-long``) and a date more than a day after the local date."""
+    if seconds is not None and seconds > MAX_ENTRY_SECONDS and not allow_long:
+        raise CliError(
+            f"{durations.format_hm(seconds)} is more than 24 hours for one entry:"
+            " give --allow-long if you mean it"
+        )
+    if date_worked is not None:
+        base = today or durations.local_today()
+        if dt.date.fromisoformat(date_worked) > base + dt.timedelta(days=MAX_DAYS_AHEAD):
+            raise CliError(
+                f"--date {date_worked} is in the future (today is {base.isoformat()});"
+                " log work when it is done"
+            )
+
+
+def check_known(
+    app: App,
+    ts: TimeSync,
+    project: str | None,
+    activities: Sequence[str],
+    *,
+    need_activity: bool = False,
+) -> None:
+    """Refuse an unknown project or activity when the local cache knows the lists, and
+    (``need_activity``: a new entry without activities) a project without a default
+    activity. The cache only, never the network; when it knows nothing the server
+    decides."""
+    if project is not None:
+        found = _known(ts, "project", "projects", [project])
+        no_default = found is not None and not found.get("default_activity", True)
+        if need_activity and no_default and not activities:
+            raise CliError(
+                f"project {project!r} has no default activity: give --activity SLUG"
+                " (or run `pymesync config set default_activity SLUG`)"
+            )
+    if activities:
+        _known(ts, "activity", "activities", list(activities))
+
+
+def _known(ts: TimeSync, what: str, plural: str, wanted: list[str]) -> dict[str, Any] | None:
+    """The cached object having the first of ``wanted`` (None when the cache knows no
+    list); a CliError naming the first slug it does not know."""
+    objects = ts.cached(what)
+    if objects is None:
+        return None
+    by_slug: dict[str, dict[str, Any]] = {}
+    for item in objects:
+        slugs = item.get("slugs") if what == "project" else [item.get("slug")]
+        for slug in slugs if isinstance(slugs, list) else []:
+            if isinstance(slug, str) and slug:
+                by_slug.setdefault(slug, item)
+    missing = [slug for slug in wanted if slug not in by_slug]
+    if missing:
+        names = sorted(by_slug)
+        listing = ", ".join(names[:_LISTED]) + (", ..." if len(names) > _LISTED else "")
+        raise CliError(
+            f"unknown {what} {missing[0]!r} (known: {listing or 'none'};"
+            f" `pymesync {plural}` refreshes the list)"
+        )
+    return by_slug[wanted[0]]
 
 
 # --------------------------------------------------------------------------- the group
@@ -639,6 +707,7 @@ def do_log(
     notes: str | None = None,
     issue: str | None = None,
     day: str | None = None,
+    allow_long: bool = False,
 ) -> str:
     """Create one time entry (queued, pushed when possible); returns its uuid."""
     seconds = durations.parse_duration(duration)
@@ -651,8 +720,9 @@ def do_log(
     default = app.settings.get("default_activity")
     chosen = list(activities) or ([default] if default else [])
     date_worked = parse_day(day or "today")
+    check_entry(seconds, date_worked, allow_long)
     ts = app.client()
-    check_known(app, ts, slug, chosen)
+    check_known(app, ts, slug, chosen, need_activity=True)
     entry: dict[str, Any] = {
         "duration": seconds,
         "project": slug,
@@ -691,6 +761,7 @@ def do_log(
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
 @click.option("--date", "-d", "day", metavar="DAY", help="YYYY-MM-DD, today (default), yesterday.")
+@click.option("--allow-long", is_flag=True, help="Take an entry longer than 24 hours.")
 @pass_app
 def log_command(
     app: App,
@@ -700,6 +771,7 @@ def log_command(
     notes: str | None,
     issue: str | None,
     day: str | None,
+    allow_long: bool,
 ) -> None:
     """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
 
@@ -714,6 +786,7 @@ def log_command(
         notes=notes,
         issue=issue,
         day=day,
+        allow_long=allow_long,
     )
 
 
@@ -749,6 +822,7 @@ def resolve_time(ts: TimeSync, ident: str) -> str:
 @click.option("--notes", "-n", metavar="TEXT", help="New notes.")
 @click.option("--issue", metavar="URI", help="New issue URI.")
 @click.option("--date", "-d", "day", metavar="DAY", help="New date: YYYY-MM-DD, today, ...")
+@click.option("--allow-long", is_flag=True, help="Take a duration longer than 24 hours.")
 @pass_app
 def edit(
     app: App,
@@ -759,6 +833,7 @@ def edit(
     notes: str | None,
     issue: str | None,
     day: str | None,
+    allow_long: bool,
 ) -> None:
     """Change a time entry.
 
@@ -783,6 +858,7 @@ def edit(
         raise CliError(
             "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
         )
+    check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
     ts = app.client()
     target = resolve_time(ts, uuid)
     check_known(app, ts, project, activities)

@@ -523,6 +523,25 @@ class TimeSync:
             self._offline.store.forget_token(self._account())
         self.token = None
 
+    def cached(self, entity: str) -> list[dict[str, Any]] | None:
+        """The projects, activities or users (``entity`` is ``"project"``,
+        ``"activity"`` or ``"user"``) that the local cache knows, without asking the
+        server: never a network request, so it answers at once even when the server
+        is unreachable.
+
+        The objects are the last ones read from the server with the user's pending
+        changes applied, deleted ones left out. None when nothing is known: in test
+        mode and ``direct`` mode (no cache), without a token or username, and until a
+        ``get_projects()`` / ``get_activities()`` / ``get_users()`` without a ``slug``
+        (or ``user``) filter has read the whole list once. Works without a token for a
+        client made by :meth:`resume`.
+        """
+        if entity not in ("project", "activity", "user"):
+            raise ValueError(f"entity must be 'project', 'activity' or 'user', not {entity!r}")
+        if self._offline is None or not (self.token or self.user):
+            return None
+        return self._offline.known(self._account(), entity)  # type: ignore[arg-type]
+
     def _account(self) -> str:
         if self.token:
             return account_key(self.baseurl, self.token)
@@ -551,11 +570,15 @@ class TimeSync:
 
     def retry(self, op_id: str) -> dict[str, Any]:
         """Send a failed operation again at the next sync (returns the operation)."""
-        return self._one(lambda: self._queue().retry(self._account(), op_id))
+        return self._one(
+            lambda: self._queue().retry(self._account(), validation.validate_op_id(op_id))
+        )
 
     def discard(self, op_id: str) -> dict[str, Any]:
         """Drop a queued operation for good (returns it as it was)."""
-        return self._one(lambda: self._queue().discard(self._account(), op_id))
+        return self._one(
+            lambda: self._queue().discard(self._account(), validation.validate_op_id(op_id))
+        )
 
     def wait_synced(self, timeout: float = 30.0) -> bool:
         """Push until everything queued so far is on the server. True when it is; False

@@ -688,13 +688,25 @@ class OfflineBackend:
         def from_cache() -> Any:
             return cached.entities(self.store, account, query)
 
+        def keep(answer: Any) -> Any:
+            kept = self._keep(account, query.entity, answer, from_cache)
+            if query.slug is None and not query.users and isinstance(answer, list):
+                # the server's whole list is in the cache now (see ``known``)
+                self.store.set_state(account, f"listed:{query.entity}", self.clock().isoformat())
+            return kept
+
         return self._read(
-            account,
-            query.entity,
-            lambda tok: self.direct.entities(query, tok),
-            from_cache,
-            lambda answer: self._keep(account, query.entity, answer, from_cache),
+            account, query.entity, lambda tok: self.direct.entities(query, tok), from_cache, keep
         )
+
+    def known(self, account: str, entity: Entity) -> list[dict[str, Any]] | None:
+        """The cached, not deleted objects of ``entity`` (pending changes included), from
+        the store alone; None until a whole list of them was read from the server (a
+        cache holding only the objects read one by one knows too little to say what
+        does not exist)."""
+        if self.store.get_state(account, f"listed:{entity}") is None:
+            return None
+        return [obj.payload for obj in self.store.list_objects(account, entity)]
 
     def project_users(self, slug: str, token: str) -> dict[str, list[str]]:
         """Roles of the project's users, from the server or the cache."""

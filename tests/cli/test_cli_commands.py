@@ -164,6 +164,8 @@ def test_log_offline_is_queued_then_synced(run: Run, alice: Any) -> None:
     ],
 )
 def test_log_errors(run: Run, alice: Any, args: list[str], fragment: str) -> None:
+    run("projects")  # the lists of projects and activities in the cache: checked up front
+    run("activities")
     assert fragment in one_error_line(run(*args), 1)
     assert status(run)["pending"] == 0
 
@@ -177,12 +179,15 @@ def test_log_uses_the_configured_defaults(run: Run, alice: Any) -> None:
     assert "docs" in [a for t in my_times(run, "-p", "ts") for a in t["activities"]]
 
 
-def test_log_with_an_unknown_project_offline_warns_and_queues(run: Run, alice: Any) -> None:
+def test_log_with_an_unknown_project_offline_is_refused_from_the_cache(
+    run: Run, alice: Any
+) -> None:
     run("projects")  # fills the cache
     offline(alice)
-    result = run("log", "1h", "-p", "brand-new")
-    assert result.exit_code == 0, result.output
-    assert "project 'brand-new' is not in the local cache; queued anyway" in result.stderr
+    message = one_error_line(run("log", "1h", "-p", "brand-new"), 1)
+    assert message.startswith("unknown project 'brand-new' (known: ganeti-webmgr, gwm, ps,")
+    assert "`pymesync projects` refreshes the list" in message
+    assert status(run)["pending"] == 0
 
 
 def test_log_with_an_expired_login_is_queued(run: Run, alice: Any) -> None:
@@ -248,6 +253,7 @@ def test_edit_errors(run: Run, alice: Any) -> None:
         run("edit", "zzz", "--notes", "x"), 1
     )
     assert "unknown unit 'x'" in one_error_line(run("edit", uuid[:8], "--duration", "1x2"), 1)
+    run("projects")
     assert "unknown project 'nope'" in one_error_line(run("edit", uuid[:8], "-p", "nope"), 1)
 
 

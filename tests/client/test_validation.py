@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -78,9 +79,12 @@ def test_bad_durations(value: Any) -> None:
     assert info.value.message == "time object: invalid duration string" and info.value.as_list
 
 
-def test_ints_and_bools_pass_through_negative_refused() -> None:
+def test_ints_pass_through_bools_and_negatives_refused() -> None:
     assert validation.parse_duration(7) == 7
-    assert validation.parse_duration(True) == 1
+    # The old library took True as 1 second (bool is an int subclass); now refused.
+    for flag in (True, False):
+        with pytest.raises(ValidationError, match=r"^time object: invalid duration string$"):
+            validation.parse_duration(flag)
     with pytest.raises(ValidationError, match=r"^time object: duration cannot be negative$"):
         validation.parse_duration(-1)
 
@@ -229,12 +233,15 @@ def test_fix_callers_dicts_not_mutated_in_test_mode() -> None:
 
 def test_values_that_cannot_be_json_are_refused(ts: pymesync.TimeSync) -> None:
     assert ts.create_time({**TIME, "notes": {1, 2}}) == {
-        "pymesync error": "time object: field notes: value cannot be sent as JSON"
+        "pymesync error": "time object: notes must be a string, not a set"
     }
     assert ts.create_project({"name": "n", "slugs": ["a"], "users": {1: {}}}) == {
-        "pymesync error": "project object: field users: value cannot be sent as JSON"
+        "pymesync error": "project object: users key must be a username (letters, digits, _, ~"
+        " and -), not 1"
     }
-    assert ts.create_time({**TIME, "notes": float("nan")})["pymesync error"].endswith("JSON")
+    assert ts.create_time({**TIME, "notes": float("nan")}) == {
+        "pymesync error": "time object: notes must be a string, not nan"
+    }
 
 
 def test_tuples_are_sent_as_lists(ts: pymesync.TimeSync, requests_mock: Any) -> None:
@@ -289,7 +296,342 @@ def test_validate_write_copies_every_container() -> None:
     checked = validation.validate_write("time", payload, create=True, authenticated=True)
     assert checked == {**payload, "duration": 3600}
     assert checked["activities"] is not payload["activities"]
-    with pytest.raises(ValidationError, match="field activities: value cannot be sent"):
+    with pytest.raises(ValidationError, match=r"activities must hold slugs .*, not inf$"):
         validation.validate_write(
             "time", {**payload, "activities": [float("inf")]}, create=True, authenticated=True
         )
+
+
+# --------------------------------------------------------------------------- issue 12:
+# everything the client can check is checked before anything is sent or queued.
+
+RULE = "lowercase letters and digits in groups joined by single hyphens, at least one letter"
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_bool_durations_are_refused_in_every_shape(flag: bool) -> None:
+    err = [{"pymesync error": "time object: invalid duration string"}]
+    for client in (
+        pymesync.TimeSync("http://x/v0", token=TOKEN, mode="direct"),
+        pymesync.TimeSync("http://x/v0", token=TOKEN, test=True),
+    ):
+        assert client.create_time({**TIME, "duration": flag}) == err
+        assert client.update_time({"duration": flag}, "u") == err
+    raising = pymesync.TimeSync("http://x/v0", token=TOKEN, test=True, raise_errors=True)
+    with pytest.raises(ValidationError, match="invalid duration string"):
+        raising.create_time({**TIME, "duration": True})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"duration": 0}, "time object: duration must be more than zero"),
+        ({"duration": "0h0m"}, "time object: duration must be more than zero"),
+        (
+            {"duration": 7 * 86400 + 1},
+            "time object: duration 604801 is too long (at most 604800 seconds, 7 days, per entry)",
+        ),
+        ({"duration": 10**30}, f"time object: duration {10**30} is too long"),
+        ({"duration": 10**5000}, "time object: duration is too long (at most 604800 seconds"),
+        ({"project": "GWM"}, f"time object: project must be a slug ({RULE}), not 'GWM'"),
+        ({"project": "a_b"}, f"time object: project must be a slug ({RULE}), not 'a_b'"),
+        ({"project": "1"}, f"time object: project must be a slug ({RULE}), not '1'"),
+        ({"project": "-a"}, f"time object: project must be a slug ({RULE}), not '-a'"),
+        ({"project": "a--b"}, f"time object: project must be a slug ({RULE}), not 'a--b'"),
+        ({"project": ["gwm"]}, f"time object: project must be a slug ({RULE}), not a list"),
+        ({"project": None}, f"time object: project must be a slug ({RULE}), not None"),
+        (
+            {"user": "al ice"},
+            "time object: user must be a username (letters, digits, _, ~ and -), not 'al ice'",
+        ),
+        ({"user": 5}, "time object: user must be a username (letters, digits, _, ~ and -), not 5"),
+        (
+            {"date_worked": "2026-02-30"},
+            "time object: date_worked is not a real date: '2026-02-30'",
+        ),
+        (
+            {"date_worked": "2026-13-01"},
+            "time object: date_worked is not a real date: '2026-13-01'",
+        ),
+        (
+            {"date_worked": "17/04/2014"},
+            "time object: date_worked must be a date as YYYY-MM-DD, not '17/04/2014'",
+        ),
+        (
+            {"date_worked": "2014-04-17T10:00"},
+            "time object: date_worked must be a date as YYYY-MM-DD, not '2014-04-17T10:00'",
+        ),
+        (
+            {"date_worked": dt.date(2014, 4, 17)},
+            "time object: date_worked must be a date as YYYY-MM-DD, not a date",
+        ),
+        (
+            {"date_worked": "1970-01-01"},
+            "time object: date_worked 1970-01-01 is refused by the server",
+        ),
+        ({"notes": 5}, "time object: notes must be a string, not 5"),
+        ({"notes": ["a"]}, "time object: notes must be a string, not a list"),
+        (
+            {"issue_uri": "ftp://x.org/1"},
+            "time object: issue_uri must be an http or https URL, not 'ftp://x.org/1'",
+        ),
+        (
+            {"issue_uri": "github.com/x/1"},
+            "time object: issue_uri must be an http or https URL, not 'github.com/x/1'",
+        ),
+        (
+            {"issue_uri": "https://x.org/a b"},
+            "time object: issue_uri must be an http or https URL, not 'https://x.org/a b'",
+        ),
+        (
+            {"issue_uri": "https://x.org:port/"},
+            "time object: issue_uri must be an http or https URL, not 'https://x.org:port/'",
+        ),
+        ({"issue_uri": 5}, "time object: issue_uri must be a string, not 5"),
+        ({"activities": "dev"}, "time object: activities must be a list of slugs, not 'dev'"),
+        (
+            {"activities": []},
+            "time object: activities cannot be empty (leave the field out to use the project's"
+            " default activity)",
+        ),
+        (
+            {"activities": ["dev", "Dev"]},
+            f"time object: activities must hold slugs ({RULE}), not 'Dev'",
+        ),
+    ],
+)
+def test_time_fields_are_checked_before_anything_is_sent(
+    ts: pymesync.TimeSync, requests_mock: Any, changes: dict[str, Any], message: str
+) -> None:
+    answer = ts.create_time({**TIME, **changes})
+    assert isinstance(answer, dict) and answer["pymesync error"].startswith(message), answer
+    assert not requests_mock.called
+
+
+def test_good_time_fields_pass() -> None:
+    good = {
+        **TIME,
+        "duration": 7 * 86400,
+        "project": "a1b2-c3",
+        "user": "Al_i~ce-2",
+        "date_worked": "2024-02-29",
+        "notes": "line one\nline two\ttabbed",
+        "issue_uri": "HTTPS://github.com/osuosl/pymesync/issues/12?x=1#y",
+        "activities": ("dev", "1a"),
+    }
+    checked = validation.validate_write("time", good, create=True, authenticated=True)
+    assert checked == {**good, "activities": ["dev", "1a"]}
+    # the old test mode's empty values still pass on create
+    for empty in ({"notes": ""}, {"issue_uri": ""}, {"notes": None, "issue_uri": None}):
+        validation.validate_write("time", {**TIME, **empty}, create=True, authenticated=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"duration": 0}, "time object: duration cannot be cleared with an empty value"),
+        ({"notes": ""}, "time object: notes cannot be cleared with an empty value"),
+        ({"issue_uri": ""}, "time object: issue_uri cannot be cleared with an empty value"),
+        ({"activities": []}, "time object: activities cannot be empty"),
+        ({"project": "Nope"}, "time object: project must be a slug"),
+    ],
+)
+def test_updates_that_the_server_would_ignore_or_break_on_are_refused(
+    ts: pymesync.TimeSync, requests_mock: Any, change: dict[str, Any], message: str
+) -> None:
+    answer = ts.update_time(change, "u")
+    assert answer["pymesync error"].startswith(message), answer
+    assert not requests_mock.called
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "message"),
+    [
+        (
+            "create_project",
+            ({"name": "n", "slugs": []},),
+            "project object: slugs cannot be empty",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["ok", "Not_ok"]},),
+            f"project object: slugs must hold slugs ({RULE}), not 'Not_ok'",
+        ),
+        ("create_project", ({"name": "", "slugs": ["a"]},), "project object: name cannot be empty"),
+        (
+            "create_project",
+            ({"name": 5, "slugs": ["a"]},),
+            "project object: name must be a string, not 5",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["a"], "uri": "x"},),
+            "project object: uri must be an http or https URL, not 'x'",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["a"], "default_activity": "Dev"},),
+            f"project object: default_activity must be a slug ({RULE}), not 'Dev'",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["a"], "users": {"bob": {"member": 1}}},),
+            "project object: users['bob'] must map member, spectator and manager to True or"
+            " False, not a dict",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["a"], "users": {"bob": {"owner": True}}},),
+            "project object: users['bob'] must map member, spectator and manager",
+        ),
+        (
+            "create_project",
+            ({"name": "n", "slugs": ["a"], "users": ["bob"]},),
+            "project object: users must map usernames to roles, not a list",
+        ),
+        ("update_project", ({"uri": ""}, "p"), "project object: uri cannot be cleared"),
+        ("update_project", ({"name": " "}, "p"), "project object: name cannot be empty"),
+        (
+            "create_activity",
+            ({"name": "Dev", "slug": "Dev"},),
+            f"activity object: slug must be a slug ({RULE}), not 'Dev'",
+        ),
+        ("update_activity", ({"name": ""}, "dev"), "activity object: name cannot be empty"),
+        (
+            "create_user",
+            ({"username": "a b", "password": "pw"},),
+            "user object: username must be a username (letters, digits, _, ~ and -), not 'a b'",
+        ),
+        (
+            "update_user",
+            ({"display_name": ["x"]}, "u"),
+            "user object: display_name must be a string, not a list",
+        ),
+        (
+            "update_user",
+            ({"meta": {"k": 1}}, "u"),
+            "user object: meta must be a string, not a dict",
+        ),
+    ],
+)
+def test_project_activity_and_user_fields_are_checked(
+    ts: pymesync.TimeSync, requests_mock: Any, method: str, args: tuple[Any, ...], message: str
+) -> None:
+    answer = getattr(ts, method)(*args)
+    assert answer["pymesync error"].startswith(message), answer
+    assert not requests_mock.called
+
+
+def test_good_project_passes_and_is_copied() -> None:
+    users = {"bob": {"member": True, "spectator": False, "manager": False}}
+    project = {
+        "name": "n",
+        "slugs": ["a", "b-2"],
+        "uri": "https://x.org",
+        "users": users,
+        "default_activity": None,
+    }
+    checked = validation.validate_write("project", project, create=True, authenticated=True)
+    assert checked == project and checked["users"]["bob"] is not users["bob"]
+    assert (
+        validation.validate_write(
+            "project", {"name": "n", "slugs": ["a"], "uri": ""}, create=True, authenticated=True
+        )["uri"]
+        == ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("notes", "fragment"),
+    [
+        ("caf\udcff", "time object: field notes: text is not valid Unicode (a lone surrogate"),
+        ("\ud800", "time object: field notes: text is not valid Unicode"),
+        ("a\x00b", "time object: field notes: text holds a NUL character"),
+        ("x" * (64 * 1024 + 1), "time object: field notes: text is too long (65537 bytes"),
+        ("é" * (32 * 1024 + 1), "time object: field notes: text is too long (65538 bytes"),
+    ],
+)
+def test_text_that_cannot_be_sent_is_refused_as_a_dict_or_exception(
+    notes: str, fragment: str, tmp_path: Any, requests_mock: Any
+) -> None:
+    direct = pymesync.TimeSync("http://x/v0", token=TOKEN, mode="direct")
+    answer = direct.create_time({**TIME, "notes": notes})
+    assert answer["pymesync error"].startswith(fragment), answer
+    queue = pymesync.TimeSync(
+        "http://x/v0", token=TOKEN, mode="queue", db=tmp_path / "s.db", raise_errors=True
+    )
+    with pytest.raises(ValidationError, match=fragment[:30]):
+        queue.create_time({**TIME, "notes": notes})
+    with pytest.raises(ValidationError):
+        queue.update_time({"notes": notes}, "u")
+    assert queue.status()["pending"] == 0
+    queue.close()
+    assert not requests_mock.called
+
+
+def test_deeply_nested_values_are_refused_not_a_recursion_error() -> None:
+    deep: Any = "x"
+    for _ in range(10_000):
+        deep = [deep]
+    ts = pymesync.TimeSync("http://x/v0", token=TOKEN, test=True)
+    assert ts.create_time({**TIME, "notes": deep}) == {
+        "pymesync error": "time object: notes must be a string, not a list"
+    }
+    nested: Any = {}
+    for _ in range(10_000):
+        nested = {"k": nested}
+    assert ts.create_project({"name": "n", "slugs": ["a"], "users": nested})[
+        "pymesync error"
+    ].startswith("project object: users['k'] must map member, spectator and manager")
+    for value in (deep, nested):
+        with pytest.raises(ValidationError, match=r"^here: value nested too deeply \(more than 32"):
+            validation.json_copy(value, "here")
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValidationError, match="nested too deeply"):
+        validation.json_copy(looped, "here")
+    with pytest.raises(ValidationError, match="not valid Unicode"):
+        validation.json_copy({"k\udcff": 1}, "here")
+
+
+def test_bad_text_in_queries_and_identifiers(ts: pymesync.TimeSync, requests_mock: Any) -> None:
+    assert ts.get_times({"user": "\udcff"}) == [{"pymesync error": "invalid query value: user"}]
+    assert ts.get_times({"project": ["gwm", "a\x00"]}) == [
+        {"pymesync error": "invalid query value: project"}
+    ]
+    assert ts.get_times({"uuid": "\udcff"}) == [{"pymesync error": "invalid query value: uuid"}]
+    assert ts.get_projects({"slug": "\udcff"}) == [{"pymesync error": "invalid query value: slug"}]
+    assert ts.get_users("\udcff") == [{"pymesync error": "invalid query value: username"}]
+    assert ts.delete_time("\udcff")["pymesync error"].startswith(
+        "invalid uuid: text is not valid Unicode"
+    )
+    assert ts.update_project({"name": "n"}, "\udcff")["pymesync error"].startswith(
+        "invalid slug: text is not valid Unicode"
+    )
+    assert ts.project_users("\udcff")["pymesync error"].startswith("invalid slug: text is not")
+    anon = pymesync.TimeSync("http://x/v0", mode="direct")
+    assert anon.authenticate("al\udcffice", "pw", "password")["pymesync error"].startswith(
+        "invalid username: text is not valid Unicode"
+    )
+    assert not requests_mock.called
+
+
+def test_checks_run_in_test_mode_too() -> None:
+    ts = pymesync.TimeSync("http://x/v0", token=TOKEN, test=True)
+    assert ts.create_time({**TIME, "date_worked": "2026-02-30"}) == {
+        "pymesync error": "time object: date_worked is not a real date: '2026-02-30'"
+    }
+    assert ts.update_time({"notes": "\udcff"}, "u")["pymesync error"].startswith(
+        "time object: field notes: text is not valid Unicode"
+    )
+
+
+def test_bad_operation_ids_are_refused_not_a_traceback(tmp_path: Any) -> None:
+    ts = pymesync.TimeSync("http://x/v0", token=TOKEN, mode="queue", db=tmp_path / "s.db")
+    for method in (ts.retry, ts.discard):
+        assert method("\udcff")["pymesync error"].startswith(
+            "invalid op_id: text is not valid Unicode"
+        )
+        assert method(5) == {"pymesync error": "invalid op_id: must be a string"}  # type: ignore[arg-type]
+        assert method("") == {"pymesync error": "missing op_id; please add to method call"}
+    ts.close()
