@@ -35,6 +35,9 @@ class BoundedPush:
         self._ts = ts
         self._budget = budget
         self._stopping = threading.Event()
+        # (an Event, not Thread.join/is_alive: a join interrupted by Ctrl-C can leave
+        # the thread looking finished while it still runs)
+        self._finished = threading.Event()
         self.report: SyncReport | None = None
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="pymesync-push", daemon=True)
@@ -49,17 +52,17 @@ class BoundedPush:
             self.report = self._ts.sync(budget=self._budget, should_stop=self._stopping.is_set)
         except Exception as error:  # reported by the caller, never a traceback here
             self.error = error
+        finally:
+            self._finished.set()
 
     @property
     def done(self) -> bool:
-        """Whether the pass has ended (or never started)."""
-        return not self._thread.is_alive()
+        """Whether the pass has ended."""
+        return self._finished.is_set()
 
     def wait(self, timeout: float | None) -> bool:
         """Wait up to ``timeout`` seconds for the pass; True when it has ended."""
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return self.done
+        return self._finished.wait(timeout)
 
     def stop(self, grace: float = STOP_GRACE) -> bool:
         """Ask the pass to end now and wait up to ``grace`` seconds for it to hand its

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pymesync
+from pymesync import cli
 
 from .conftest import Run
 from .helpers import offline, one_error_line, pymesync_executable
@@ -55,9 +56,9 @@ def test_the_check_never_waits_for_a_black_holed_server(run: Run, alice: Any) ->
 
 
 def test_nothing_cached_means_no_check_the_server_decides(run: Run, alice: Any) -> None:
-    message = one_error_line(run("log", "1h", "-p", "nope"), 1)
+    message = one_error_line(run("log", "1h", "-p", "nope"), cli.EXIT_FAILED)
     assert message.startswith("the server refused it (409 Invalid foreign key")
-    assert pending(run) == 0
+    assert pending(run) == 0  # kept as failed, to be fixed or removed
 
 
 def test_the_cache_knows_without_a_token(run: Run, alice: Any, private_store: Path) -> None:

@@ -106,7 +106,7 @@ def test_errors_are_one_line_without_traceback(pymesync: Pymesync) -> None:
     )
     pymesync("config", "set", "base_url", "http://127.0.0.1:9/v0")
     pymesync("config", "set", "username", "alice")
-    done = pymesync("log", "1h", "-p", "gwm", code=5)
+    done = pymesync("sync", code=5)
     assert done.stderr.startswith("Error: not logged in as alice at http://127.0.0.1:9/v0")
     done = pymesync("log", "90 parsecs", code=1)
     assert done.stderr.startswith("Error: unknown unit 'parsecs'")

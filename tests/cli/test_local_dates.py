@@ -135,7 +135,7 @@ def test_log_and_times_use_local_dates_end_to_end(
         assert done.stdout == "no time entries\n"
         done = cli_at(instant, env, "log", "1h", "-p", "gwm", "-a", "dev", "-n", "today's")
         assert done.returncode == 0, done.stderr
-        assert f"for {local} " in done.stdout and ": synced" in done.stdout, done.stdout
+        assert f"for {local} " in done.stdout and "\nsynced as " in done.stdout, done.stdout
         done = cli_at(instant, env, "log", "30m", "-p", "gwm", "-d", "yesterday", "-n", "before")
         assert done.returncode == 0 and f"for {yesterday} " in done.stdout, done.stdout
         done = cli_at(instant, env, "times", "--from", "today", "--json")
