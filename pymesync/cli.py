@@ -638,6 +638,13 @@ def do_login(app: App, username: str, password: str) -> None:
     except PymesyncError:
         until = ""
     app.out(f"logged in as {username} at {url}{until}")
+    # the project and activity lists, cached now, let `log` refuse a typo up front even
+    # offline (best effort: the login itself has succeeded)
+    for read in (ts.get_projects, ts.get_activities):
+        try:
+            read()
+        except PymesyncError:
+            break
     waiting = ts.status()
     queued = int(waiting.get("pending", 0)) + int(waiting.get("inflight", 0))
     if queued:

@@ -52,10 +52,25 @@ def test_the_check_never_waits_for_a_black_holed_server(run: Run, alice: Any) ->
     result = run("log", "1h", "-p", "gwm", "-a", "dev")
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 5  # the old check waited for the whole timeout
-    assert alice.request_count("GET /projects") == 1  # only the `projects` above
+    # only the reads of `login` and `projects` above
+    assert alice.request_count("GET /projects") == 2
 
 
-def test_nothing_cached_means_no_check_the_server_decides(run: Run, alice: Any) -> None:
+def test_login_fills_the_lists_so_a_typo_is_refused_at_once(run: Run, alice: Any) -> None:
+    before = alice.request_count()
+    message = one_error_line(run("log", "1h", "-p", "nope"), 1)
+    assert message.startswith("unknown project 'nope' (known: ganeti-webmgr, gwm,")
+    assert alice.request_count() == before
+
+
+def test_nothing_cached_means_no_check_the_server_decides(
+    run: Run, emu: Any, private_store: Path
+) -> None:
+    # logged in by the library (which reads no lists): the cache knows no project
+    run("config", "set", "base_url", emu.base_url)
+    run("config", "set", "username", "alice")
+    with pymesync.TimeSync(emu.base_url, db=private_store) as ts:
+        ts.authenticate("alice", "alice", "password")
     message = one_error_line(run("log", "1h", "-p", "nope"), cli.EXIT_FAILED)
     assert message.startswith("the server refused it (409 Invalid foreign key")
     assert pending(run) == 0  # kept as failed, to be fixed or removed
@@ -70,7 +85,7 @@ def test_the_cache_knows_without_a_token(run: Run, alice: Any, private_store: Pa
         known = ts.cached("project")
         assert known is not None
         assert sorted(s for p in known for s in p["slugs"])[:2] == ["ganeti-webmgr", "gwm"]
-        assert ts.cached("activity") is None  # never listed
+        assert [a["slug"] for a in ts.cached("activity") or []] == ["dev", "docs", "plan"]
 
 
 def test_cached_is_none_without_a_cache_or_a_listing(alice: Any, tmp_path: Path) -> None:
