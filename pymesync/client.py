@@ -21,12 +21,12 @@ from pymesync.credentials import Credentials
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
 from pymesync.offline import OfflineBackend, ReadInfo, account_key
 from pymesync.reconcile import POLICIES, ConflictPolicy
-from pymesync.sync import OpResult, SyncReport
-from pymesync.testmode import TestModeBackend
 from pymesync.transport import DEFAULT_TIMEOUT, POOL_SIZE, Transport, redact
 
 if TYPE_CHECKING:
     import requests
+
+    from pymesync.sync import OpResult, SyncReport
 
 T = TypeVar("T")
 
@@ -103,6 +103,8 @@ class TimeSync:
         self._offline: OfflineBackend | None = None
         self._backend: Backend
         if test:
+            from pymesync.testmode import TestModeBackend
+
             self._backend = TestModeBackend()
         elif mode == "direct":
             self._backend = DirectBackend(self._transport)
@@ -424,6 +426,8 @@ class TimeSync:
         report is empty. Raises ``NotAuthenticatedError`` without a token.
         """
         if self._offline is None:
+            from pymesync.sync import SyncReport
+
             return SyncReport()
         if budget is not None and not budget > 0:
             raise ValueError("budget must be a positive number of seconds")

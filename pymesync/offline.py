@@ -28,13 +28,15 @@ from pymesync.backend import DirectBackend, roles_by_user
 from pymesync.credentials import Credentials, from_environment
 from pymesync.reconcile import ConflictPolicy
 from pymesync.sender import server_key
-from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops
-from pymesync.sync import OpResult, SyncReport, SyncWorker, error_record, utcnow
+from pymesync.status import NEEDS_LOGIN, account_status, op_record, problem_ops, utcnow
 from pymesync.transport import Transport
 from pymesync.validation import NOT_AUTHENTICATED, Entity, EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
     from pymesync.store import CacheObject, NewOperation, Operation, Store
+
+    # (imported when a push starts: a write that is only queued never needs the engine)
+    from pymesync.sync import OpResult, SyncReport, SyncWorker
 
 Mode = Literal["auto", "queue"]
 PENDING_STATES = ("pending", "inflight")
@@ -208,6 +210,8 @@ class OfflineBackend:
     def _went_offline(self, now: dt.datetime, error: errors.PymesyncError | None = None) -> None:
         self._offline_until = now + dt.timedelta(seconds=self.offline_retry)
         if error is not None and self._store is not None:
+            from pymesync.sync import error_record
+
             with contextlib.suppress(errors.PymesyncError):
                 token = self._token()
                 if token:
@@ -223,6 +227,8 @@ class OfflineBackend:
 
     def worker_for(self, account: str) -> SyncWorker:
         """A sync worker for ``account`` (its token: the facade's or the stored one)."""
+        from pymesync.sync import SyncWorker
+
         return SyncWorker(
             self.store,
             self.transport,

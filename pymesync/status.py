@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 NEEDS_LOGIN = "needs_login"
 
 
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class StatusSource(Protocol):
     """What :func:`account_status` reads (a ``Store`` or a ``StorePeek``)."""
 

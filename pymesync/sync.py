@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pymesync import errors, tokens
 from pymesync.reconcile import ConflictPolicy, same_entry
 from pymesync.sender import Attempt, Held, Sender
-from pymesync.status import NEEDS_LOGIN
+from pymesync.status import NEEDS_LOGIN, utcnow
 from pymesync.transport import DEFAULT_TIMEOUT, default_deadline
 
 if TYPE_CHECKING:
@@ -59,11 +59,6 @@ POLL = 0.1
 #: How long a stopping pass lets abandoned requests finish (after aborting them)
 #: before it gives their operations back itself.
 ABANDON_GRACE = 1.0
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True)
