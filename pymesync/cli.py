@@ -209,24 +209,25 @@ class App:
         value = self.settings.get("db")
         return None if value is None else str(Path(value).expanduser())
 
-    def client(self) -> TimeSync:
+    def client(self, *, pooled: bool = False) -> TimeSync:
         """A client for the configured account with its stored token (if any); errors
-        are raised, not returned."""
+        are raised, not returned. Writes are only queued (the commands push them after
+        answering). ``pooled``: the store keeps SQLAlchemy's connection pool, for the
+        commands that run long (``sync``, ``daemon``); the others make a few store
+        transactions and do without (no SQLAlchemy import). The first call decides."""
         if self._client is None:
             from pymesync.client import TimeSync
 
             url = self.settings.require("base_url")
             user = self.settings.require("username")
-            # (writes are only queued: the commands push them after answering; a command
-            # makes a few store transactions: no connection pool, no SQLAlchemy import)
             self._client = TimeSync.resume(
-                url, user, raise_errors=True, db=self.db(), mode="queue", store_pool=False
+                url, user, raise_errors=True, db=self.db(), mode="queue", store_pool=pooled
             )
         return self._client
 
-    def logged_in(self) -> TimeSync:
+    def logged_in(self, *, pooled: bool = False) -> TimeSync:
         """The client, after checking that it has a token."""
-        ts = self.client()
+        ts = self.client(pooled=pooled)
         if not ts.token:
             raise NotAuthenticatedError("not logged in")
         return ts
@@ -1072,8 +1073,9 @@ def show_objects(
     columns: list[tables.Column],
     row: Callable[[dict[str, Any]], list[str]],
 ) -> None:
-    """A table (or JSON under ``name``) of the objects ``fetch`` returns."""
-    ts = app.logged_in()
+    """A table (or JSON under ``name``) of the objects ``fetch`` returns (from the cache
+    when not logged in, saying so)."""
+    ts = app.client()
     found = [o for o in fetch(ts) if isinstance(o, dict)]
     if as_json:
         emit_json({**read_info(ts), name: found})
@@ -1323,7 +1325,7 @@ def do_sync(
     """One sync pass with a progress bar (on a terminal, for more than a few operations),
     then the truth: exits non-zero when something failed or waits for a login. Each
     distinct problem is printed once, with how many operations it hit."""
-    ts = app.logged_in()
+    ts = app.logged_in(pooled=True)
     before = ts.status()
     todo = int(before.get("pending", 0)) + int(before.get("inflight", 0))
     use_bar = not as_json and todo > bar_threshold and tables.is_terminal(sys.stderr)
@@ -1422,7 +1424,7 @@ def daemon(app: App, interval: float, verbose: bool) -> None:
         from pymesync.daemon import DaemonAlreadyRunning, run_daemon
     except ImportError:
         raise CliError("the daemon is not available in this installation") from None
-    ts = app.client()
+    ts = app.client(pooled=True)
     if not ts.token:
         app.warn("not logged in: nothing can be synced until `pymesync login`")
     handler = logging.StreamHandler(sys.stderr)

@@ -54,16 +54,15 @@ def server_notes(server: Any) -> list[str]:
         return [t["notes"] for t in ts.get_times({"user": ["alice"]}) if t.get("notes")]
 
 
-def sync_until(pymesync: Pymesync, server: Any, notes: str, within: float = 45.0) -> int:
-    """Sync every half second until an entry with ``notes`` is on the server (or
-    ``within`` seconds passed); how many there are then."""
+def sync_until(pymesync: Pymesync, server: Any, notes: str, within: float = 60.0) -> int:
+    """Sync every half second until nothing is queued (an abandoned write is looked for
+    on the server only once a request's deadline has passed) or ``within`` seconds
+    passed; how many entries with ``notes`` the server has then."""
     deadline = time.monotonic() + within
     while True:
         pymesync("sync", code=None)
-        found = server_notes(server).count(notes)
-        if found or time.monotonic() > deadline:
-            time.sleep(1.0)
-            pymesync("sync", code=None)
+        status = pymesync.json("status")
+        if not (status["pending"] + status["inflight"]) or time.monotonic() > deadline:
             return server_notes(server).count(notes)
         time.sleep(0.5)
 

@@ -6,14 +6,31 @@ server."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+import pymesync
 from pymesync import cli
 
 from .conftest import Run
 from .helpers import offline, one_error_line
 
 REASON = "400 Bad object: The time is missing a activities"
+
+
+@pytest.fixture
+def alice(emu: Any, run: Run, private_store: Path) -> Any:
+    """Configured for alice and logged in by the library, which reads no project list
+    (as an older pymesync did): the cache cannot tell that ``ts`` needs an activity,
+    so the entry is queued and the server refuses it at the sync. (`pymesync login`
+    reads the lists, and `log` then refuses such an entry up front.)"""
+    assert run("config", "set", "base_url", emu.base_url).exit_code == 0
+    assert run("config", "set", "username", "alice").exit_code == 0
+    with pymesync.TimeSync(emu.base_url, db=private_store) as ts:
+        assert "token" in ts.authenticate("alice", "alice", "password")
+    return emu
 
 
 def refused(run: Run, emu: Any, notes: str = "no activity") -> str:
