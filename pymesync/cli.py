@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from pymesync.errors import (
 
 if TYPE_CHECKING:
     from pymesync.client import TimeSync
+    from pymesync.push import BoundedPush
     from pymesync.sync import OpResult, SyncReport
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_LOGIN", "EXIT_OFFLINE", "App", "CliError", "main"]
@@ -217,11 +219,22 @@ class App:
         transactions and do without (no SQLAlchemy import). The first call decides."""
         if self._client is None:
             from pymesync.client import TimeSync
+            from pymesync.transport import DEFAULT_TIMEOUT
 
             url = self.settings.require("base_url")
             user = self.settings.require("username")
+            # (a command a person waits for bounds the connect: behind a firewall that
+            # drops packets, a connection being opened cannot be abandoned, and the
+            # process could not exit before its timeout)
+            timeout = DEFAULT_TIMEOUT if pooled else (CONNECT_TIMEOUT, DEFAULT_TIMEOUT)
             self._client = TimeSync.resume(
-                url, user, raise_errors=True, db=self.db(), mode="queue", store_pool=pooled
+                url,
+                user,
+                raise_errors=True,
+                db=self.db(),
+                mode="queue",
+                store_pool=pooled,
+                timeout=timeout,
             )
         return self._client
 
@@ -345,9 +358,8 @@ def read_note(app: App, ts: TimeSync, why: str = "offline") -> None:
     if read.fetched_at is None:
         app.note(f"{why}: from the local cache (never refreshed from the server)", "yellow")
     else:
-        when = local_time(read.fetched_at.isoformat())
-        age = "" if read.age is None else f", {ago(read.age)}"
-        app.note(f"{why}: from the local cache, last refreshed {when}{age}", "yellow")
+        when = local_time(read.fetched_at.isoformat())  # (with its age)
+        app.note(f"{why}: from the local cache, last refreshed {when}", "yellow")
 
 
 def read_times(app: App, ts: TimeSync, query: dict[str, Any]) -> tuple[list[Any], str]:
@@ -409,6 +421,8 @@ def _state(ts: TimeSync, uuid: str) -> str:
 #: The bound on the push after a write command (seconds); what is not sent by then
 #: stays queued for `pymesync sync` or the daemon.
 PUSH_BUDGET = 1.5
+#: The connect timeout of the commands other than `sync` and `daemon` (seconds).
+CONNECT_TIMEOUT = 2.0
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
@@ -462,7 +476,7 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
         if not push.wait(PUSH_BUDGET + STOP_GRACE):
             push.stop()
     except KeyboardInterrupt:
-        push.stop()
+        _stop_firmly(push, STOP_GRACE)
         raise CliError(
             "interrupted: the entry is queued, will sync later (`pymesync sync` or the daemon)",
             EXIT_INTERRUPTED,
@@ -496,6 +510,20 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
         )
 
 
+def _stop_firmly(push: BoundedPush, grace: float) -> None:
+    """Stop the push and wait up to ``grace`` seconds for it to give its operations
+    back, whatever Ctrl-C presses come meanwhile: people press it twice, and a second
+    press must not leave the entry leased to a process that has gone."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            push.stop(max(0.0, deadline - time.monotonic()))
+            return
+        except KeyboardInterrupt:
+            if time.monotonic() >= deadline:
+                return
+
+
 def _not_sent(ts: TimeSync, report: SyncReport | None) -> str:
     """Why a push left a write queued, and what happens to it next."""
     stopped = None if report is None else report.stopped
@@ -503,8 +531,10 @@ def _not_sent(ts: TimeSync, report: SyncReport | None) -> str:
         return "not sent (the server refused the login): stays queued until `pymesync login`"
     if stopped in ("budget", "stopped"):
         why = f"no answer from the server within {PUSH_BUDGET:g} s"
-    else:
+    elif stopped == "offline":
         why = "server unreachable"
+    else:  # nothing could be sent now: it waits behind an earlier change
+        why = "it waits for an earlier change that is being sent or checked"
     return f"not sent ({why}): stays queued, will sync later"
 
 
@@ -1358,7 +1388,19 @@ def do_sync(
             summary += f", {report.failed} failed"
         if left:
             summary += f", {left} still queued"
-        app.out(summary if report.results else "nothing to sync")
+        if report.results:
+            app.out(summary)
+        elif left:  # (queued, but nothing could be sent now: never "nothing to sync")
+            held = int(after.get("inflight", 0))
+            why = (
+                f"{held} being sent by another process, or by one that stopped, until its"
+                " lease runs out"
+                if held
+                else "waiting for a retry, or to be looked for on the server first"
+            )
+            app.out(f"nothing could be sent now: {left} operation(s) still queued ({why})")
+        else:
+            app.out("nothing to sync")
     if report.stopped == "needs_login":
         raise CliError(
             "the server refused the stored login: run `pymesync login`, then `pymesync sync`",

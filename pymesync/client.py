@@ -54,7 +54,7 @@ class TimeSync:
     ``conflict_policy`` (``"local"``, ``"server"`` or ``"hold"``: what wins when a
     queued update and the server both changed a field), ``sync_concurrency`` (how many
     queued operations a sync pass sends at once, default 16), ``requests_per_second``
-    (an optional cap on the sync's request rate) and ``write_budget`` (seconds: the
+    (an optional cap on the sync's request rate), ``write_budget`` (seconds: the
     longest an ``auto``-mode write waits for its push before it returns its queued
     answer, default 2; None: no bound) and ``store_pool`` (default True: the store keeps
     SQLAlchemy's pool of connections; False suits a short-lived program that makes a
@@ -512,8 +512,15 @@ class TimeSync:
         In the offline-first modes it works without one too: writes are validated and
         queued (they wait for a login to be sent) and reads answer from the cache.
 
-        ``options`` are the constructor's keyword arguments (``db``, ``mode``, ...).
+        ``options`` are the constructor's keyword arguments (``db``, ``mode``, ...). An
+        empty username, or a username or URL that is not text that can be sent, raises
+        :class:`~pymesync.errors.ValidationError`.
         """
+        if not isinstance(username, str) or not username:
+            raise ValidationError("invalid username: must be a non-empty string")
+        validation.check_text(username, "invalid username")
+        if isinstance(baseurl, str):  # (anything else: the constructor's TypeError)
+            validation.check_text(baseurl, "invalid baseurl")
         ts = cls(baseurl, **options)
         ts.user = username
         if ts._offline is not None:

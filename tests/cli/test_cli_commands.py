@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -614,3 +615,14 @@ def test_the_deleted_total_does_not_count_deleted_time(run: Run, alice: Any) -> 
     assert data["total_seconds"] == live
     table = run("times", "--deleted").stdout
     assert "deleted, not counted" in table.splitlines()[-1]
+
+
+def test_the_cache_note_gives_the_age_once(run: Run, alice: Any) -> None:
+    """(found in review: "last refreshed 2026-12-07 21:45:01, 10 s ago, 10 s ago")"""
+    assert run("times").exit_code == 0
+    offline(alice)
+    result = run("times")
+    assert result.exit_code == 0, result.output
+    (note,) = [line for line in result.stderr.splitlines() if "local cache" in line]
+    assert note.startswith("offline: from the local cache, last refreshed ")
+    assert not re.search(r", ([^,]+), \1$", note), note

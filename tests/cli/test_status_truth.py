@@ -38,7 +38,7 @@ def test_status_in_every_situation(run: Run, alice: Any) -> None:
 
     # a refused operation: failed, kept, shown; sync exits non-zero
     emu.fail_next(1_000_000, status=503)
-    run("log", "30m", "-p", "timesync", "-n", "no activity and no default")
+    run("log", "30m", "-p", "ps", "-a", "dev", "-n", "alice may not log to ps")
     emu.clear_faults()
     assert run("sync").exit_code != 0
     data = status(run)

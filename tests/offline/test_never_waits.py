@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import pymesync
-from pymesync.errors import NotAuthenticatedError
+from pymesync.errors import NotAuthenticatedError, ValidationError
 from pymesync.testing import run_emulator
 
 TODAY = dt.datetime.now(dt.timezone.utc).date().isoformat()
@@ -155,3 +155,17 @@ def test_an_unpooled_client_never_imports_sqlalchemy(emu: Any, tmp_path: Path) -
     Store.open(tmp_path / "u.sqlite3").close()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.split() == ["1", "False"], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url_suffix", "username"), [("", "\udcff"), ("\udcff", "alice"), ("", "")], ids=str
+)
+def test_resume_refuses_text_that_cannot_be_sent(
+    tmp_path: Path, url_suffix: str, username: str
+) -> None:
+    """(found in review: a username or URL holding a lone surrogate, a byte that was not
+    UTF-8, let a bare UnicodeEncodeError out of the store's account lookup)"""
+    with pytest.raises(ValidationError):
+        pymesync.TimeSync.resume(
+            "http://127.0.0.1:9/v0" + url_suffix, username, db=tmp_path / "s.sqlite3"
+        )
