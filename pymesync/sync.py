@@ -264,6 +264,8 @@ class SyncWorker:
         self._token_memo: tuple[str | None] | None = None
         #: Set when a pass stops: in-pass waits end, no new request starts.
         self._stopping = threading.Event()
+        #: The time budget of the pass under way (None: none), for :attr:`claim_lease`.
+        self._pass_budget: float | None = None
         #: Whether the last pass ended with the server unreachable: the next one starts
         #: with a single request (a probe) and widens once it succeeds.
         self.server_down = False
@@ -296,6 +298,18 @@ class SyncWorker:
         and its margin, so that a request this worker started always ends (on its side)
         before another worker may take the operation over."""
         return max(self.lease_seconds, self.request_span + 2 * self.lease_margin)
+
+    @property
+    def claim_lease(self) -> float:
+        """Seconds this pass leases operations for: :attr:`effective_lease`, or, in a
+        pass with a time budget, no longer than the budget plus one request and its
+        margins (nothing is sent once the budget is spent). A process killed during a
+        short pass (the command line's push) holds its operations that long, not for
+        the whole lease."""
+        lease = self.effective_lease
+        if self._pass_budget is None:
+            return lease
+        return min(lease, self._pass_budget + self.request_span + 2 * self.lease_margin)
 
     @property
     def _chunk(self) -> int:
@@ -345,6 +359,7 @@ class SyncWorker:
         # this pass's own stop signal: a thread a stopped pass left behind keeps seeing
         # its pass stopped, whatever later passes do
         stopping = self._stopping = threading.Event()
+        self._pass_budget = budget
         pool = futures.ThreadPoolExecutor(self.concurrency, thread_name_prefix="pymesync-sync")
         try:
             while True:
@@ -417,7 +432,7 @@ class SyncWorker:
         self.sender.forget()
         self._token_memo = None
         claimed = self.store.claim(
-            self.account, self.owner, self.effective_lease, now=moment, limit=limit
+            self.account, self.owner, self.claim_lease, now=moment, limit=limit
         )
         with self._busy_lock:
             for op in claimed:
@@ -886,7 +901,7 @@ class SyncWorker:
         expires = attempt.lease_until or op.lease_expires_at
         if expires is not None and now + needed < expires:
             return
-        until = now + dt.timedelta(seconds=self.effective_lease)
+        until = now + dt.timedelta(seconds=self.claim_lease)
         if not self.store.renew(op.op_id, self.owner, until, now=now):
             raise _LeaseLost()
         attempt.lease_until = until

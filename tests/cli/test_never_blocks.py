@@ -349,3 +349,18 @@ def test_edit_does_not_call_a_reachable_server_unreachable(pymesync: Pymesync, s
     assert pymesync("projects").returncode == 0  # the server answers
     edited = pymesync("edit", local[:8], "-n", "edited after the kill")
     assert "server unreachable" not in edited.stdout, edited.stdout
+
+
+def test_a_push_killed_with_sigkill_holds_its_entry_briefly_and_it_is_sent_once(
+    pymesync: Pymesync, server: Any
+) -> None:
+    """(found in review: a process killed during its push, a laptop lid closed or an OOM
+    kill, held the entry for the whole 2 min lease). The push's pass has a 1.5 s budget,
+    so its lease is only that plus one request's deadline and margins: the entry is
+    looked for on the server and sent, once, in well under the old lease."""
+    killed_during_the_push(pymesync, server)
+    started = time.monotonic()
+    assert sync_until(pymesync, server, "killed", within=90) == 1
+    assert time.monotonic() - started < 80  # (the whole lease, before: over 130 s)
+    found = status_of(pymesync)
+    assert (found["pending"], found["inflight"]) == (0, 0)
