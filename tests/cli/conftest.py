@@ -13,6 +13,8 @@ from click.testing import CliRunner, Result
 from pymesync import cli
 from pymesync.config import ENV_VARS
 
+from .helpers import Pymesync
+
 OTHER_ENV = ("NO_COLOR", "PYMESYNC_PASSWORD", "PYMESYNC_PASSWORD_COMMAND")
 
 Run = Callable[..., Result]
@@ -68,3 +70,18 @@ def alice(emu: Any, run: Run) -> Any:
     result = run("login", "--password-stdin", input="alice\n")
     assert result.exit_code == 0, result.output
     return emu
+
+
+@pytest.fixture
+def pymesync(tmp_path: Path) -> Pymesync:
+    """The real executable in subprocesses, with a private config file and store."""
+    return Pymesync(tmp_path)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Any]:
+    """A seeded emulator in a process of its own (its data in ``tmp_path``)."""
+    from pymesync.testing import run_emulator_process
+
+    with run_emulator_process(seed_data=True, db=str(tmp_path / "server.sqlite3")) as emu:
+        yield emu

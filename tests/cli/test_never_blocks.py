@@ -14,14 +14,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pymesync import cli
-from pymesync.testing import run_emulator_process
 
 from .conftest import Run
 from .helpers import Pymesync, one_error_line
@@ -30,17 +27,6 @@ from .helpers import Pymesync, one_error_line
 #: bounded by ``cli.PUSH_BUDGET`` plus the time to abandon it, far below the 10 s
 #: request timeout it used to wait for (several times over).
 BOUND = cli.PUSH_BUDGET + 4.0
-
-
-@pytest.fixture
-def pymesync(tmp_path: Path) -> Pymesync:
-    return Pymesync(tmp_path)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    with run_emulator_process(seed_data=True, db=str(tmp_path / "server.sqlite3")) as emu:
-        yield emu
 
 
 def logged_in(pymesync: Pymesync, server: Any) -> None:
@@ -67,6 +53,23 @@ def sync_until(pymesync: Pymesync, server: Any, notes: str, within: float = 60.0
         if not (status["pending"] + status["inflight"]) or time.monotonic() > deadline:
             return server_notes(server).count(notes)
         time.sleep(0.5)
+
+
+def pushing(pymesync: Pymesync, *log_args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `pymesync log LOG_ARGS` (the server black-holed) and read until its answer
+    line is out, while it pushes: the process and that line."""
+    proc = subprocess.Popen(
+        [pymesync.exe, "log", *log_args],
+        env=pymesync.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "1h = 3600 s"
+    answer = proc.stdout.readline()
+    assert answer.endswith(": queued\n"), answer
+    return proc, answer
 
 
 def timed(pymesync: Pymesync, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -113,16 +116,7 @@ def test_writes_answer_and_exit_promptly_against_a_black_holed_server(
 def test_the_answer_is_printed_before_the_push_ends(pymesync: Pymesync, server: Any) -> None:
     logged_in(pymesync, server)
     server.hang_next(10**6)
-    proc = subprocess.Popen(
-        [pymesync.exe, "log", "1h", "-p", "gwm", "-a", "dev"],
-        env=pymesync.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "1h = 3600 s"
-    answer = proc.stdout.readline()
+    proc, answer = pushing(pymesync, "1h", "-p", "gwm", "-a", "dev")
     still_pushing = proc.poll() is None
     rest, errors = proc.communicate(timeout=30)
     assert answer.endswith(": queued\n"), answer + rest + errors
@@ -136,16 +130,7 @@ def test_ctrl_c_during_the_push_keeps_the_entry_and_releases_it(
 ) -> None:
     logged_in(pymesync, server)
     server.hang_next(10**6)
-    proc = subprocess.Popen(
-        [pymesync.exe, "log", "3h", "-p", "gwm", "-a", "dev", "-n", "interrupted"],
-        env=pymesync.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()
-    assert proc.stdout.readline().endswith(": queued\n")
+    proc, _ = pushing(pymesync, "3h", "-p", "gwm", "-a", "dev", "-n", "interrupted")
     time.sleep(0.3)  # the push's request is out, unanswered
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -266,16 +251,7 @@ def test_ctrl_c_twice_during_the_push_keeps_the_entry_queued_not_inflight(
     server.hang_next(10**6)
     outcomes = []
     for n in range(4):
-        proc = subprocess.Popen(
-            [pymesync.exe, "log", "1h", "-p", "gwm", "-a", "dev", "-n", f"twice {n}"],
-            env=pymesync.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        assert proc.stdout.readline().endswith(": queued\n")
+        proc, _ = pushing(pymesync, "1h", "-p", "gwm", "-a", "dev", "-n", f"twice {n}")
         time.sleep(0.3)  # the push's request is out, unanswered
         proc.send_signal(signal.SIGINT)
         time.sleep(0.005)
@@ -298,17 +274,7 @@ def killed_during_the_push(pymesync: Pymesync, server: Any) -> str:
     The server answers again afterwards."""
     logged_in(pymesync, server)
     server.hang_next(10**6)
-    proc = subprocess.Popen(
-        [pymesync.exe, "log", "1h", "-p", "gwm", "-a", "dev", "-n", "killed"],
-        env=pymesync.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()
-    answer = proc.stdout.readline()
-    assert answer.endswith(": queued\n")
+    proc, answer = pushing(pymesync, "1h", "-p", "gwm", "-a", "dev", "-n", "killed")
     time.sleep(0.4)
     proc.kill()
     proc.communicate(timeout=10)
