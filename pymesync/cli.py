@@ -223,10 +223,10 @@ class App:
 
             url = self.settings.require("base_url")
             user = self.settings.require("username")
-            # (a command a person waits for bounds the connect: behind a firewall that
-            # drops packets, a connection being opened cannot be abandoned, and the
-            # process could not exit before its timeout)
-            timeout = DEFAULT_TIMEOUT if pooled else (CONNECT_TIMEOUT, DEFAULT_TIMEOUT)
+            # (a command a person waits for gives up sooner: behind a firewall that drops
+            # packets a connection being opened cannot be abandoned, and the process
+            # could not exit before its timeout; a read then answers from the cache)
+            timeout = DEFAULT_TIMEOUT if pooled else (CONNECT_TIMEOUT, READ_TIMEOUT)
             self._client = TimeSync.resume(
                 url,
                 user,
@@ -421,8 +421,10 @@ def _state(ts: TimeSync, uuid: str) -> str:
 #: The bound on the push after a write command (seconds); what is not sent by then
 #: stays queued for `pymesync sync` or the daemon.
 PUSH_BUDGET = 1.5
-#: The connect timeout of the commands other than `sync` and `daemon` (seconds).
+#: The timeouts of the commands other than `sync` and `daemon` (seconds): to connect,
+#: and for each wait for the server (then a read answers from the cache).
 CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 

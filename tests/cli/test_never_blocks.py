@@ -330,3 +330,19 @@ def test_a_push_killed_with_sigkill_holds_its_entry_briefly_and_it_is_sent_once(
     assert time.monotonic() - started < 80  # (the whole lease, before: over 130 s)
     found = status_of(pymesync)
     assert (found["pending"], found["inflight"]) == (0, 0)
+
+
+def test_times_against_a_black_holed_server_answers_from_the_cache_soon(
+    pymesync: Pymesync, server: Any
+) -> None:
+    """(found in review: `times` waited out the whole 10 s read timeout, 20 s deadline,
+    on every run.) A command a person waits for gives up after 5 s and answers from
+    the cache, saying so."""
+    logged_in(pymesync, server)
+    pymesync("log", "1h", "-p", "gwm", "-a", "dev", "-n", "cached before the wifi")
+    pymesync("times")
+    server.hang_next(10**6)
+    done, took = timed(pymesync, "times")
+    assert "offline: from the local cache" in done.stderr
+    assert "cached before the wifi" in done.stdout
+    assert took < 9, took
