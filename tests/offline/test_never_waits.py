@@ -124,10 +124,14 @@ def test_a_resumed_client_with_nothing_cached_says_not_logged_in(
     emu: Any, private_store: Path
 ) -> None:
     with pymesync.TimeSync.resume(emu.base_url, "alice", db=private_store, raise_errors=True) as ts:
+        # a write is queued (the old client refused it), but a read with nothing cached
+        # and a sync need the login
+        assert ts.create_time(a_time("queued, no login"))["notes"] == "queued, no login"
         with pytest.raises(NotAuthenticatedError):
             ts.get_projects()
         with pytest.raises(NotAuthenticatedError):
             ts.sync()
+        assert emu.request_count() == 0
 
 
 def test_direct_and_test_mode_have_no_tokenless_queue(emu: Any) -> None:
