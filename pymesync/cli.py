@@ -492,8 +492,12 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
             )
         )
         return
-    if push.error is not None and not isinstance(push.error, PymesyncError):
-        raise push.error
+    if push.error is not None:  # (a store or login error: the queue is untouched)
+        if not isinstance(push.error, PymesyncError):
+            raise push.error
+        why = translate(push.error, app).message
+        app.out(tables.paint(f"not sent ({why}): stays queued", "yellow", app.out_colour))
+        return
     found = ts.sync_status("time", uuid)
     state = str(found.get("state", "unknown"))
     server_id = str(found.get("server_id") or uuid)
