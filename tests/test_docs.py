@@ -78,3 +78,36 @@ def test_docs_point_at_nothing_outside_the_repository() -> None:
             if re.search(pattern, text):
                 outside.append(f"{page.name}: {pattern}")
     assert not outside, outside
+
+
+def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command's words below ``pymesync`` (groups included)."""
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(commands(command, (*prefix, name)))
+    return found
+
+
+def test_every_command_and_option_has_help() -> None:
+    """sqlite-utils' habit: `--help` works for every command, which says what it does,
+    and every option says what it is for."""
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    silent = []
+    for words in commands(cli.main):
+        command: click.Command = cli.main
+        for word in words:
+            assert isinstance(command, click.Group)
+            command = command.commands[word]
+        if not (command.help or "").strip():
+            silent.append(" ".join(words))
+        for param in command.params:
+            if isinstance(param, click.Option) and not (param.help or "").strip():
+                silent.append(f"{' '.join(words)} {param.opts[0]}")
+        shown = runner.invoke(cli.main, [*words, "--help"])
+        assert shown.exit_code == 0, (words, shown.output)
+        assert "Usage:" in shown.output and " ".join(words) in shown.output, shown.output
+    assert not silent, f"without help: {silent}"
