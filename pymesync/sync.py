@@ -54,6 +54,8 @@ ACK_BATCH = 64
 ACK_DELAY = 0.05
 
 Outcome = Literal["synced", "failed", "deferred", "held", "needs_login", "waiting", "lost"]
+#: Why a pass ended early (see :attr:`SyncReport.stopped`).
+Stopped = Literal["offline", "needs_login", "stopped", "budget"]
 #: How often a pass looks at ``should_stop`` and its time budget while requests are out.
 POLL = 0.1
 #: How long a stopping pass lets abandoned requests finish (after aborting them)
@@ -165,7 +167,7 @@ class SyncReport:
 
     results: tuple[OpResult, ...] = ()
     totals: dict[str, int] = field(default_factory=dict)
-    stopped: str | None = None
+    stopped: Stopped | None = None
 
     def count(self, outcome: Outcome) -> int:
         """How many operations ended this pass with ``outcome``."""
@@ -543,25 +545,6 @@ class SyncWorker:
             self.store.set_state(self.account, NEEDS_LOGIN, False)
 
     # ------------------------------------------------------------------ one operation
-
-    def push(self, op: Operation, now: dt.datetime) -> OpResult:
-        """Send one claimed operation and record its outcome in the store.
-
-        If the lease ran out meanwhile and another worker took the operation over, this
-        one neither sends it nor records anything (outcome ``"lost"``).
-        """
-        with self._busy_lock:
-            self._busy[op.op_id] = op
-        try:
-            result = self._push_safe(op, now, threading.Event())
-            if result.outcome == "synced" and not self._ack([result], now):
-                if result.adopted:
-                    self._adoption_lost(op, now)
-                return replace(result, outcome="lost")
-            return result
-        finally:
-            with self._busy_lock:
-                self._busy.pop(op.op_id, None)
 
     def _ack(self, results: list[OpResult], now: dt.datetime | None) -> set[str]:
         """Record accepted operations, all in one transaction; returns the op_ids that
@@ -966,7 +949,8 @@ class _Tally:
         self.progress = progress
         self.results: list[OpResult] = []
         self.totals: dict[str, int] = {}
-        self.stopped: str | None = None
+        #: why the pass ends early; "done" once ``stop_after`` has been recorded
+        self.stopped: Stopped | Literal["done"] | None = None
 
     def add(self, op: Operation, result: OpResult) -> None:
         """Count one recorded result (``waiting`` and ``lost`` ones are not results)."""
@@ -983,8 +967,8 @@ class _Tally:
             self.results.append(result)
         if result.outcome == "deferred" and self.stopped is None:
             self.stopped = "offline"
-        elif result.outcome == NEEDS_LOGIN and self.stopped is None:
-            self.stopped = NEEDS_LOGIN
+        elif result.outcome == "needs_login" and self.stopped is None:
+            self.stopped = "needs_login"
         if op.op_id == self.stop_after and self.stopped is None:
             self.stopped = "done"
 
