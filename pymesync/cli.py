@@ -1059,7 +1059,7 @@ def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]
     busy = sum(int(status.get(k, 0)) for k in ("pending", "inflight", "failed", "conflicts"))
     if not busy:
         return {str(t.get("uuid")): "synced" for t in times}
-    return {str(t.get("uuid")): _state(ts, str(t.get("uuid"))) for t in times}
+    return ts.sync_states("time", [str(t.get("uuid")) for t in times])
 
 
 @main.command()

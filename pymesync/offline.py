@@ -313,6 +313,33 @@ class OfflineBackend:
                 return False
             sleep(min(1.0, remaining))
 
+    def sync_states(self, entity: Entity, idents: list[str], token: str) -> dict[str, str]:
+        """``{id: state}`` for many objects at once, as :meth:`status_of` says it (one
+        read of the account's queue, not one per object): the most pressing state of the
+        operations queued on each (``conflict``, ``failed``, ``inflight``, ``pending``),
+        else ``synced`` for an object the server has, ``unknown`` for one never seen."""
+        account = self.account(token)
+        queued: dict[str, set[str]] = {}
+        for op in self.store.operations(account, entities=[entity]):  # (a few, usually)
+            for key in {op.target, self.store.resolve_id(account, entity, op.target)}:
+                queued.setdefault(key, set()).add(op.state)
+        keyed = entity in ("time", "user")  # (ids are cache keys; slugs are looked up)
+        objects = self.store.get_objects(account, entity, idents) if keyed else {}
+        answer: dict[str, str] = {}
+        for ident in idents:
+            # (not direct: a slug, or a local id that became a server one: looked up)
+            direct = keyed and ident in objects
+            key = ident if direct else self.store.resolve_id(account, entity, ident)
+            states = queued.get(ident, set()) | queued.get(key, set())
+            pressing: str | None = next(
+                (s for s in ("conflict", "failed", "inflight", "pending") if s in states), None
+            )
+            if pressing is None:
+                found = objects[ident] if direct else self._find(account, entity, ident)
+                pressing = "synced" if found is not None and not found.local else "unknown"
+            answer[ident] = pressing
+        return answer
+
     def status_of(self, entity: Entity, ident: str, token: str) -> dict[str, Any]:
         """Whether one object is synced, pending, failed or in conflict (JSON-ready)."""
         account = self.account(token)

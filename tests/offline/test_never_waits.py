@@ -173,3 +173,23 @@ def test_resume_refuses_text_that_cannot_be_sent(
         pymesync.TimeSync.resume(
             "http://127.0.0.1:9/v0" + url_suffix, username, db=tmp_path / "s.sqlite3"
         )
+
+
+def test_sync_states_says_what_sync_status_says_for_many_at_once(
+    emu: Any, private_store: Path
+) -> None:
+    with pymesync.TimeSync(emu.base_url, db=private_store, mode="queue") as ts:
+        ts.authenticate("alice", "alice", "password")
+        synced = ts.create_time(a_time("synced"))["uuid"]
+        ts.sync()
+        refused = ts.create_time({**a_time("refused"), "project": "ps"})["uuid"]
+        ts.sync()  # alice may not log to ps: failed
+        pending = ts.create_time(a_time("pending"))["uuid"]
+        server = ts.sync_status("time", synced)["server_id"]
+        edited = ts.update_time({"notes": "edited"}, server)["uuid"]
+        ids = [synced, server, refused, pending, edited, "f" * 8]
+        one_by_one = {i: ts.sync_status("time", i)["state"] for i in ids}
+        assert ts.sync_states("time", ids) == one_by_one
+        assert set(one_by_one.values()) == {"pending", "failed", "unknown"}
+    with pymesync.TimeSync(emu.base_url, test=True) as ts:
+        assert ts.sync_states("time", ["abc"]) == {"abc": "unknown"}
