@@ -840,17 +840,17 @@ def resolve_time(ts: TimeSync, ident: str) -> str:
     write never waits on the server."""
     if _UUID.fullmatch(ident.strip().lower()):
         return ident.strip().lower()
-    times = ts.cached_times()
-    uuids = [str(t["uuid"]) for t in times if isinstance(t, dict) and t.get("uuid")]
-    # (the local uuid an entry was logged under, printed by `log`, names it too)
-    aliases = {local: server for server, local in ts.local_ids("time", uuids).items()}
     wanted = ident.strip().lower()
-    if wanted and not any(u.lower().startswith(wanted) for u in [*uuids, *aliases]):
+    if not wanted:
+        raise CliError("empty time entry id")
+    # (the local uuid `log` printed names its entry too; a lookup, not a read of all)
+    matches = ts.ids_starting("time", wanted)
+    if not matches:
         raise CliError(
             f"no time entry with an id starting with {ident!r} in the local cache"
             " (run `pymesync times` to refresh it, or give the full uuid)"
         )
-    found = {aliases.get(u, u) for u in [*uuids, *aliases] if u.lower().startswith(wanted)}
+    found = set(matches.values())
     if len(found) == 1:
         return found.pop()
     return resolve_prefix(ident, sorted(found), "time entry", "time entries")

@@ -483,6 +483,25 @@ class TimeSync:
 
         return self._one(call)
 
+    def ids_starting(self, entity: str, prefix: str) -> dict[str, str]:
+        """The ids known here that start with ``prefix`` (uuids of times in the local
+        cache, not deleted, and the local uuids entries were logged under), each with
+        the id it names now: ``{id: current id}``. A lookup in the store, never the
+        network, and never a read of every entry (at most 20 of each kind; more means
+        "give more characters"). Empty in test mode and ``direct`` mode."""
+
+        def call() -> Any:
+            if entity not in validation.FIELDS:
+                raise ValidationError(f"unknown entity: {entity}")
+            if not isinstance(prefix, str) or not prefix:
+                raise ValidationError("invalid prefix: must be a non-empty string")
+            validation.check_text(prefix, "invalid prefix")
+            if self._offline is None:
+                return {}
+            return self._offline.ids_starting(entity, prefix, self._auth())  # type: ignore[arg-type]
+
+        return self._one(call)
+
     def local_ids(self, entity: str, ids: list[str]) -> dict[str, str]:
         """For each of the server ids ``ids`` whose object was created here, the local id
         it was queued under (what ``create_*`` answered before it was synced), as

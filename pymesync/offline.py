@@ -710,6 +710,10 @@ class OfflineBackend:
         self.last_read = ReadInfo("cache", fetched, age)
         return answer
 
+    def ids_starting(self, entity: Entity, prefix: str, token: str) -> dict[str, str]:
+        """``{id: key}`` for the ids starting with ``prefix`` (see ``Store.ids_starting``)."""
+        return self.store.ids_starting(self.account(token), entity, prefix)
+
     def local_ids(self, entity: Entity, ids: list[str], token: str) -> dict[str, str]:
         """``{server_id: local_id}`` for those of ``ids`` created through this queue."""
         return self.store.local_ids(self.account(token), entity, ids)

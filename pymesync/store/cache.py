@@ -788,3 +788,17 @@ def mark_deleted(
         format_utc(now),
         old={key: row[0]},
     )
+
+
+def keys_starting(
+    db: sqlite3.Connection, account: str, entity: str, prefix: str, limit: int
+) -> list[str]:
+    """Up to ``limit`` keys of cached objects (not deleted) that start with ``prefix``:
+    a range scan of the primary key, not a read of every object."""
+    check_entity(entity)
+    sql = (
+        "SELECT key FROM cache WHERE account = ? AND entity = ? AND key >= ? AND key < ?"
+        " AND NOT deleted ORDER BY key LIMIT ?"
+    )
+    rows = db.execute(sql, (account, entity, prefix, prefix + "\U0010ffff", limit))
+    return [str(row[0]) for row in rows]

@@ -91,3 +91,16 @@ def local_ids(
         )
         found.update(db.execute(sql, (account, entity, *part)))
     return found
+
+
+def local_ids_starting(
+    db: sqlite3.Connection, account: str, entity: str, prefix: str, limit: int
+) -> dict[str, str]:
+    """Up to ``limit`` local ids that start with ``prefix``, each with the server id it
+    became (a range scan, not a read of the whole map)."""
+    sql = (
+        "SELECT local_id, server_id FROM id_map WHERE account = ? AND entity = ?"
+        " AND local_id >= ? AND local_id < ? ORDER BY local_id LIMIT ?"
+    )
+    rows = db.execute(sql, (account, entity, prefix, prefix + "\U0010ffff", limit))
+    return {str(local): str(server) for local, server in rows}

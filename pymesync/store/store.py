@@ -701,6 +701,18 @@ class Store:
         with self._read() as db:
             return idmap.local_id_for(db, account, entity, server_id)
 
+    def ids_starting(
+        self, account: str, entity: str, prefix: str, *, limit: int = 20
+    ) -> dict[str, str]:
+        """Ids of the account's objects that start with ``prefix``, each with the key it
+        names: cached objects (not deleted) by their key, and the local ids objects
+        were created under by the server id they became. At most ``limit`` of each
+        kind; range scans of two indexes, never a read of every object."""
+        with self._read() as db:
+            found = {key: key for key in cache.keys_starting(db, account, entity, prefix, limit)}
+            found.update(idmap.local_ids_starting(db, account, entity, prefix, limit))
+        return found
+
     def local_ids(self, account: str, entity: str, server_ids: Iterable[str]) -> dict[str, str]:
         """Server id -> the local id that became it, for those of ``server_ids`` that
         are mapped (one read)."""

@@ -193,3 +193,23 @@ def test_sync_states_says_what_sync_status_says_for_many_at_once(
         assert set(one_by_one.values()) == {"pending", "failed", "unknown"}
     with pymesync.TimeSync(emu.base_url, test=True) as ts:
         assert ts.sync_states("time", ["abc"]) == {"abc": "unknown"}
+
+
+def test_ids_starting_finds_local_and_server_ids_by_prefix(emu: Any, private_store: Path) -> None:
+    with pymesync.TimeSync(emu.base_url, db=private_store, mode="queue") as ts:
+        ts.authenticate("alice", "alice", "password")
+        local = ts.create_time(a_time("by prefix"))["uuid"]
+        assert ts.ids_starting("time", local[:6]) == {local: local}  # not synced yet
+        ts.sync()
+        server = ts.sync_status("time", local)["server_id"]
+        assert ts.ids_starting("time", local[:6]) == {local: server}
+        assert ts.ids_starting("time", server[:6]) == {server: server}
+        gone = ts.create_time(a_time("gone"))["uuid"]
+        ts.sync()
+        gone_server = ts.sync_status("time", gone)["server_id"]
+        ts.delete_time(gone_server)
+        ts.sync()
+        assert gone_server not in ts.ids_starting("time", gone_server[:8])
+        assert ts.ids_starting("time", "zz") == {}
+        assert "pymesync error" in ts.ids_starting("time", "")
+        assert "pymesync error" in ts.ids_starting("time", "\udcff")
