@@ -13,22 +13,24 @@ override the file, and command-line flags override both.
 | ``default_activity`` | ``PYMESYNC_DEFAULT_ACTIVITY`` | none |
 | ``db`` | ``PYMESYNC_DB`` | the library's (user data dir) |
 
-Reading uses :mod:`tomllib` where it exists (Python 3.11+) and a small reader for flat
-string pairs otherwise; writing uses a small writer for flat string values.
+Reading uses :mod:`tomllib` (``tomli`` on Python 3.10), writing uses ``tomli_w``: both
+imported only when needed. Saving rewrites the whole file from its values, so comments
+and layout are not kept (unknown keys are).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pymesync import private
+from pymesync.errors import PymesyncError
 
 __all__ = [
     "CONFIG_ENV",
@@ -74,14 +76,15 @@ AUTH_TYPES = ("password", "ldap")
 
 Source = Literal["flag", "env", "file", "default"]
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SLUG = re.compile(r"[^\s/?#]+")
 _NO_TABLES = 'tables ([...]) are not supported: use flat key = "value" lines'
 _HEADER = "# pymesync configuration: edit with `pymesync config set KEY VALUE`.\n"
 
 
-class ConfigError(Exception):
-    """A configuration problem; the message is one clear line."""
+class ConfigError(PymesyncError):
+    """A configuration problem (the file, a key or a value); the message is one clear
+    line. Part of the one error tree: a :class:`~pymesync.errors.PymesyncError`, never
+    transient."""
 
 
 # --------------------------------------------------------------------------- location
@@ -143,140 +146,104 @@ def normalise(key: str, value: str) -> str:
 
 
 def loads(text: str, *, where: str = "config") -> dict[str, str]:
-    """The flat ``key = "string"`` pairs of a TOML document.
+    """The flat ``key = "string"`` pairs of a TOML document, read with :mod:`tomllib`
+    (``tomli`` on Python 3.10).
 
-    Tables, arrays and non-string values are refused (:class:`ConfigError`); the keys
-    themselves are not checked here.
+    A document that is not valid TOML is a :class:`ConfigError` of one line naming
+    ``where`` and, when the parser gives it, the line and column. Tables, arrays and
+    non-string values are refused too; the keys themselves are not checked here.
     """
+    parse, decode_error = _parser()
     try:
-        tomllib: Any = importlib.import_module("tomllib")
-    except ModuleNotFoundError:  # Python 3.10: the small reader below
-        return _mini_loads(text, where=where)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{where}: not valid TOML ({error})") from None
+        data = parse(text)
+    except decode_error as error:
+        raise ConfigError(f"{where}: not valid TOML{_position(error)}") from None
     result: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, dict):
             raise ConfigError(f"{where}: {_NO_TABLES}")
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: {key} must be a quoted string")
+            raise ConfigError(f"{where}: {_one_line(key)} must be a quoted string")
         result[key] = value
     return result
 
 
-_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
+def _parser() -> tuple[Callable[[str], dict[str, Any]], type[ValueError]]:
+    """The TOML reader's ``loads`` and its error class, imported when first needed (a
+    command that finds no config file never pays for the import)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads, tomllib.TOMLDecodeError
+    import tomli
+
+    return tomli.loads, tomli.TOMLDecodeError
 
 
-def _mini_loads(text: str, *, where: str = "config") -> dict[str, str]:
-    """A reader for the flat subset of TOML this file uses: comments, blank lines and
-    ``key = "basic string"`` or ``key = 'literal string'`` lines."""
-    result: dict[str, str] = {}
-    segments = text.split("\n")
-    for number, raw in enumerate(segments, start=1):
-        at = f"{where}: not valid TOML, line {number}"
-        crlf = raw.endswith("\r") and number < len(segments)
-        line = raw[:-1] if crlf else raw
-        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
-            raise ConfigError(f"{at}: control character")
-        stripped = line.strip(" \t")
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("["):
-            raise ConfigError(f"{where}: {_NO_TABLES}")
-        key, sep, rest = stripped.partition("=")
-        key = key.strip(" \t")
-        if not sep or not _BARE_KEY.fullmatch(key):
-            raise ConfigError(f'{at}: expected key = "value"')
-        if key in result:
-            raise ConfigError(f"{at}: {key} is set twice")
-        rest = rest.strip(" \t")
-        if rest.startswith("'"):
-            end = rest.find("'", 1)
-            if end < 0:
-                raise ConfigError(f"{at}: unterminated string")
-            value, tail = rest[1:end], rest[end + 1 :]
-        elif rest.startswith('"'):
-            value, tail = _basic_string(rest, at)
-        else:
-            raise ConfigError(f"{where}: {key} must be a quoted string")
-        tail = tail.strip(" \t")
-        if tail and not tail.startswith("#"):
-            raise ConfigError(f"{at}: unexpected text after the value")
-        result[key] = value
-    return result
+_AT = re.compile(
+    r"^(?P<msg>.*?) \((?:at line (?P<line>\d+), column (?P<col>\d+)|at end of document)\)$"
+)
 
 
-def _basic_string(rest: str, at: str) -> tuple[str, str]:
-    chars: list[str] = []
-    index = 1
-    while index < len(rest):
-        char = rest[index]
-        if char == '"':
-            return "".join(chars), rest[index + 1 :]
-        if char == "\\":
-            code = rest[index + 1 : index + 2]
-            if code in _ESCAPES:
-                chars.append(_ESCAPES[code])
-                index += 2
-                continue
-            width = {"u": 4, "U": 8}.get(code)
-            digits = rest[index + 2 : index + 2 + width] if width else ""
-            if not width or not re.fullmatch(r"[0-9A-Fa-f]+", digits) or len(digits) != width:
-                raise ConfigError(f"{at}: bad escape in string")
-            point = int(digits, 16)
-            if point > 0x10FFFF or 0xD800 <= point <= 0xDFFF:
-                raise ConfigError(f"{at}: bad escape in string")
-            chars.append(chr(point))
-            index += 2 + width
-            continue
-        if (ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F:
-            raise ConfigError(f"{at}: control character in string")
-        chars.append(char)
-        index += 1
-    raise ConfigError(f"{at}: unterminated string")
+def _position(error: ValueError) -> str:
+    """``, line N, column M: what`` from a TOML decode error (its attributes where the
+    parser has them, Python 3.14 and tomli 2.1+, else its message)."""
+    text = _one_line(str(error))
+    line, column = getattr(error, "lineno", None), getattr(error, "colno", None)
+    message = getattr(error, "msg", None)
+    if not (isinstance(line, int) and isinstance(column, int) and isinstance(message, str)):
+        found = _AT.match(text)
+        if found is None:
+            return f": {text}"
+        message = found["msg"]
+        if found["line"] is None:
+            return f", at the end of the file: {message}"
+        line, column = int(found["line"]), int(found["col"])
+    return f", line {line}, column {column}: {_one_line(message)}"
 
 
-def _quote(value: str) -> str:
-    out = ['"']
-    for char in value:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char in "\b\t\n\f\r":
-            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        elif 0xD800 <= ord(char) <= 0xDFFF:
-            raise ConfigError("value contains a lone surrogate and cannot be saved")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or repr(text)
 
 
 def dumps(values: Mapping[str, str]) -> str:
-    """A TOML document of flat string pairs (known keys first, in :data:`KEYS` order)."""
+    """A TOML document of flat string pairs (known keys first, in :data:`KEYS` order,
+    then any others sorted), written with ``tomli_w`` after a one-line header comment.
+
+    :class:`ConfigError` if a key or value cannot be saved (a lone surrogate).
+    """
+    import tomli_w  # only writing needs it: reading commands never import it
+
     order = [k for k in KEYS if k in values] + sorted(k for k in values if k not in KEYS)
-    lines = [_HEADER]
-    for key in order:
-        if not _BARE_KEY.fullmatch(key):
-            raise ConfigError(f"cannot save key {key!r}")
-        lines.append(f"{key} = {_quote(values[key])}\n")
-    return "".join(lines)
+    text = _HEADER + tomli_w.dumps({key: values[key] for key in order})
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("a key or value contains a lone surrogate and cannot be saved") from None
+    return text
 
 
 def read_file(path: Path, *, check_keys: bool = True) -> dict[str, str]:
     """The pairs in the file at ``path`` (``{}`` if it does not exist).
 
-    With ``check_keys``, a key that is not in :data:`KEYS` is a :class:`ConfigError`.
+    The file must be UTF-8 TOML (:func:`loads`); anything else is a one-line
+    :class:`ConfigError` naming the file and the line. With ``check_keys``, a key that
+    is not in :data:`KEYS` is a :class:`ConfigError` too.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise ConfigError(f"cannot read the config file {path}: {_reason(error)}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"cannot read the config file {path}: line {line} is not UTF-8 text"
+            f" (byte 0x{data[error.start]:02x}); save it as UTF-8"
+        ) from None
     values = loads(text, where=str(path))
     if check_keys:
         unknown = [k for k in values if k not in KEYS]

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 from .conftest import Run
 from .helpers import one_error_line
 
@@ -88,6 +93,52 @@ def test_broken_file(run: Run, private_config: Path) -> None:
     private_config.parent.mkdir(parents=True)
     private_config.write_text("username = alice\n")
     assert "not valid TOML" in one_error_line(run("config", "list"), 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'base_url = "https://x/v0"\nusername = alice\n', "not valid TOML, line 2, column 12"),
+        (b'base_url = "https://x/v0"\nusername = "al\xffice"\n', "line 2 is not UTF-8 text"),
+    ],
+)
+def test_a_broken_file_is_one_line_with_its_line_and_is_left_as_it_is(
+    run: Run, private_config: Path, content: bytes, fragment: str
+) -> None:
+    private_config.parent.mkdir(parents=True)
+    private_config.write_bytes(content)
+    for args in (
+        ["status"],
+        ["config", "list"],
+        ["config", "set", "username", "bob"],
+        ["config", "unset", "username"],
+    ):
+        message = one_error_line(run(*args), 1)
+        assert str(private_config) in message and fragment in message, (args, message)
+    assert private_config.read_bytes() == content
+    assert sorted(p.name for p in private_config.parent.iterdir()) == ["config.toml"]
+
+
+def test_every_key_set_by_the_cli_reads_back(
+    run: Run, private_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYMESYNC_DB")  # config get/list never open the store
+    given = {
+        "base_url": "https://ts.example.com/v0/",
+        "username": "zoë",
+        "auth_type": "ldap",
+        "default_project": "gwm",
+        "default_activity": "dev",
+        "db": '~/My "time" \\ files/pymesync.sqlite3',
+    }
+    for key, value in given.items():
+        assert run("config", "set", key, value).exit_code == 0
+    expected = {**given, "base_url": "https://ts.example.com/v0"}
+    data = json.loads(run("config", "list", "--json").stdout)
+    assert data["values"] == {k: {"value": v, "source": "file"} for k, v in expected.items()}
+    for key, value in expected.items():
+        assert run("config", "get", key).stdout == f"{value}\n"
+    assert tomllib.loads(private_config.read_text(encoding="utf-8")) == expected
 
 
 def test_config_path(run: Run, private_config: Path) -> None:

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import importlib
+import re
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+import tomli
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pymesync import config as cfg
 from pymesync.config import ConfigError
+from pymesync.errors import PymesyncError
 
-try:  # Python 3.11+; on 3.10 the small reader is all there is
-    tomllib: Any = importlib.import_module("tomllib")
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    tomllib = None
-
-needs_tomllib = pytest.mark.skipif(tomllib is None, reason="tomllib is Python 3.11+")
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
-@pytest.fixture(params=["tomllib", "mini"])
+@pytest.fixture(params=["tomllib", "tomli"])
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with tomllib (where it exists) and with the Python 3.10 reader."""
-    if request.param == "tomllib" and tomllib is None:
-        pytest.skip("tomllib is Python 3.11+")
-    if request.param == "mini":
-        real = importlib.import_module
-
-        def without_tomllib(name: str, package: str | None = None) -> Any:
-            if name == "tomllib":
-                raise ModuleNotFoundError(name)
-            return real(name, package)
-
-        monkeypatch.setattr(cfg.importlib, "import_module", without_tomllib)
+    """Run a test with the standard library's reader and with ``tomli`` (Python 3.10)."""
+    if request.param == "tomli":
+        monkeypatch.setattr(cfg, "_parser", lambda: (tomli.loads, tomli.TOMLDecodeError))
     return str(request.param)
 
 
@@ -56,8 +48,7 @@ def test_write_then_read(tmp_path: Path, reader: str) -> None:
     assert text.startswith("# pymesync configuration")
     assert text.index("base_url") < text.index("username") < text.index("db =")
     assert cfg.read_file(path) == values
-    if tomllib is not None:
-        assert tomllib.loads(text) == values
+    assert tomllib.loads(text) == values
     assert not list(path.parent.glob(".*.tmp"))
 
 
@@ -88,6 +79,80 @@ def test_bad_files(tmp_path: Path, text: str, fragment: str, reader: str) -> Non
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('base_url = "https://x/v0"\nusername = alice\n', "line 2, column 12: Invalid value"),
+        ('username = "a"\nusername = "b"\n', "line 2, column 15: Cannot overwrite a value"),
+        ("\n\nusername\n", "line 3, column 9: Expected '=' after a key"),
+        # at the end: tomllib (3.11-3.13) says so, tomli 2.1+ and 3.14 give the position
+        ('username = """alice\n', "(at the end of the file|line 2, column 1): Unterminated"),
+    ],
+)
+def test_broken_toml_is_one_line_with_the_file_and_line(
+    tmp_path: Path, text: str, where: str, reader: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        cfg.read_file(path)
+    message = str(caught.value)
+    assert re.match(re.escape(f"{path}: not valid TOML, ") + where, message), message
+    assert "\n" not in message and "(at " not in message
+
+
+def test_decode_error_attributes_are_used_where_the_parser_has_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Located(ValueError):  # as Python 3.14's tomllib and tomli 2.1+ raise
+        def __init__(self) -> None:
+            super().__init__("Odd thing\n(at line 4, column 2)")
+            self.msg, self.lineno, self.colno = "Odd\nthing", 4, 2
+
+    def parse(text: str) -> dict[str, str]:
+        raise Located()
+
+    monkeypatch.setattr(cfg, "_parser", lambda: (parse, Located))
+    with pytest.raises(
+        ConfigError, match=r"^c\.toml: not valid TOML, line 4, column 2: Odd thing$"
+    ):
+        cfg.loads("x", where="c.toml")
+
+
+def test_config_errors_belong_to_the_one_error_tree() -> None:
+    assert issubclass(ConfigError, PymesyncError)
+    error = ConfigError("c.toml: bad")
+    assert error.message == str(error) == "c.toml: bad" and not error.transient
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    original = b'base_url = "https://x/v0"\n# caf\xe9\nusername = "alice"\n'
+    path.write_bytes(original)
+    with pytest.raises(ConfigError) as caught:
+        cfg.read_file(path)
+    assert str(caught.value) == (
+        f"cannot read the config file {path}: line 2 is not UTF-8 text (byte 0xe9);"
+        " save it as UTF-8"
+    )
+    assert path.read_bytes() == original
+
+
+def test_reading_never_imports_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('username = "alice"\n', encoding="utf-8")
+    code = (
+        "import sys; from pymesync import config as cfg; "
+        "print(sorted(m for m in ('tomllib', 'tomli', 'tomli_w') if m in sys.modules)); "
+        f"cfg.read_file(cfg.Path({str(tmp_path / 'missing.toml')!r})); "
+        "print(sorted(m for m in ('tomllib', 'tomli', 'tomli_w') if m in sys.modules)); "
+        f"cfg.read_file(cfg.Path({str(path)!r})); "
+        "print('tomli_w' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:3] == ["[]", "[]", "False"]
+
+
 def test_unwritable_place(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -102,45 +167,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
         cfg.read_file(path)
 
 
-# ---- the small reader (Python 3.10) against tomllib
-
-
-MINI_CASES = [
-    "",
-    "# just a comment\n\n",
-    'username = "alice"\n',
-    "username = 'lit\\eral'  # comment\n",
-    'a = "tab\\there \\"quoted\\" back\\\\slash \\u00e9 \\U0001F600"\n',
-    '  spaced   =   "x"   \n',
-    'a = "#not a comment"\n',
-]
-
-
-@needs_tomllib
-@pytest.mark.parametrize("text", MINI_CASES)
-def test_mini_reader_agrees_with_tomllib(text: str) -> None:
-    assert cfg._mini_loads(text) == tomllib.loads(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "username\n",
-        'username = "open\n',
-        "username = 'open\n",
-        "username = 3\n",
-        'a = "x"\na = "y"\n',
-        'a = "x" trailing\n',
-        'a = "bad \\q escape"\n',
-        'a = "\\u12"\n',
-        'a = "\\uD800"\n',
-        'a = "ctrl \x01"\n',
-        'bad key = "x"\n',
-    ],
-)
-def test_mini_reader_refuses_what_it_does_not_know(text: str) -> None:
-    with pytest.raises(ConfigError):
-        cfg._mini_loads(text)
+# ---- the writer
 
 
 values_strategy = st.dictionaries(
@@ -152,10 +179,50 @@ values_strategy = st.dictionaries(
 @given(values_strategy)
 def test_writer_output_reads_back_with_both_readers(values: dict[str, str]) -> None:
     text = cfg.dumps(values)
-    if tomllib is not None:
-        assert tomllib.loads(text) == values
-    assert cfg._mini_loads(text) == values
+    assert text.startswith("# pymesync configuration")
+    assert tomllib.loads(text) == values
+    assert tomli.loads(text) == values
     assert cfg.loads(text) == values
+
+
+def test_every_key_round_trips_through_the_file(tmp_path: Path, reader: str) -> None:
+    path = tmp_path / "config.toml"
+    values = {
+        "base_url": "https://ts.example.com/v0",
+        "username": "zoë",
+        "auth_type": "ldap",
+        "default_project": "gwm",
+        "default_activity": "dev",
+        "db": 'C:\\Users\\zoë\\"time" db\u0007.sqlite3',
+    }
+    assert set(values) == set(cfg.KEYS)
+    assert {k: cfg.normalise(k, v) for k, v in values.items()} == values
+    cfg.write_file(path, values)
+    assert cfg.read_file(path) == values
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == values
+    settings = cfg.resolve(path, cfg.read_file(path), {})
+    assert {k: (s.value, s.source) for k, s in settings.values.items()} == {
+        k: (v, "file") for k, v in values.items()
+    }
+
+
+def test_unknown_content_is_kept_and_comments_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '# my notes\nusername = "alice" # me\n"odd key" = "kept"\nbase-url = "typo"\n',
+        encoding="utf-8",
+    )
+    stored = cfg.read_file(path, check_keys=False)
+    cfg.write_file(path, {**stored, "default_project": "gwm"})
+    text = path.read_text(encoding="utf-8")
+    assert cfg.read_file(path, check_keys=False) == {
+        "username": "alice",
+        "default_project": "gwm",
+        "base-url": "typo",
+        "odd key": "kept",
+    }
+    assert "my notes" not in text and "# me" not in text
+    assert text.splitlines()[0].startswith("# pymesync configuration")
 
 
 def test_writer_refuses_lone_surrogates() -> None:
@@ -234,18 +301,3 @@ def test_bad_values_name_their_origin(tmp_path: Path) -> None:
         cfg.resolve(tmp_path / "c.toml", {}, {}, {"base_url": "nope"})
     with pytest.raises(ConfigError, match=r"c\.toml: base_url must be"):
         cfg.resolve(tmp_path / "c.toml", {"base_url": "nope"}, {})
-
-
-@needs_tomllib
-@given(
-    st.text(
-        alphabet=st.sampled_from(list("ab_= \t\"'#\\\nuU0123456789ADxe\r\x01\x7f\x85é")),
-        max_size=40,
-    )
-)
-def test_what_the_mini_reader_accepts_tomllib_reads_the_same(text: str) -> None:
-    try:
-        mine = cfg._mini_loads(text)
-    except ConfigError:
-        return
-    assert tomllib.loads(text) == mine
