@@ -1804,3 +1804,24 @@ def migrate(app: App, db: str | None) -> None:
     from pymesync.store import migrate as run_migrations
 
     click.echo(run_migrations(db or app.db()))
+
+
+@main.command()
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="PYMESYNC_DB",
+    help="The store to check (default: $PYMESYNC_DB, the db setting, or the user data dir).",
+)
+@pass_app
+def doctor(app: App, db: str | None) -> None:
+    """Check the whole local store for damage (reads every page of the file)."""
+    from pymesync.store import Store, resolve_path
+
+    path = resolve_path(db or app.db())
+    if not path.exists():
+        click.echo(f"There is no local store at {path} yet: nothing to check.")
+        return
+    with Store.open(path, quick_check=True, pooled=False) as store:
+        store.check()
+    click.echo(f"The local store {path} is sound (PRAGMA integrity_check: ok).")

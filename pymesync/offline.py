@@ -494,22 +494,16 @@ class OfflineBackend:
         if self._batch is not None:
             yield  # nested: the outer block writes everything
             return
-        from pymesync.store.codec import gc_paused
-
         self._batch, self._batch_projects, self._batch_new_ids = [], {}, set()
         queued = False
         try:
-            # Thousands of queued items stay alive until the block ends: the cyclic
-            # collector would walk them again and again (a fifth of the time). Reference
-            # counting still frees everything else made meanwhile.
-            with gc_paused():
-                yield
-                items, self._batch = self._batch, None
-                queued = bool(items)
-                if queued:
-                    self.store.enqueue_many(
-                        _handed_over(items), now=self.clock(), new_ids=self._batch_new_ids
-                    )
+            yield
+            items, self._batch = self._batch, None
+            queued = bool(items)
+            if queued:
+                self.store.enqueue_many(
+                    _handed_over(items), now=self.clock(), new_ids=self._batch_new_ids
+                )
         finally:
             self._batch, self._batch_projects, self._batch_new_ids = None, None, None
         current = token()

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from . import idmap
-from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
+from .codec import dump_json, format_utc, load_json, parse_utc
 from .records import ENTITIES, CacheObject, Entity, PutResult
 from .values import insert_rows
 
@@ -157,22 +157,21 @@ def _records(account: str, entity: Entity, rows: Iterable[Sequence[Any]]) -> lis
     records: list[CacheObject] = []
     append = records.append
     last_text, last_when = "", None
-    with gc_paused():
-        for key, payload, revision, deleted, fetched_at, local in rows:
-            if fetched_at != last_text or last_when is None:
-                last_text, last_when = fetched_at, parse_utc(fetched_at)
-            append(
-                CacheObject(
-                    account,
-                    entity,
-                    key,
-                    load_json(payload),
-                    revision,
-                    bool(deleted),
-                    last_when,
-                    bool(local),
-                )
+    for key, payload, revision, deleted, fetched_at, local in rows:
+        if fetched_at != last_text or last_when is None:
+            last_text, last_when = fetched_at, parse_utc(fetched_at)
+        append(
+            CacheObject(
+                account,
+                entity,
+                key,
+                load_json(payload),
+                revision,
+                bool(deleted),
+                last_when,
+                bool(local),
             )
+        )
     return records
 
 

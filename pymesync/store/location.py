@@ -266,14 +266,32 @@ def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, 
     return classify_schema(path, tables, rows)
 
 
-def check_integrity(path: Path, problems: list[str]) -> None:
+def check_integrity(path: Path, problems: list[str], pragma: str = "quick_check") -> None:
     """Raise :class:`CorruptDatabaseError` unless ``problems`` (the rows of ``PRAGMA
-    quick_check`` on ``path``) is ``["ok"]``."""
+    quick_check``, or of the ``pragma`` named, on ``path``) is ``["ok"]``."""
     if problems != ["ok"]:
         raise CorruptDatabaseError(
-            f"The database {path} is damaged (PRAGMA quick_check: "
+            f"The database {path} is damaged (PRAGMA {pragma}: "
             f"{'; '.join(problems[:5])}). pymesync left it untouched."
         )
+
+
+def wal_left_behind(path: Path) -> bool:
+    """Whether ``path``'s write-ahead log holds content (one ``stat``, no read).
+
+    When the last connection to a WAL database closes cleanly, SQLite checkpoints the
+    log into the file and deletes it; a ``-wal`` file with content at open means that a
+    process using the store ended without closing it (a crash, a kill, a power cut), or
+    that another process has the store open right now. Either way the store is checked
+    (``PRAGMA quick_check``) before it is used: the cost of a full read is paid only
+    then, not on every open. A ``-wal`` that cannot be examined counts as left behind.
+    """
+    try:
+        return os.stat(f"{path}-wal").st_size > 0
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
 
 
 def set_wal(path: Path) -> None:

@@ -30,6 +30,7 @@ from .location import (
     read_schema_revision,
     resolve_path,
     set_wal,
+    wal_left_behind,
 )
 
 if TYPE_CHECKING:
@@ -113,8 +114,14 @@ def _upgrade(path: Path, found: str | None) -> str:
     return f"Upgraded the pymesync database {path} from schema revision {found} to {SCHEMA_HEAD}."
 
 
-def ensure_schema(path: Path, *, quick_check: bool = True) -> str:
+def ensure_schema(path: Path, *, quick_check: bool | None = None) -> str:
     """Create or upgrade the database at ``path`` to the current schema.
+
+    ``quick_check`` (``PRAGMA quick_check``, a full read of the file) runs when True,
+    never when False, and by default (None) only where it is worth its cost: before a
+    migration, and when a write-ahead log was left behind (see
+    :func:`~pymesync.store.location.wal_left_behind`). Otherwise damage is found where
+    SQLite reads it, and reported as the same :class:`CorruptDatabaseError`.
 
     Returns a one-line description of what was done. Raises
     :class:`~pymesync.store.errors.StoreLocationError`,
@@ -122,10 +129,13 @@ def ensure_schema(path: Path, *, quick_check: bool = True) -> str:
     :class:`~pymesync.store.errors.SchemaTooNewError` without writing to the file.
     """
     prepare_location(path)
-    status, found = read_schema_revision(path, quick_check=quick_check)
+    check = wal_left_behind(path) if quick_check is None else quick_check
+    status, found = read_schema_revision(path, quick_check=check)
     if status == SchemaStatus.CURRENT:
         set_wal(path)
         return f"The pymesync database {path} is up to date (schema revision {SCHEMA_HEAD})."
+    if not check and quick_check is None and status != SchemaStatus.EMPTY:
+        read_schema_revision(path, quick_check=True)  # an upgrade reads a sound file only
     from sqlalchemy.exc import DBAPIError  # (an upgrade needs SQLAlchemy anyway)
 
     try:

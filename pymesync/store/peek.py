@@ -39,6 +39,7 @@ from .location import (
     resolve_path,
     schema_tables,
     schema_versions,
+    wal_left_behind,
 )
 from .records import STATES, QueueSummary
 
@@ -58,20 +59,12 @@ def _cannot_write(error: sqlite3.Error) -> bool:
     return "readonly" in text or "read-only" in text or "unable to open" in text
 
 
-def _no_wal_content(path: Path) -> bool:
-    try:
-        return os.stat(f"{path}-wal").st_size == 0
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
 def _snapshot(path: Path, *, immutable: bool) -> tuple[sqlite3.Connection | None, str | None]:
     """A read-only connection on ``path`` inside one read transaction, and the schema
     revision (``(None, None)``: no store yet). Checks the file as ``Store.open`` does
-    (``PRAGMA quick_check``, the schema); sqlite3 errors propagate, store errors are
-    raised, and the connection is closed unless returned."""
+    (the schema; ``PRAGMA quick_check`` only when a write-ahead log was left behind);
+    sqlite3 errors propagate, store errors are raised, and the connection is closed
+    unless returned."""
     flags = "mode=ro&immutable=1" if immutable else "mode=ro"
     try:
         conn = sqlite3.connect(
@@ -86,7 +79,8 @@ def _snapshot(path: Path, *, immutable: bool) -> tuple[sqlite3.Connection | None
     try:
         conn.execute("BEGIN")  # one snapshot, from the schema check to the last read
         tables = schema_tables(conn)
-        check_integrity(path, [str(row[0]) for row in conn.execute("PRAGMA quick_check")])
+        if wal_left_behind(path):
+            check_integrity(path, [str(r[0]) for r in conn.execute("PRAGMA quick_check")])
         versions = schema_versions(conn) if "alembic_version" in tables else []
         status, revision = classify_schema(path, tables, versions)
         if status == SchemaStatus.EMPTY:
@@ -144,7 +138,7 @@ class StorePeek:
             # locks). A -wal with content cannot be read without its -shm.
             if not _cannot_write(exc):
                 raise from_sqlite_error(exc, resolved) from exc
-            if not _no_wal_content(resolved):
+            if wal_left_behind(resolved):
                 raise StoreLocationError(
                     f"Cannot read the database {resolved}: its folder cannot be written "
                     f"and its write-ahead log {resolved.name}-wal holds changes SQLite "

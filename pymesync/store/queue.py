@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from . import cache, idmap
-from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
+from .codec import dump_json, format_utc, load_json, parse_utc
 from .errors import DuplicateOperationError, OperationStateError, UnknownOperationError
 from .records import (
     KINDS,
@@ -782,13 +782,12 @@ def enqueue_many(
     iterator = iter(items)
     pipeline = worth_a_thread() if PIPELINE is None else PIPELINE
     try:
-        with gc_paused():  # (the results pile up: the collector would walk them over and over)
-            while chunk := list(itertools.islice(iterator, _BATCH)):
-                batch.prefetch(chunk)
-                results += [batch.add(op, provisional) for op, provisional in chunk]
-                if pipeline and batch.writer is None and len(chunk) == _BATCH:
-                    batch.writer = Writer("pymesync-enqueue-many")  # more may follow
-                batch.flush()
+        while chunk := list(itertools.islice(iterator, _BATCH)):
+            batch.prefetch(chunk)
+            results += [batch.add(op, provisional) for op, provisional in chunk]
+            if pipeline and batch.writer is None and len(chunk) == _BATCH:
+                batch.writer = Writer("pymesync-enqueue-many")  # more may follow
+            batch.flush()
         batch.settle()
     except BaseException:
         # The writer's error came first (it would have been raised at its flush).
@@ -1228,8 +1227,7 @@ def operations(
     sql = f"SELECT {COLUMNS} FROM operations"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    with gc_paused():
-        return [to_record(row) for row in db.execute(sql + " ORDER BY id", params)]
+    return [to_record(row) for row in db.execute(sql + " ORDER BY id", params)]
 
 
 def counts(db: sqlite3.Connection, account: str) -> dict[str, int]:

@@ -6,7 +6,7 @@ so changing it changes nothing in the database.
 
 from __future__ import annotations
 
-import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -47,30 +47,9 @@ STATES: tuple[OpState, ...] = get_args(OpState)
 OUTCOMES: tuple[EnqueueOutcome, ...] = get_args(EnqueueOutcome)
 
 
-#: The RFC 4122 variant nibble (binary ``10xx``) for each hex digit drawn at random.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-#: Random bytes drawn ahead, as 32 hex digits each: one ``os.urandom`` call (a system
-#: call, the costliest part) serves 256 ids. Emptied in a forked child, so that parent
-#: and child never hand out the same ids.
-_DRAWN: list[str] = []
-_DRAW_BYTES = 4096
-
-if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
-    os.register_at_fork(after_in_child=_DRAWN.clear)
-
-
 def new_uuid4() -> str:
-    """A fresh random UUID4 as text, like ``str(uuid.uuid4())``: 122 bits from
-    ``os.urandom``, the version and variant bits set; a fifth of its cost (no ``UUID``
-    object, and one ``os.urandom`` call for 256 ids). Safe to call from any thread."""
-    while True:
-        try:
-            h = _DRAWN.pop()
-            break
-        except IndexError:
-            raw = os.urandom(_DRAW_BYTES).hex()
-            _DRAWN.extend([raw[i : i + 32] for i in range(0, len(raw), 32)])
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    """A fresh random UUID4 as text: ``str(uuid.uuid4())``."""
+    return str(uuid.uuid4())
 
 
 def new_op_id() -> str:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The encoders live in a SQLAlchemy-free module (the plain-SQL modules and the read-only
 # peek use them without SQLAlchemy); they are re-exported here as before.
-from .codec import dump_json, format_utc, gc_paused, load_json, parse_utc
+from .codec import dump_json, format_utc, load_json, parse_utc
 
 __all__ = [
     "ENTITY_NAMES",
@@ -53,7 +53,6 @@ __all__ = [
     "credentials_table",
     "dump_json",
     "format_utc",
-    "gc_paused",
     "id_map_table",
     "load_json",
     "metadata",

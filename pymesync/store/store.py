@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import cache, idmap, queue, state
 from .errors import StoreError, from_sqlite_error
-from .location import POOL_SIZE, connect_plain, resolve_path
+from .location import POOL_SIZE, check_integrity, connect_plain, resolve_path
 from .migrator import ensure_schema
 from .records import (
     CacheObject,
@@ -128,7 +128,7 @@ class Store:
         cls,
         path: str | os.PathLike[str] | None = None,
         *,
-        quick_check: bool = True,
+        quick_check: bool | None = None,
         pooled: bool = True,
     ) -> Store:
         """Open (creating and migrating as needed) the store at ``path``.
@@ -136,8 +136,14 @@ class Store:
         The path is ``path`` if given, else ``$PYMESYNC_DB``, else
         ``platformdirs.user_data_dir("pymesync")/pymesync.sqlite3``. A missing folder is
         created with mode 0700 and a missing file with mode 0600. When the schema is
-        already current, Alembic is not even imported. ``quick_check`` runs SQLite's
-        ``PRAGMA quick_check`` first (a full read of the file).
+        already current, Alembic is not even imported.
+
+        Opening does not read the whole file. SQLite's ``PRAGMA quick_check`` (a full
+        read) runs before a migration and when the file's write-ahead log was left
+        behind with content (a process ended without closing the store, or another one
+        has it open); ``quick_check=True`` runs it on every open, ``False`` never. Use
+        :meth:`check` for a thorough check on request. Damage found later, where SQLite
+        reads it, raises the same :class:`~pymesync.store.errors.CorruptDatabaseError`.
 
         ``pooled=False`` is for a short-lived process that makes a few transactions
         (one command-line write): each transaction opens its own ``sqlite3``
@@ -164,6 +170,15 @@ class Store:
     def path(self) -> Path:
         """The absolute path of the database file."""
         return self._path
+
+    def check(self) -> None:
+        """Check the whole file (SQLite's ``PRAGMA integrity_check``: every page, every
+        index against its table); a full read, for when it is asked for (``pymesync
+        doctor``). Raises :class:`~pymesync.store.errors.CorruptDatabaseError` when it
+        finds damage; changes nothing."""
+        with self._read() as db:
+            problems = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
+        check_integrity(self._path, problems, "integrity_check")
 
     def close(self) -> None:
         """Close every connection. The store cannot be used afterwards."""

@@ -189,6 +189,7 @@ def test_help_lists_every_command(run: Run) -> None:
     for name in (
         "login", "logout", "log", "times", "edit", "rm", "projects", "activities", "users",
         "status", "sync", "daemon", "failed", "config", "demo", "emulator", "migrate",
+        "doctor",
     ):  # fmt: skip
         assert f"  {name} " in result.stdout or f"  {name}\n" in result.stdout, name
 

@@ -285,6 +285,28 @@ def test_status_refuses_a_damaged_store_as_the_other_commands_do(
     assert print_of(db) == before
 
 
+def test_doctor_reads_the_whole_store(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "data" / "store.sqlite3"
+    settings_env(monkeypatch, db)
+    done = run("doctor")
+    assert done.exit_code == 0 and "no local store" in done.stdout and not db.exists()
+    queue_three(db)
+    done = run("doctor")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == f"The local store {db} is sound (PRAGMA integrity_check: ok).\n"
+    # Damage on a page that opening the store never reads: doctor finds it.
+    page_size = sqlite3.connect(db).execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[len(data) - page_size : len(data) - page_size + 64] = b"\xa5" * 64
+    db.write_bytes(bytes(data))
+    before = print_of(db)
+    message = one_error_line(run("doctor"), 1)
+    assert message.startswith(f"local store: The database {db} is damaged"), message
+    assert print_of(db) == before
+
+
 def empty_versions(db: Path) -> None:
     queue_three(db)
     conn = sqlite3.connect(db)

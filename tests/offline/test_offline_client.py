@@ -406,7 +406,7 @@ def test_batch_gc_and_accounts(emu: Any) -> None:
     ts = client(emu, mode="queue")
     alice = ts._offline.account(ts.token)  # type: ignore[union-attr]
     with ts.batch():
-        assert not gc.isenabled()  # held while the items pile up
+        assert gc.isenabled()  # a library never switches the collector off
         made = ts.create_time(a_time(notes="in a batch"))
         other = client(emu, user="bob", mode="queue")
         ts.token, bob_token = other.token, ts.token

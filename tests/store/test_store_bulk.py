@@ -176,6 +176,24 @@ def test_enqueue_many_one_transaction_streamed(store: Store) -> None:
     assert store.enqueue_many([], now=T0) == []
 
 
+def test_bulk_paths_leave_the_garbage_collector_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library never changes process-wide state: the cyclic collector of the host
+    application stays as it is through bulk writes and bulk reads."""
+    import gc
+
+    def refused() -> None:
+        raise AssertionError("the store switched the garbage collector off")
+
+    monkeypatch.setattr(gc, "disable", refused)
+    items, new_ids = fresh_creates(1000)
+    assert len(store.enqueue_many(items, now=T0, new_ids=new_ids)) == 1000
+    assert len(store.operations(ACCOUNT)) == 1000
+    assert len(store.query_times(ACCOUNT)) == 1000
+    assert gc.isenabled()
+
+
 def test_enqueue_many_ids_follow_the_queue_counter(store: Store) -> None:
     first = store.enqueue(op("update", "a", {"x": 1}), now=T0).operation
     last = store.enqueue(op("update", "b", {"x": 1}), now=T0).operation
@@ -425,7 +443,7 @@ def test_appended_records_equal_records_made_the_usual_way(store: Store) -> None
 
 
 def test_new_uuid4_is_a_uuid4() -> None:
-    made = [new_uuid4() for _ in range(3000)]  # several refills of the drawn bytes
+    made = [new_uuid4() for _ in range(3000)]
     assert len(set(made)) == len(made)
     for text in made:
         parsed = uuid.UUID(text)
@@ -435,7 +453,7 @@ def test_new_uuid4_is_a_uuid4() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_new_uuid4_differs_in_a_forked_child() -> None:
-    new_uuid4()  # bytes drawn ahead in the parent
+    new_uuid4()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (the child)

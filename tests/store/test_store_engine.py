@@ -296,6 +296,65 @@ def test_damaged_database_is_refused_untouched(db_path: Path) -> None:
     assert digest(db_path) == before
 
 
+def _scribble_last_page(path: Path) -> None:
+    """Damage the file's last page (a page of the cache, never read by opening)."""
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(path.read_bytes())
+    start = len(data) - page_size
+    data[start : start + 64] = b"\xa5" * 64
+    path.write_bytes(bytes(data))
+
+
+def test_open_does_not_read_the_whole_file_damage_is_found_where_read(db_path: Path) -> None:
+    """Opening a current, cleanly closed store checks no more than the schema; damage
+    elsewhere is the same one-line error where SQLite reads it, and ``check`` finds it."""
+    with Store.open(db_path) as store:
+        store.put_objects(ACCOUNT, "time", [{"uuid": f"u{i}", "n": "n" * 200} for i in range(200)])
+    assert not Path(f"{db_path}-wal").exists()  # a clean close leaves no log behind
+    _scribble_last_page(db_path)
+    with Store.open(db_path) as store:
+        with pytest.raises(CorruptDatabaseError, match=f"^The database {db_path} is damaged"):
+            store.query_times(ACCOUNT)
+        with pytest.raises(CorruptDatabaseError, match=f"^The database {db_path} is damaged"):
+            store.check()
+    with pytest.raises(CorruptDatabaseError, match=f"^The database {db_path} is damaged"):
+        Store.open(db_path, quick_check=True)
+
+
+def test_a_log_left_behind_makes_open_check_the_file(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymesync.store import location
+
+    with Store.open(db_path) as store:
+        store.check()  # a sound file passes
+    checks: list[bool] = []
+    inspect = location._inspect
+
+    def spy(path: Path, *, read_only: bool, quick_check: bool) -> object:
+        checks.append(quick_check)
+        return inspect(path, read_only=read_only, quick_check=quick_check)
+
+    monkeypatch.setattr(location, "_inspect", spy)
+    Store.open(db_path).close()
+    assert checks == [False]
+    # A process that wrote and ended without closing its store leaves its log behind.
+    code = (
+        "import os, sys\n"
+        "from pymesync.store import Store\n"
+        "store = Store.open(sys.argv[1])\n"
+        f"store.put_objects({ACCOUNT!r}, 'time', [{{'uuid': 'x'}}])\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db_path)], check=True, timeout=60)
+    assert Path(f"{db_path}-wal").stat().st_size > 0
+    checks.clear()
+    Store.open(db_path).close()
+    assert checks == [True]
+
+
 def test_truncated_database_is_refused_untouched(db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.put_objects(ACCOUNT, "time", [{"uuid": f"u{i}", "n": "x" * 500} for i in range(100)])

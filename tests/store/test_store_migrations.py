@@ -175,6 +175,30 @@ def _schema(path: Path) -> dict[str, str]:
         conn.close()
 
 
+def test_an_upgrade_checks_the_whole_file_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a current store reads no more than the schema, but before an upgrade
+    rewrites tables the whole file is checked (``PRAGMA quick_check``)."""
+    from pymesync.store import location
+
+    checks: list[bool] = []
+    inspect = location._inspect
+
+    def spy(path: Path, *, read_only: bool, quick_check: bool) -> object:
+        checks.append(quick_check)
+        return inspect(path, read_only=read_only, quick_check=quick_check)
+
+    monkeypatch.setattr(location, "_inspect", spy)
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(DATA / "store_v0001.sqlite3", path)
+    Store.open(path).close()
+    assert checks[:2] == [False, True]  # the revision read, then the check, then upgrade
+    checks.clear()
+    Store.open(path).close()
+    assert checks == [False]  # current now: no full read
+
+
 def test_v0001_sample_upgrade_rebuilds_tables_keeping_ids(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     shutil.copyfile(DATA / "store_v0001.sqlite3", path)
