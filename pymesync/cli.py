@@ -1791,13 +1791,18 @@ def emulator(port: int, seed_data: bool, db: str | None, prefix: str) -> None:
     serve(port=port, seed_data=seed_data, db=db, prefix=prefix)
 
 
+def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--db FILE`` option of the commands that work on the store itself."""
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False),
+        envvar="PYMESYNC_DB",
+        help=f"The store to {what} (default: $PYMESYNC_DB, the db setting, or the user data dir).",
+    )
+
+
 @main.command()
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    envvar="PYMESYNC_DB",
-    help="The store to migrate (default: $PYMESYNC_DB, the db setting, or the user data dir).",
-)
+@store_option("migrate")
 @pass_app
 def migrate(app: App, db: str | None) -> None:
     """Create the local store or bring its schema up to date."""
@@ -1807,12 +1812,7 @@ def migrate(app: App, db: str | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    envvar="PYMESYNC_DB",
-    help="The store to check (default: $PYMESYNC_DB, the db setting, or the user data dir).",
-)
+@store_option("check")
 @pass_app
 def doctor(app: App, db: str | None) -> None:
     """Check the whole local store for damage (reads every page of the file)."""
