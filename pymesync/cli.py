@@ -509,8 +509,10 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
         phrase, colour = outcome_phrase(app, ts, state)
     app.out(tables.paint(phrase, colour, app.out_colour))
     if state in ("failed", "conflict"):
+        reason = failure(ts, uuid, state)
         raise CliError(
-            f"the server refused it{_refusal(ts, uuid)}; it is kept as {state}: fix it with "
+            f"the server refused it{f' ({reason})' if reason else ''}; it is kept as {state}:"
+            " fix it with "
             f"`pymesync edit {short(uuid)}` or remove it with `pymesync rm {short(uuid)}`",
             EXIT_FAILED,
         )
@@ -544,13 +546,13 @@ def _not_sent(ts: TimeSync, report: SyncReport | None) -> str:
     return f"not sent ({why}): stays queued, will sync later"
 
 
-def _refusal(ts: TimeSync, uuid: str) -> str:
-    """`` (<why>)`` for the failed operation of time ``uuid`` (empty if there is none)."""
+def failure(ts: TimeSync, uuid: str, state: str) -> str | None:
+    """Why the time ``uuid`` is ``state`` (failed, or in conflict): the error of its
+    first operation in that state, or None."""
     for op in ts.sync_status("time", uuid).get("operations") or []:
-        error = op.get("last_error") if op.get("state") in ("failed", "conflict") else None
-        if isinstance(error, dict) and error.get("message"):
-            return f" ({error['message']})"
-    return ""
+        if isinstance(op, dict) and op.get("state") == state:
+            return _op_error(op) or None
+    return None
 
 
 #: The longest entry ``log`` and ``edit`` take without ``--allow-long`` (the library
@@ -1045,10 +1047,9 @@ def refusals(ts: TimeSync, states: dict[str, str]) -> dict[str, str]:
     for uuid, state in states.items():
         if state not in ("failed", "conflict"):
             continue
-        ops = ts.sync_status("time", uuid).get("operations") or []
-        stuck = [op for op in ops if isinstance(op, dict) and op.get("state") == state]
-        if stuck:
-            reason = " ".join(_op_error(stuck[0]).split())
+        found = failure(ts, uuid, state)
+        if found:
+            reason = " ".join(found.split())
             reasons[uuid] = reason if len(reason) <= 100 else reason[:99] + "…"
     return reasons
 
@@ -1822,6 +1823,6 @@ def doctor(app: App, db: str | None) -> None:
     if not path.exists():
         click.echo(f"There is no local store at {path} yet: nothing to check.")
         return
-    with Store.open(path, quick_check=True, pooled=False) as store:
-        store.check()
+    with Store.open(path, quick_check=False, pooled=False) as store:
+        store.check()  # (integrity_check: quick_check's checks and more, one read)
     click.echo(f"The local store {path} is sound (PRAGMA integrity_check: ok).")

@@ -451,9 +451,8 @@ class TimeSync:
         """
 
         def call() -> Any:
-            if entity not in validation.FIELDS:
-                raise ValidationError(f"unknown entity: {entity}")
-            name = validation.validate_identifier(entity, ident)  # type: ignore[arg-type]
+            kind = validation.validate_entity(entity)
+            name = validation.validate_identifier(kind, ident)
             token = self._auth()
             if self._offline is None:
                 return {
@@ -463,7 +462,7 @@ class TimeSync:
                     "state": "unknown",
                     "operations": [],
                 }
-            return self._offline.status_of(entity, name, token)  # type: ignore[arg-type]
+            return self._offline.status_of(kind, name, token)
 
         return self._one(call)
 
@@ -474,12 +473,11 @@ class TimeSync:
         mode and ``direct`` mode."""
 
         def call() -> Any:
-            if entity not in validation.FIELDS:
-                raise ValidationError(f"unknown entity: {entity}")
-            names = [validation.validate_identifier(entity, i) for i in ids]  # type: ignore[arg-type]
+            kind = validation.validate_entity(entity)
+            names = [validation.validate_identifier(kind, i) for i in ids]
             if self._offline is None:
                 return dict.fromkeys(names, "unknown")
-            return self._offline.sync_states(entity, names, self._auth())  # type: ignore[arg-type]
+            return self._offline.sync_states(kind, names, self._auth())
 
         return self._one(call)
 
@@ -491,14 +489,13 @@ class TimeSync:
         "give more characters"). Empty in test mode and ``direct`` mode."""
 
         def call() -> Any:
-            if entity not in validation.FIELDS:
-                raise ValidationError(f"unknown entity: {entity}")
+            kind = validation.validate_entity(entity)
             if not isinstance(prefix, str) or not prefix:
                 raise ValidationError("invalid prefix: must be a non-empty string")
             validation.check_text(prefix, "invalid prefix")
             if self._offline is None:
                 return {}
-            return self._offline.ids_starting(entity, prefix, self._auth())  # type: ignore[arg-type]
+            return self._offline.ids_starting(kind, prefix, self._auth())
 
         return self._one(call)
 
@@ -509,15 +506,10 @@ class TimeSync:
         mode and ``direct`` mode."""
 
         def call() -> Any:
-            if entity not in validation.FIELDS:
-                raise ValidationError(f"unknown entity: {entity}")
+            kind = validation.validate_entity(entity)
             if self._offline is None:
                 return {}
-            return self._offline.local_ids(
-                entity,  # type: ignore[arg-type]
-                [str(i) for i in ids],
-                self._auth(),
-            )
+            return self._offline.local_ids(kind, [str(i) for i in ids], self._auth())
 
         return self._one(call)
 

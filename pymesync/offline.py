@@ -698,10 +698,14 @@ class OfflineBackend:
         """Times from the local cache only (pending changes applied), never the server;
         ``last_read`` says how old the cache is."""
         account = self.account(token)
-        answer = cached.times(self.store, account, query, provisional.today_utc(self.clock()))
-        fetched = self._fetched_at(account, "time")
-        age = None if fetched is None else (self.clock() - fetched).total_seconds()
-        self.last_read = ReadInfo("cache", fetched, age)
+        today = provisional.today_utc(self.clock())
+        answer: list[dict[str, Any]] = self._from_cache(
+            account,
+            "time",
+            lambda: cached.times(self.store, account, query, today),
+            None,
+            self._fetched_at(account, "time"),
+        )
         return answer
 
     def ids_starting(self, entity: Entity, prefix: str, token: str) -> dict[str, str]:

@@ -80,6 +80,13 @@ MAX_DEPTH = 32
 _BCRYPT_HASH = re.compile(r"\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}")
 
 
+def validate_entity(entity: object) -> Entity:
+    """``entity`` when it names one of the four kinds of object, else ValidationError."""
+    if not isinstance(entity, str) or entity not in FIELDS:
+        raise ValidationError(f"unknown entity: {entity}")
+    return cast(Entity, entity)
+
+
 def require_token(authenticated: bool) -> None:
     """Raise the old "Not authenticated" error when there is no token."""
     if not authenticated:
