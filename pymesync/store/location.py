@@ -47,7 +47,7 @@ __all__ = [
 
 #: Every schema revision of ``migrations/versions``, oldest first (a test checks them
 #: against the scripts).
-SCHEMA_REVISIONS = ("0001", "0002")
+SCHEMA_REVISIONS = ("0001", "0002", "0003")
 #: The newest schema revision this code knows (the head of ``migrations/versions``).
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 #: Environment variable that overrides the default database path.

@@ -49,7 +49,7 @@ __all__ = ["READABLE_REVISIONS", "StorePeek"]
 #: ``credentials`` tables have the columns :func:`~pymesync.store.queue.summary` and
 #: :mod:`~pymesync.store.state` read (every revision so far). A migration that changes
 #: those tables must leave the older revisions out of this set.
-READABLE_REVISIONS = frozenset({"0001", "0002"})
+READABLE_REVISIONS = frozenset({"0001", "0002", "0003"})
 
 _T = TypeVar("_T")
 

@@ -44,9 +44,11 @@ __all__ = [
     "CacheTagRow",
     "CredentialRow",
     "IdMapRow",
+    "ImportKeyRow",
     "JSONText",
     "OperationRow",
     "SyncStateRow",
+    "TimerRow",
     "UTCDateTime",
     "cache_table",
     "cache_tags_table",
@@ -54,12 +56,14 @@ __all__ = [
     "dump_json",
     "format_utc",
     "id_map_table",
+    "import_keys_table",
     "load_json",
     "metadata",
     "one_of",
     "operations_table",
     "parse_utc",
     "sync_state_table",
+    "timers_table",
 ]
 
 #: Constraint names are fixed so that later (batch) migrations can refer to them.
@@ -268,6 +272,36 @@ class SyncStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class TimerRow(Base):
+    """A timer of an account: the ``running`` one (at most one) and the ``last`` one
+    stopped or cancelled (what a restart starts again)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (CheckConstraint(one_of("slot", ("running", "last")), name="slot"),)
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    project: Mapped[str] = mapped_column(Text)
+    activities: Mapped[Any] = mapped_column(JSONText)
+    notes: Mapped[str | None] = mapped_column(Text)
+    issue_uri: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportKeyRow(Base):
+    """The stable key of an imported record and the local id of the time it became
+    (importing the same record again creates nothing)."""
+
+    __tablename__ = "import_keys"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    import_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    local_id: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 #: The Core tables behind the models, for bulk statements.
 operations_table = cast(Table, OperationRow.__table__)
 cache_table = cast(Table, CacheRow.__table__)
@@ -275,3 +309,5 @@ cache_tags_table = cast(Table, CacheTagRow.__table__)
 id_map_table = cast(Table, IdMapRow.__table__)
 credentials_table = cast(Table, CredentialRow.__table__)
 sync_state_table = cast(Table, SyncStateRow.__table__)
+timers_table = cast(Table, TimerRow.__table__)
+import_keys_table = cast(Table, ImportKeyRow.__table__)

@@ -314,3 +314,30 @@ def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     for version in (REPO / "migrations" / "versions").glob("*.py"):
         assert base + "versions/" + version.name in names
     assert "pymesync/store/__init__.py" in names
+
+
+def test_0003_adds_timers_and_import_keys_to_a_0002_store(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    shutil.copyfile(DATA / "store_v0002.sqlite3", path)
+    before = sqlite3.connect(path)
+    counts = {
+        name: before.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        for name in ("operations", "cache", "cache_tags", "id_map")
+    }
+    before.close()
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        for name, count in counts.items():
+            assert conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == count
+        pk = {
+            table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[5]]
+            for table in ("timers", "import_keys")
+        }
+        assert pk == {"timers": ["account", "slot"], "import_keys": ["account", "import_key"]}
+        with pytest.raises(sqlite3.IntegrityError):  # only "running" and "last"
+            conn.execute(
+                "INSERT INTO timers VALUES ('a', 'paused', 'p', '[]', NULL, NULL, 'x', 'x')"
+            )
+    finally:
+        conn.close()
