@@ -37,6 +37,7 @@ from pymesync.cli.app import (
 )
 from pymesync.cli.ids import resolve_prefix
 from pymesync.cli.outcome import PUSH_BUDGET
+from pymesync.cli.params import GrammarError
 from pymesync.errors import PymesyncError
 
 __all__ = [
@@ -76,6 +77,8 @@ class MainGroup(click.Group):
         """Run the subcommand, translating errors to :class:`CliError`."""
         try:
             return super().invoke(ctx)
+        except GrammarError as error:  # (a duration or day: the grammar's own line)
+            raise CliError(error.message) from None
         except click.UsageError as error:
             raise _one_line(error) from None
         except (cfg.ConfigError, durations.DurationError) as error:

@@ -13,6 +13,7 @@ from pymesync import config as cfg
 from pymesync import durations
 from pymesync.cli.app import App
 from pymesync.cli.entries import do_log
+from pymesync.cli.params import Duration
 from pymesync.cli.queue import do_sync, show_status
 from pymesync.cli.reads import show_projects, show_times
 from pymesync.cli.settings import do_login
@@ -86,11 +87,12 @@ def _demo_script(app: App, emu: Any) -> None:
     for duration, project, acts, notes, day in entries:
         flags = " ".join(f"-a {a}" for a in acts)
         step(f'pymesync log {duration} -p {project} {flags} -n "{notes}" --date {day}')
-        local.append(do_log(app, duration, project=project, activities=acts, notes=notes, day=day))
+        amount, date = Duration.parse(duration), durations.parse_day(day)
+        local.append(do_log(app, amount, project=project, activities=acts, notes=notes, day=date))
     step("pymesync status")
     show_status(app)
     step(f"pymesync times --from {today - dt.timedelta(days=1)}")
-    show_times(app, start=(today - dt.timedelta(days=1)).isoformat())
+    show_times(app, start=today - dt.timedelta(days=1))
     say("The server comes back.")
     emu.clear_faults()
     if app.err_colour:
@@ -99,7 +101,7 @@ def _demo_script(app: App, emu: Any) -> None:
     do_sync(app, bar_threshold=0)
     emu.clear_faults()
     step(f"pymesync times --from {today - dt.timedelta(days=1)}")
-    show_times(app, start=(today - dt.timedelta(days=1)).isoformat())
+    show_times(app, start=today - dt.timedelta(days=1))
     say("The local uuids handed out offline now point at the server's:")
     ts = app.logged_in()
     for uuid in local:

@@ -13,7 +13,7 @@ from pymesync import durations
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import resolve_time
 from pymesync.cli.outcome import finish_write, saved, state_of
-from pymesync.cli.output import parse_day
+from pymesync.cli.params import DAY, DURATION, Duration, joined
 
 if TYPE_CHECKING:
     from pymesync.client import TimeSync
@@ -106,18 +106,18 @@ def _text(value: str | None, what: str) -> str | None:
 
 def do_log(
     app: App,
-    duration: str,
+    duration: Duration,
     *,
     project: str | None = None,
     activities: Sequence[str] = (),
     notes: str | None = None,
     issue: str | None = None,
-    day: str | None = None,
+    day: dt.date | None = None,
     allow_long: bool = False,
 ) -> str:
     """Create one time entry (queued, pushed when possible); returns its uuid."""
-    seconds = durations.parse_duration(duration)
-    app.out(durations.explain(duration, seconds))
+    seconds = duration.seconds
+    app.out(duration.explain())
     slug = project or app.settings.get("default_project")
     if not slug:
         raise CliError(
@@ -125,7 +125,7 @@ def do_log(
         )
     default = app.settings.get("default_activity")
     chosen = list(activities) or ([default] if default else [])
-    date_worked = parse_day(day or "today")
+    date_worked = (day or durations.local_today()).isoformat()
     check_entry(seconds, date_worked, allow_long)
     ts = app.client()
     check_known(app, ts, slug, chosen, need_activity=True)
@@ -154,7 +154,7 @@ def do_log(
 
 
 @click.command("log")
-@click.argument("duration", nargs=-1, required=True, metavar="DURATION")
+@click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
 @click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
 @click.option(
     "--activity",
@@ -166,17 +166,19 @@ def do_log(
 )
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
-@click.option("--date", "-d", "day", metavar="DAY", help="YYYY-MM-DD, today (default), yesterday.")
+@click.option(
+    "--date", "-d", "day", type=DAY, metavar="DAY", help="YYYY-MM-DD, today (default), yesterday."
+)
 @click.option("--allow-long", is_flag=True, help="Take an entry longer than 24 hours.")
 @pass_app
 def log_command(
     app: App,
-    duration: tuple[str, ...],
+    duration: Duration,
     project: str | None,
     activities: tuple[str, ...],
     notes: str | None,
     issue: str | None,
-    day: str | None,
+    day: dt.date | None,
     allow_long: bool,
 ) -> None:
     """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
@@ -186,7 +188,7 @@ def log_command(
     """
     do_log(
         app,
-        " ".join(duration),
+        duration,
         project=project,
         activities=activities,
         notes=notes,
@@ -198,25 +200,29 @@ def log_command(
 
 @click.command()
 @click.argument("uuid")
-@click.option("--duration", metavar="DURATION", help="New duration (1h30m, 90m, ...).")
+@click.option(
+    "--duration", type=DURATION, metavar="DURATION", help="New duration (1h30m, 90m, ...)."
+)
 @click.option("--project", "-p", metavar="SLUG", help="New project.")
 @click.option(
     "--activity", "-a", "activities", multiple=True, metavar="SLUG", help="New activities."
 )
 @click.option("--notes", "-n", metavar="TEXT", help="New notes.")
 @click.option("--issue", metavar="URI", help="New issue URI.")
-@click.option("--date", "-d", "day", metavar="DAY", help="New date: YYYY-MM-DD, today, ...")
+@click.option(
+    "--date", "-d", "day", type=DAY, metavar="DAY", help="New date: YYYY-MM-DD, today, ..."
+)
 @click.option("--allow-long", is_flag=True, help="Take a duration longer than 24 hours.")
 @pass_app
 def edit(
     app: App,
     uuid: str,
-    duration: str | None,
+    duration: Duration | None,
     project: str | None,
     activities: tuple[str, ...],
     notes: str | None,
     issue: str | None,
-    day: str | None,
+    day: dt.date | None,
     allow_long: bool,
 ) -> None:
     """Change a time entry.
@@ -225,9 +231,8 @@ def edit(
     """
     changes: dict[str, Any] = {}
     if duration is not None:
-        seconds = durations.parse_duration(duration)
-        app.out(durations.explain(duration, seconds))
-        changes["duration"] = seconds
+        app.out(duration.explain())
+        changes["duration"] = duration.seconds
     if project is not None:
         changes["project"] = project
     if activities:
@@ -237,7 +242,7 @@ def edit(
     if _text(issue, "--issue") is not None:
         changes["issue_uri"] = issue
     if day is not None:
-        changes["date_worked"] = parse_day(day)
+        changes["date_worked"] = day.isoformat()
     if not changes:
         raise CliError(
             "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pymesync import durations
 from pymesync.cli.app import App
 
 if TYPE_CHECKING:
     from pymesync.client import TimeSync
+
+#: A command function (what an option decorator takes and gives back).
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def emit_json(value: Any) -> None:
@@ -95,6 +98,12 @@ def read_info(ts: TimeSync) -> dict[str, Any]:
     return {"source": "server", "fetched_at": None, "age": None} if read is None else read.as_dict()
 
 
-def parse_day(text: str | None) -> str | None:
-    """A ``--date``/``--from``/``--to`` value as ``YYYY-MM-DD`` (None stays None)."""
-    return None if text is None else durations.parse_day(text).isoformat()
+def json_option(help: str = "JSON instead of a table.") -> Callable[[F], F]:
+    """The ``--json`` flag of a command (passed as ``as_json``); ``help`` says what the
+    JSON stands in for."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def count_queued(status: Mapping[str, Any]) -> int:
+    """How many operations of a queue ``status`` wait to be sent (pending or in flight)."""
+    return int(status.get("pending", 0)) + int(status.get("inflight", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,12 +13,21 @@ from pymesync import tables
 from pymesync.cli.app import EXIT_FAILED, EXIT_LOGIN, EXIT_OFFLINE, App, CliError, pass_app
 from pymesync.cli.ids import resolve_op, short
 from pymesync.cli.outcome import op_error
-from pymesync.cli.output import ago, emit_json, in_, local_time, parse_when
+from pymesync.cli.output import (
+    ago,
+    count_queued,
+    emit_json,
+    in_,
+    json_option,
+    local_time,
+    parse_when,
+)
 from pymesync.errors import (
     PymesyncError,
 )
 
 if TYPE_CHECKING:
+    from pymesync.client import TimeSync
     from pymesync.sync import OpResult, SyncReport
 
 
@@ -81,7 +90,7 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
         emit_json(data)
         return data
     account = data.get("account") or {}
-    waiting = int(data.get("pending", 0)) + int(data.get("inflight", 0))
+    waiting = count_queued(data)
     if not data["logged_in"] and waiting:
         login_line, login_colour = (
             f"not logged in: waiting for login ({waiting} queued); run `pymesync login`",
@@ -142,7 +151,7 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@json_option("JSON instead of text.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """What is queued, failed or waiting; the login state."""
@@ -185,7 +194,7 @@ def do_sync(
     distinct problem is printed once, with how many operations it hit."""
     ts = app.logged_in(pooled=True)
     before = ts.status()
-    todo = int(before.get("pending", 0)) + int(before.get("inflight", 0))
+    todo = count_queued(before)
     use_bar = not as_json and todo > bar_threshold and tables.is_terminal(sys.stderr)
     colours = {"synced": "green", "deferred": "yellow", "needs_login": "yellow", "failed": "red"}
 
@@ -210,7 +219,7 @@ def do_sync(
     if as_json:
         emit_json({**report.as_dict(), "status": after})
     else:
-        left = int(after.get("pending", 0)) + int(after.get("inflight", 0))
+        left = count_queued(after)
         summary = f"synced {report.synced} operation(s)"
         if report.failed:
             summary += f", {report.failed} failed"
@@ -255,7 +264,7 @@ def do_sync(
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@json_option("The report as JSON.")
 @click.option(
     "--budget",
     type=click.FloatRange(min=0.1),
@@ -317,7 +326,7 @@ def failed() -> None:
 
 
 @failed.command("list")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def failed_list(app: App, as_json: bool) -> None:
     """List failed operations, oldest first."""
@@ -357,6 +366,15 @@ def failed_list(app: App, as_json: bool) -> None:
     )
 
 
+def on_failed(
+    app: App, op_id: str, act: Callable[[TimeSync, str], dict[str, Any]]
+) -> dict[str, Any]:
+    """``act`` on the failed operation that ``op_id`` (an id or a unique prefix) names;
+    what ``act`` returns (the operation)."""
+    ts = app.client()
+    return act(ts, resolve_op(ts, op_id))
+
+
 @failed.command("retry")
 @click.argument("op_id")
 @pass_app
@@ -365,8 +383,7 @@ def failed_retry(app: App, op_id: str) -> None:
 
     OP_ID is the id or a unique prefix.
     """
-    ts = app.client()
-    op = ts.retry(resolve_op(ts, op_id))
+    op = on_failed(app, op_id, lambda ts, ident: ts.retry(ident))
     app.out(f"{op['op_id']} ({op['kind']} {op['entity']}) will be sent at the next `pymesync sync`")
 
 
@@ -378,7 +395,6 @@ def failed_discard(app: App, op_id: str) -> None:
 
     OP_ID is the id or a unique prefix.
     """
-    ts = app.client()
-    op = ts.discard(resolve_op(ts, op_id))
+    op = on_failed(app, op_id, lambda ts, ident: ts.discard(ident))
     extra = " and the later changes to that object" if op.get("kind") == "create" else ""
     app.out(f"discarded {op['op_id']} ({op['kind']} {op['entity']}){extra}")

@@ -13,7 +13,8 @@ from pymesync import durations, tables
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import short
 from pymesync.cli.outcome import failure
-from pymesync.cli.output import emit_json, first_slug, parse_day, read_info, read_note
+from pymesync.cli.output import emit_json, first_slug, json_option, read_info, read_note
+from pymesync.cli.params import DAY
 from pymesync.errors import (
     TokenRejectedError,
 )
@@ -48,8 +49,8 @@ def show_times(
     all_users: bool = False,
     projects: Sequence[str] = (),
     activities: Sequence[str] = (),
-    start: str | None = None,
-    end: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
     deleted: bool = False,
     as_json: bool = False,
 ) -> None:
@@ -62,9 +63,9 @@ def show_times(
         query["project"] = list(projects)
     if activities:
         query["activity"] = list(activities)
-    first = parse_day(start) or ""
+    first = start.isoformat() if start else ""
     if end:
-        query["end"] = parse_day(end)
+        query["end"] = end.isoformat()
     if start and end and first > query["end"]:
         raise CliError(f"--from {first} is after --to {query['end']}: nothing could match")
     if first:  # (a local date may be "in the future" for the server: see query_start)
@@ -176,10 +177,12 @@ def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]
 @click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
 @click.option("--project", "-p", "projects", multiple=True, metavar="SLUG", help="Project.")
 @click.option("--activity", "-a", "activities", multiple=True, metavar="SLUG", help="Activity.")
-@click.option("--from", "start", metavar="DAY", help="First day (YYYY-MM-DD, today, yesterday).")
-@click.option("--to", "end", metavar="DAY", help="Last day (inclusive).")
+@click.option(
+    "--from", "start", type=DAY, metavar="DAY", help="First day (YYYY-MM-DD, today, yesterday)."
+)
+@click.option("--to", "end", type=DAY, metavar="DAY", help="Last day (inclusive).")
 @click.option("--deleted", is_flag=True, help="Include deleted entries.")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def times(
     app: App,
@@ -187,8 +190,8 @@ def times(
     all_users: bool,
     projects: tuple[str, ...],
     activities: tuple[str, ...],
-    start: str | None,
-    end: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
     deleted: bool,
     as_json: bool,
 ) -> None:
@@ -254,7 +257,7 @@ def show_projects(app: App, as_json: bool = False) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def projects(app: App, as_json: bool) -> None:
     """The projects you can see."""
@@ -262,7 +265,7 @@ def projects(app: App, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def activities(app: App, as_json: bool) -> None:
     """The activities."""
@@ -290,7 +293,7 @@ def _user_row(user: dict[str, Any]) -> list[str]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def users(app: App, as_json: bool) -> None:
     """The users."""

@@ -12,7 +12,7 @@ import click
 from pymesync import config as cfg
 from pymesync import tables
 from pymesync.cli.app import App, CliError, pass_app
-from pymesync.cli.output import emit_json
+from pymesync.cli.output import count_queued, emit_json, json_option
 from pymesync.errors import (
     PymesyncError,
 )
@@ -43,7 +43,7 @@ def do_login(app: App, username: str, password: str) -> None:
         except PymesyncError:
             break
     waiting = ts.status()
-    queued = int(waiting.get("pending", 0)) + int(waiting.get("inflight", 0))
+    queued = count_queued(waiting)
     if queued:
         app.note(f"{queued} queued operation(s) waiting: run `pymesync sync`", None)
 
@@ -88,7 +88,7 @@ def logout(app: App) -> None:
     ts.logout()
     app.out("logged out" if had else "was not logged in")
     waiting = ts.status()
-    queued = int(waiting.get("pending", 0)) + int(waiting.get("inflight", 0))
+    queued = count_queued(waiting)
     if queued:
         app.note(f"{queued} queued operation(s) stay queued until you log in again", None)
 
@@ -132,7 +132,7 @@ def config_get(app: App, key: str) -> None:
 
 
 @config_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@json_option()
 @pass_app
 def config_list(app: App, as_json: bool) -> None:
     """Every key with its effective value and where it comes from."""
