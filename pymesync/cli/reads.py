@@ -12,7 +12,7 @@ import click
 from pymesync import durations, tables
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import short
-from pymesync.cli.outcome import failure
+from pymesync.cli.outcome import failure, op_error
 from pymesync.cli.output import emit_json, first_slug, json_option, read_info, read_note
 from pymesync.cli.params import DAY
 from pymesync.errors import (
@@ -151,12 +151,24 @@ def with_state(
 
 
 def refusals(ts: TimeSync, states: dict[str, str]) -> dict[str, str]:
-    """Why each failed (or conflicting) time is: its operation's error, on one line."""
+    """Why each failed (or conflicting) time is: the error of its first operation in
+    that state, on one line. One read of the failed operations and one of the id map
+    for the whole table, not queries per row."""
+    wanted = {uuid: state for uuid, state in states.items() if state in ("failed", "conflict")}
+    if not wanted:
+        return {}
+    # (an operation queued before its entry reached the server names the local uuid)
+    owner = {uuid: uuid for uuid in wanted}
+    owner.update({local: uuid for uuid, local in ts.local_ids("time", list(wanted)).items()})
+    errors: dict[str, str] = {}
+    for op in ts.failed():  # (oldest first, as sync_status lists them)
+        uuid = owner.get(str(op.get("target"))) if op.get("entity") == "time" else None
+        if uuid is not None and uuid not in errors and op.get("state") == wanted[uuid]:
+            errors[uuid] = op_error(op)
     reasons: dict[str, str] = {}
-    for uuid, state in states.items():
-        if state not in ("failed", "conflict"):
-            continue
-        found = failure(ts, uuid, state)
+    for uuid, state in wanted.items():
+        # (an entry its operations name otherwise: asked about on its own)
+        found = errors[uuid] if uuid in errors else failure(ts, uuid, state)
         if found:
             reason = " ".join(found.split())
             reasons[uuid] = reason if len(reason) <= 100 else reason[:99] + "…"
