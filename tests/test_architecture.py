@@ -36,13 +36,18 @@ def unit(module: str) -> str:
 
 
 def modules() -> dict[str, Path]:
-    """Every module of the package but ``__init__`` and the shipped migrations, by its
-    name below ``pymesync`` (``store.queue``)."""
+    """Every module of the package but its own ``__init__``, the ``__main__`` scripts and
+    the shipped migrations, by its name below ``pymesync`` (``store.queue``); a
+    subpackage's ``__init__`` is the subpackage itself (``cli``)."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).with_suffix("")
-        if "_migrations" in relative.parts or relative.name in ("__init__", "__main__"):
+        if "_migrations" in relative.parts or relative.name == "__main__":
             continue
+        if relative.name == "__init__":
+            relative = relative.parent
+            if not relative.parts:  # (pymesync/__init__.py: the package itself)
+                continue
         found[".".join(relative.parts)] = path
     return found
 
@@ -50,7 +55,10 @@ def modules() -> dict[str, Path]:
 def imports(name: str, path: Path) -> tuple[set[str], set[str]]:
     """(the pymesync modules, the outside top-level packages) ``path`` imports, lazy
     imports included; pymesync names are below ``pymesync`` (``store.queue``)."""
-    package = name.rsplit(".", 1)[0] if "." in name else ""
+    if path.name == "__init__.py":  # (a package's relative imports start from itself)
+        package = "" if name == "__init__" else name
+    else:
+        package = name.rsplit(".", 1)[0] if "." in name else ""
     inside: set[str] = set()
     outside: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -1,0 +1,273 @@
+"""Writing time entries: ``log``, ``edit`` and ``rm``, and the checks that refuse a
+bad entry before anything is queued."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pymesync import durations
+from pymesync.cli.app import App, CliError, pass_app
+from pymesync.cli.ids import resolve_time
+from pymesync.cli.outcome import finish_write, saved, state_of
+from pymesync.cli.params import DAY, DURATION, Duration, joined
+
+if TYPE_CHECKING:
+    from pymesync.client import TimeSync
+
+
+#: The longest entry ``log`` and ``edit`` take without ``--allow-long`` (the library
+#: itself refuses more than 7 days).
+MAX_ENTRY_SECONDS = 24 * 3600
+
+
+#: How many days after the local date ``--date`` may be (slack for time zones).
+MAX_DAYS_AHEAD = 1
+
+
+#: How many known slugs an "unknown project" error lists.
+_LISTED = 20
+
+
+def check_entry(
+    seconds: int | None, date_worked: str | None, allow_long: bool, today: dt.date | None = None
+) -> None:
+    """Refuse, before anything is queued, an entry longer than 24 hours (unless
+    ``--allow-long``) and a date more than a day after the local date."""
+    if seconds is not None and seconds > MAX_ENTRY_SECONDS and not allow_long:
+        raise CliError(
+            f"{durations.format_hm(seconds)} is more than 24 hours for one entry:"
+            " give --allow-long if you mean it"
+        )
+    if date_worked is not None:
+        base = today or durations.local_today()
+        if dt.date.fromisoformat(date_worked) > base + dt.timedelta(days=MAX_DAYS_AHEAD):
+            raise CliError(
+                f"--date {date_worked} is in the future (today is {base.isoformat()});"
+                " log work when it is done"
+            )
+
+
+def check_known(
+    app: App,
+    ts: TimeSync,
+    project: str | None,
+    activities: Sequence[str],
+    *,
+    need_activity: bool = False,
+) -> None:
+    """Refuse an unknown project or activity when the local cache knows the lists, and
+    (``need_activity``: a new entry without activities) a project without a default
+    activity. The cache only, never the network; when it knows nothing the server
+    decides."""
+    if project is not None:
+        found = _known(ts, "project", "projects", [project])
+        no_default = found is not None and not found.get("default_activity", True)
+        if need_activity and no_default and not activities:
+            raise CliError(
+                f"project {project!r} has no default activity: give --activity SLUG"
+                " (or run `pymesync config set default_activity SLUG`)"
+            )
+    if activities:
+        _known(ts, "activity", "activities", list(activities))
+
+
+def _known(ts: TimeSync, what: str, plural: str, wanted: list[str]) -> dict[str, Any] | None:
+    """The cached object having the first of ``wanted`` (None when the cache knows no
+    list); a CliError naming the first slug it does not know."""
+    objects = ts.cached(what)
+    if objects is None:
+        return None
+    by_slug: dict[str, dict[str, Any]] = {}
+    for item in objects:
+        slugs = item.get("slugs") if what == "project" else [item.get("slug")]
+        for slug in slugs if isinstance(slugs, list) else []:
+            if isinstance(slug, str) and slug:
+                by_slug.setdefault(slug, item)
+    missing = [slug for slug in wanted if slug not in by_slug]
+    if missing:
+        names = sorted(by_slug)
+        listing = ", ".join(names[:_LISTED]) + (", ..." if len(names) > _LISTED else "")
+        raise CliError(
+            f"unknown {what} {missing[0]!r} (known: {listing or 'none'};"
+            f" `pymesync {plural}` refreshes the list)"
+        )
+    return by_slug[wanted[0]]
+
+
+def _text(value: str | None, what: str) -> str | None:
+    if value is not None and not value.strip():
+        raise CliError(f"{what} cannot be empty (the server keeps the old value)")
+    return value
+
+
+def do_log(
+    app: App,
+    duration: Duration,
+    *,
+    project: str | None = None,
+    activities: Sequence[str] = (),
+    notes: str | None = None,
+    issue: str | None = None,
+    day: dt.date | None = None,
+    allow_long: bool = False,
+) -> str:
+    """Create one time entry (queued, pushed when possible); returns its uuid."""
+    seconds = duration.seconds
+    app.out(duration.explain())
+    slug = project or app.settings.get("default_project")
+    if not slug:
+        raise CliError(
+            "no project: give --project or run `pymesync config set default_project SLUG`"
+        )
+    default = app.settings.get("default_activity")
+    chosen = list(activities) or ([default] if default else [])
+    date_worked = (day or durations.local_today()).isoformat()
+    check_entry(seconds, date_worked, allow_long)
+    ts = app.client()
+    check_known(app, ts, slug, chosen, need_activity=True)
+    entry: dict[str, Any] = {
+        "duration": seconds,
+        "project": slug,
+        "user": app.settings.require("username"),
+        "date_worked": date_worked,
+    }
+    if chosen:
+        entry["activities"] = chosen
+    if _text(notes, "--notes") is not None:
+        entry["notes"] = notes
+    if _text(issue, "--issue") is not None:
+        entry["issue_uri"] = issue
+    answer = saved(lambda: ts.create_time(entry), "nothing was logged")
+    uuid = str(answer["uuid"])
+    what = f" ({', '.join(chosen)})" if chosen else ""
+    finish_write(
+        app,
+        ts,
+        uuid,
+        f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {uuid}",
+    )
+    return uuid
+
+
+@click.command("log")
+@click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
+@click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="Activity slug; repeat for several (else default_activity, else the project's).",
+)
+@click.option("--notes", "-n", metavar="TEXT", help="What you did.")
+@click.option("--issue", metavar="URI", help="An issue URI.")
+@click.option(
+    "--date", "-d", "day", type=DAY, metavar="DAY", help="YYYY-MM-DD, today (default), yesterday."
+)
+@click.option("--allow-long", is_flag=True, help="Take an entry longer than 24 hours.")
+@pass_app
+def log_command(
+    app: App,
+    duration: Duration,
+    project: str | None,
+    activities: tuple[str, ...],
+    notes: str | None,
+    issue: str | None,
+    day: dt.date | None,
+    allow_long: bool,
+) -> None:
+    """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
+
+    Works offline: the entry is queued and synced when the server can be reached.
+    DURATION may be several words: `pymesync log 8 hours`.
+    """
+    do_log(
+        app,
+        duration,
+        project=project,
+        activities=activities,
+        notes=notes,
+        issue=issue,
+        day=day,
+        allow_long=allow_long,
+    )
+
+
+@click.command()
+@click.argument("uuid")
+@click.option(
+    "--duration", type=DURATION, metavar="DURATION", help="New duration (1h30m, 90m, ...)."
+)
+@click.option("--project", "-p", metavar="SLUG", help="New project.")
+@click.option(
+    "--activity", "-a", "activities", multiple=True, metavar="SLUG", help="New activities."
+)
+@click.option("--notes", "-n", metavar="TEXT", help="New notes.")
+@click.option("--issue", metavar="URI", help="New issue URI.")
+@click.option(
+    "--date", "-d", "day", type=DAY, metavar="DAY", help="New date: YYYY-MM-DD, today, ..."
+)
+@click.option("--allow-long", is_flag=True, help="Take a duration longer than 24 hours.")
+@pass_app
+def edit(
+    app: App,
+    uuid: str,
+    duration: Duration | None,
+    project: str | None,
+    activities: tuple[str, ...],
+    notes: str | None,
+    issue: str | None,
+    day: dt.date | None,
+    allow_long: bool,
+) -> None:
+    """Change a time entry.
+
+    UUID is a full uuid (local or the server's) or a unique prefix.
+    """
+    changes: dict[str, Any] = {}
+    if duration is not None:
+        app.out(duration.explain())
+        changes["duration"] = duration.seconds
+    if project is not None:
+        changes["project"] = project
+    if activities:
+        changes["activities"] = list(activities)
+    if _text(notes, "--notes") is not None:
+        changes["notes"] = notes
+    if _text(issue, "--issue") is not None:
+        changes["issue_uri"] = issue
+    if day is not None:
+        changes["date_worked"] = day.isoformat()
+    if not changes:
+        raise CliError(
+            "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
+        )
+    check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
+    ts = app.client()
+    target = resolve_time(ts, uuid)
+    check_known(app, ts, project, activities)
+    # an entry the server refused: the change folds into the refused write, sent again
+    before = state_of(ts, target)
+    saved(lambda: ts.update_time(changes, target), "nothing was changed")
+    fields = ", ".join(sorted(changes))
+    again = "; the server had refused it" if before == "failed" else ""
+    finish_write(app, ts, target, f"updated {target} ({fields}{again})")
+
+
+@click.command()
+@click.argument("uuid")
+@pass_app
+def rm(app: App, uuid: str) -> None:
+    """Delete a time entry (by uuid or unique prefix)."""
+    ts = app.client()
+    target = resolve_time(ts, uuid)
+    saved(lambda: ts.delete_time(target), "nothing was removed")
+    if state_of(ts, target) == "unknown":
+        app.out(f"removed {target}: it had not reached the server, nothing to sync")
+        return
+    finish_write(app, ts, target, f"removed {target}")
