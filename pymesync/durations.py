@@ -9,8 +9,8 @@ command line accepts what people type and says what it understood:
   spaces, decimals allowed: ``1h30m``, ``90m``, ``2h``, ``1.5h``, ``1h 30m``, ``45s``,
   ``2 hours``, ``30 min``.
 
-A duration must come to a whole, positive number of seconds. Days are ``YYYY-MM-DD``,
-``today`` or ``yesterday``: local dates (the machine's time zone), never UTC ones.
+A duration must come to a whole, positive number of seconds. Days, periods and times of
+day are :mod:`pymesync.when`'s; :func:`local_today` is the local date they start from.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ __all__ = [
     "explain",
     "format_hm",
     "local_today",
-    "parse_day",
     "parse_duration",
     "query_start",
 ]
@@ -50,7 +49,6 @@ _NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 _PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*")
 _COLON = re.compile(r"([0-9]+):([0-5][0-9])")
 _SECONDS = re.compile(r"[0-9]+")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HELP = "use e.g. 1h30m, 90m, 2h, 1.5h, 1:30 or seconds"
 
 
@@ -158,20 +156,3 @@ def query_start(first: dt.date, now: dt.datetime | None = None) -> dt.date:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     latest = moment.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
     return min(first, latest)
-
-
-def parse_day(text: str, today: dt.date | None = None) -> dt.date:
-    """A day: ``YYYY-MM-DD``, ``today`` or ``yesterday`` (relative to ``today``, by
-    default the local date: :func:`local_today`)."""
-    raw = text.strip().lower()
-    base = today or local_today()
-    if raw == "today":
-        return base
-    if raw == "yesterday":
-        return base - dt.timedelta(days=1)
-    if _DAY.fullmatch(raw):
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            pass
-    raise DurationError(f"not a date: {text.strip()!r} (use YYYY-MM-DD, today or yesterday)")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from pymesync import config as cfg
-from pymesync import durations
+from pymesync import durations, when
 from pymesync.cli.app import App
 from pymesync.cli.entries import do_log
 from pymesync.cli.params import Duration
@@ -87,7 +87,7 @@ def _demo_script(app: App, emu: Any) -> None:
     for duration, project, acts, notes, day in entries:
         flags = " ".join(f"-a {a}" for a in acts)
         step(f'pymesync log {duration} -p {project} {flags} -n "{notes}" --date {day}')
-        amount, date = Duration.parse(duration), durations.parse_day(day)
+        amount, date = Duration.parse(duration), when.parse_day(day)
         local.append(do_log(app, amount, project=project, activities=acts, notes=notes, day=date))
     step("pymesync status")
     show_status(app)

@@ -167,7 +167,12 @@ def do_log(
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
 @click.option(
-    "--date", "-d", "day", type=DAY, metavar="DAY", help="YYYY-MM-DD, today (default), yesterday."
+    "--date",
+    "-d",
+    "day",
+    type=DAY,
+    metavar="DAY",
+    help="2026-12-07, today (default), yesterday, monday, -3d.",
 )
 @click.option("--allow-long", is_flag=True, help="Take an entry longer than 24 hours.")
 @pass_app
@@ -210,7 +215,12 @@ def log_command(
 @click.option("--notes", "-n", metavar="TEXT", help="New notes.")
 @click.option("--issue", metavar="URI", help="New issue URI.")
 @click.option(
-    "--date", "-d", "day", type=DAY, metavar="DAY", help="New date: YYYY-MM-DD, today, ..."
+    "--date",
+    "-d",
+    "day",
+    type=DAY,
+    metavar="DAY",
+    help="New date: 2026-12-07, yesterday, monday, -3d.",
 )
 @click.option("--allow-long", is_flag=True, help="Take a duration longer than 24 hours.")
 @pass_app

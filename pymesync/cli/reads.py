@@ -14,7 +14,7 @@ from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import short
 from pymesync.cli.outcome import failure, op_error
 from pymesync.cli.output import emit_json, first_slug, json_option, read_info, read_note
-from pymesync.cli.params import DAY
+from pymesync.cli.params import FIRST_DAY, LAST_DAY
 from pymesync.errors import (
     TokenRejectedError,
 )
@@ -190,9 +190,15 @@ def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]
 @click.option("--project", "-p", "projects", multiple=True, metavar="SLUG", help="Project.")
 @click.option("--activity", "-a", "activities", multiple=True, metavar="SLUG", help="Activity.")
 @click.option(
-    "--from", "start", type=DAY, metavar="DAY", help="First day (YYYY-MM-DD, today, yesterday)."
+    "--from",
+    "start",
+    type=FIRST_DAY,
+    metavar="DAY",
+    help="First day: 2026-12-07, yesterday, monday, -3d; a period's first (last week).",
 )
-@click.option("--to", "end", type=DAY, metavar="DAY", help="Last day (inclusive).")
+@click.option(
+    "--to", "end", type=LAST_DAY, metavar="DAY", help="Last day, inclusive; a period's last."
+)
 @click.option("--deleted", is_flag=True, help="Include deleted entries.")
 @json_option()
 @pass_app

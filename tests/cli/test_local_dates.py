@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from pymesync import durations
+from pymesync import durations, when
 from pymesync.testing import run_emulator
 from pymesync.testing.clock import FrozenClock
 
@@ -59,10 +59,10 @@ def zone(request: pytest.FixtureRequest) -> Iterator[str]:
 )
 def test_today_and_yesterday_are_local_dates(zone: str, instant: str, local: str, utc: str) -> None:
     with freeze_time(instant):
-        assert durations.parse_day("today").isoformat() == local
+        assert when.parse_day("today").isoformat() == local
         expected = dt.date.fromisoformat(local) - dt.timedelta(days=1)
-        assert durations.parse_day("yesterday") == expected
-        assert durations.parse_day("2026-01-31").isoformat() == "2026-01-31"
+        assert when.parse_day("yesterday") == expected
+        assert when.parse_day("2026-01-31").isoformat() == "2026-01-31"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pymesync import when
 from pymesync.client import TimeSync
 
 from .conftest import Run
@@ -35,11 +36,11 @@ def test_python_m_runs_the_command_line() -> None:
     [
         (
             ["log", "1h", "-p", "gwm", "--date", "someday"],
-            "not a date: 'someday' (use YYYY-MM-DD, today or yesterday)",
+            f"not a date: 'someday' (use {when.PERIOD_FORMS})",
         ),
         (
             ["edit", "abc", "--duration", "1h", "--date", "soon"],
-            "not a date: 'soon' (use YYYY-MM-DD, today or yesterday)",
+            f"not a date: 'soon' (use {when.PERIOD_FORMS})",
         ),
         (
             ["log", "8", "fortnights", "-p", "gwm"],
