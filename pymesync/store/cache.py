@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 from . import idmap
 from .codec import dump_json, format_utc, load_json, parse_utc
+from .columns import CACHE_COLUMNS, CACHE_RECORD_COLUMNS, insert_head, quoted, row_template
 from .records import ENTITIES, CacheObject, Entity, PutResult
-from .values import insert_rows
+from .values import insert_rows, select_in
 
 __all__ = [
     "CacheEntry",
@@ -50,17 +51,13 @@ _T = TypeVar("_T")
 _ENTITIES: dict[str, Entity] = {entity: entity for entity in ENTITIES}
 
 #: The columns a :class:`CacheObject` is built from, in :func:`_records` order.
-_COLUMNS = "key, payload, revision, deleted, fetched_at, local"
-_UPSERT_HEAD = (
-    "INSERT INTO cache (account, entity, key, payload, revision, deleted, fetched_at, local,"
-    ' "user", date_worked)'
-)
-_UPSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_UPSERT_TAIL = (
-    " ON CONFLICT (account, entity, key) DO UPDATE SET payload = excluded.payload,"
-    " revision = excluded.revision, deleted = excluded.deleted,"
-    " fetched_at = excluded.fetched_at, local = excluded.local,"
-    ' "user" = excluded."user", date_worked = excluded.date_worked'
+_COLUMNS = ", ".join(CACHE_RECORD_COLUMNS)
+# A cache row: the key (account, entity, key), then the values.
+_KEY_COLUMNS, _VALUE_COLUMNS = CACHE_COLUMNS[:3], CACHE_COLUMNS[3:]
+_UPSERT_HEAD = insert_head("cache", CACHE_COLUMNS)
+_UPSERT_ROW = row_template(CACHE_COLUMNS)
+_UPSERT_TAIL = f" ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET " + ", ".join(
+    f"{name} = excluded.{name}" for name in map(quoted, _VALUE_COLUMNS)
 )
 _UPSERT = f"{_UPSERT_HEAD} VALUES {_UPSERT_ROW}{_UPSERT_TAIL}"
 # A tag row is (account, entity, tag_kind, value, key): the table's primary key, in
@@ -268,14 +265,8 @@ def _old_payloads(
     db: sqlite3.Connection, account: str, entity: str, keys: Sequence[str]
 ) -> dict[str, str]:
     """The cached payload (JSON text) of those of ``keys`` that are cached."""
-    found: dict[str, str] = {}
-    for part in _chunks(keys):
-        sql = (
-            "SELECT key, payload FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        found.update(db.execute(sql, (account, entity, *part)))
-    return found
+    sql = "SELECT key, payload FROM cache WHERE account = ? AND entity = ? AND key"
+    return dict(select_in(db, sql, (account, entity), keys))
 
 
 def put_entries(
@@ -400,14 +391,10 @@ def _put_chunk(
     keys = list(incoming)
     existing: dict[str, tuple[int | None, bool]] = {}
     old: dict[str, str] = {}
-    for part in _chunks(keys):
-        sql = (
-            "SELECT key, revision, local, payload FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        for key, revision, is_local, payload in db.execute(sql, (account, entity, *part)):
-            existing[key] = (revision, bool(is_local))
-            old[key] = payload
+    sql = "SELECT key, revision, local, payload FROM cache WHERE account = ? AND entity = ? AND key"
+    for key, revision, is_local, payload in select_in(db, sql, (account, entity), keys):
+        existing[key] = (revision, bool(is_local))
+        old[key] = payload
     skip: set[str] = set()
     if protect:
 
@@ -464,15 +451,9 @@ def get_objects(
 ) -> dict[str, CacheObject]:
     """The cached objects (deleted or not) under those of ``keys`` that are cached."""
     known = check_entity(entity)
-    found: dict[str, CacheObject] = {}
-    for part in _chunks(sorted(set(keys))):
-        sql = (
-            f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        for record in _records(account, known, db.execute(sql, (account, entity, *part))):
-            found[record.key] = record
-    return found
+    sql = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key"
+    rows = select_in(db, sql, (account, entity), sorted(set(keys)))
+    return {record.key: record for record in _records(account, known, rows)}
 
 
 def has_objects(
@@ -698,9 +679,10 @@ def list_objects(
     return _records(account, known, db.execute(sql, (account, entity)))
 
 
+# (key and values of a cache row, by its account, entity and old key)
 _REKEY = (
-    "UPDATE cache SET key = ?, payload = ?, revision = ?, deleted = ?, fetched_at = ?,"
-    ' local = ?, "user" = ?, date_worked = ? WHERE account = ? AND entity = ? AND key = ?'
+    f"UPDATE cache SET {', '.join(f'{quoted(name)} = ?' for name in CACHE_COLUMNS[2:])}"
+    " WHERE account = ? AND entity = ? AND key = ?"
 )
 _REKEY_TAG = (
     "UPDATE cache_tags SET key = ?"
