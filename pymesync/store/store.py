@@ -592,6 +592,11 @@ class Store:
         objects is fine: memory stays flat). A key given twice within such a chunk is
         stored once, the last one winning; given again further on, it is stored again
         (checked against what the earlier one wrote) and counted again.
+
+        A call that writes many objects (at least 500, and a quarter of the cached
+        times the statistics last counted, or when there are none yet) refreshes
+        SQLite's statistics of the cache (``ANALYZE``, in the same transaction), from
+        which its planner chooses the index each :meth:`query_times` starts from.
         """
         cache.check_entity(entity)
         when = _now(now)
@@ -643,7 +648,8 @@ class Store:
         ``projects`` (a slug in the time's ``project`` list), ``activities`` (a slug in
         its ``activities``). ``start``/``end`` bound ``date_worked`` inclusively
         (``date`` or ``"YYYY-MM-DD"``). Deleted times are left out unless
-        ``include_deleted``. Runs entirely in indexed SQL.
+        ``include_deleted``. Runs entirely in indexed SQL: SQLite's planner starts from
+        the filter its statistics say is the most selective (see :meth:`put_objects`).
         """
         with self._read() as db:
             return cache.query_times(
