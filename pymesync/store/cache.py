@@ -608,26 +608,8 @@ def times_query(account: str, f: TimesFilter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def query_times(
-    db: sqlite3.Connection,
-    account: str,
-    *,
-    users: Sequence[str],
-    projects: Sequence[str],
-    activities: Sequence[str],
-    start: date | str | None,
-    end: date | str | None,
-    include_deleted: bool,
-) -> list[CacheObject]:
-    """Cached times matching every given filter (see :meth:`Store.query_times`)."""
-    f = TimesFilter.of(
-        users=users,
-        projects=projects,
-        activities=activities,
-        start=start,
-        end=end,
-        include_deleted=include_deleted,
-    )
+def query_times(db: sqlite3.Connection, account: str, f: TimesFilter) -> list[CacheObject]:
+    """Cached times matching every filter of ``f`` (see :meth:`Store.query_times`)."""
     sql, params = times_query(account, f)
     return _records(account, "time", db.execute(sql, params))
 

@@ -651,17 +651,16 @@ class Store:
         ``include_deleted``. Runs entirely in indexed SQL: SQLite's planner starts from
         the filter its statistics say is the most selective (see :meth:`put_objects`).
         """
+        f = cache.TimesFilter.of(
+            users=users,
+            projects=projects,
+            activities=activities,
+            start=start,
+            end=end,
+            include_deleted=include_deleted,
+        )
         with self._read() as db:
-            return cache.query_times(
-                db,
-                account,
-                users=users,
-                projects=projects,
-                activities=activities,
-                start=start,
-                end=end,
-                include_deleted=include_deleted,
-            )
+            return cache.query_times(db, account, f)
 
     def list_objects(
         self, account: str, entity: str, *, include_deleted: bool = False
