@@ -10,10 +10,10 @@ The store knows nothing about HTTP; it keeps the object dicts it is given. See
 :class:`StorePeek` is a read-only look at the same file without SQLAlchemy (for
 ``pymesync status``).
 
-Names are loaded on first use: importing this package, or one of its SQLAlchemy-free
-modules (``records``, ``errors``, ``codec``, ``location``, ``queue``, ``state``,
-``cache``, ``idmap``, ``peek``), does not import SQLAlchemy; ``Store`` and ``migrate``
-do.
+The records and errors are imported with the package; the other names on first use:
+importing this package, or one of its SQLAlchemy-free modules (``records``,
+``errors``, ``codec``, ``columns``, ``location``, ``queue``, ``state``, ``cache``,
+``idmap``, ``peek``), does not import SQLAlchemy; ``Store`` and ``migrate`` do.
 """
 
 from __future__ import annotations
@@ -21,32 +21,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The values and errors are plain Python (no SQLAlchemy): imported at once.
+from .errors import (
+    CorruptDatabaseError,
+    DuplicateOperationError,
+    OperationStateError,
+    SchemaTooNewError,
+    StoreError,
+    StoreLocationError,
+    UnknownOperationError,
+)
+from .records import (
+    CacheObject,
+    EnqueueOutcome,
+    EnqueueResult,
+    Entity,
+    NewOperation,
+    Operation,
+    OpKind,
+    OpState,
+    PutResult,
+    QueueSummary,
+    new_op_id,
+)
+
 if TYPE_CHECKING:
-    from .errors import (
-        CorruptDatabaseError,
-        DuplicateOperationError,
-        OperationStateError,
-        SchemaTooNewError,
-        StoreError,
-        StoreLocationError,
-        UnknownOperationError,
-    )
     from .location import ENV_VAR, SCHEMA_HEAD, default_path, resolve_path
     from .migrator import migrate
     from .peek import StorePeek
-    from .records import (
-        CacheObject,
-        EnqueueOutcome,
-        EnqueueResult,
-        Entity,
-        NewOperation,
-        Operation,
-        OpKind,
-        OpState,
-        PutResult,
-        QueueSummary,
-        new_op_id,
-    )
     from .store import Store
 
 __all__ = [
@@ -77,7 +79,8 @@ __all__ = [
     "resolve_path",
 ]
 
-_WHERE = {
+#: The names loaded on first use, and their modules.
+_LAZY = {
     "ENV_VAR": "location",
     "SCHEMA_HEAD": "location",
     "default_path": "location",
@@ -85,40 +88,12 @@ _WHERE = {
     "migrate": "migrator",
     "StorePeek": "peek",
     "Store": "store",
-    **dict.fromkeys(
-        (
-            "CorruptDatabaseError",
-            "DuplicateOperationError",
-            "OperationStateError",
-            "SchemaTooNewError",
-            "StoreError",
-            "StoreLocationError",
-            "UnknownOperationError",
-        ),
-        "errors",
-    ),
-    **dict.fromkeys(
-        (
-            "CacheObject",
-            "EnqueueOutcome",
-            "EnqueueResult",
-            "Entity",
-            "NewOperation",
-            "Operation",
-            "OpKind",
-            "OpState",
-            "PutResult",
-            "QueueSummary",
-            "new_op_id",
-        ),
-        "records",
-    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load public names on first use."""
-    module = _WHERE.get(name)
+    """Load the names of :data:`_LAZY` on first use."""
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)

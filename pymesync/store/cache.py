@@ -16,15 +16,17 @@ from typing import Any, TypeVar
 
 from . import idmap
 from .codec import dump_json, format_utc, load_json, parse_utc
+from .columns import CACHE_COLUMNS, CACHE_RECORD_COLUMNS, insert_head, quoted, row_template
 from .records import ENTITIES, CacheObject, Entity, PutResult
-from .values import insert_rows
+from .values import insert_rows, select_in
 
 __all__ = [
+    "ANALYZE_AFTER",
     "CacheEntry",
     "TimesFilter",
+    "analyze",
     "cache_row",
     "check_entity",
-    "choose_driver",
     "extract_key",
     "find_by_slug",
     "get_object",
@@ -50,17 +52,13 @@ _T = TypeVar("_T")
 _ENTITIES: dict[str, Entity] = {entity: entity for entity in ENTITIES}
 
 #: The columns a :class:`CacheObject` is built from, in :func:`_records` order.
-_COLUMNS = "key, payload, revision, deleted, fetched_at, local"
-_UPSERT_HEAD = (
-    "INSERT INTO cache (account, entity, key, payload, revision, deleted, fetched_at, local,"
-    ' "user", date_worked)'
-)
-_UPSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_UPSERT_TAIL = (
-    " ON CONFLICT (account, entity, key) DO UPDATE SET payload = excluded.payload,"
-    " revision = excluded.revision, deleted = excluded.deleted,"
-    " fetched_at = excluded.fetched_at, local = excluded.local,"
-    ' "user" = excluded."user", date_worked = excluded.date_worked'
+_COLUMNS = ", ".join(CACHE_RECORD_COLUMNS)
+# A cache row: the key (account, entity, key), then the values.
+_KEY_COLUMNS, _VALUE_COLUMNS = CACHE_COLUMNS[:3], CACHE_COLUMNS[3:]
+_UPSERT_HEAD = insert_head("cache", CACHE_COLUMNS)
+_UPSERT_ROW = row_template(CACHE_COLUMNS)
+_UPSERT_TAIL = f" ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET " + ", ".join(
+    f"{name} = excluded.{name}" for name in map(quoted, _VALUE_COLUMNS)
 )
 _UPSERT = f"{_UPSERT_HEAD} VALUES {_UPSERT_ROW}{_UPSERT_TAIL}"
 # A tag row is (account, entity, tag_kind, value, key): the table's primary key, in
@@ -268,14 +266,8 @@ def _old_payloads(
     db: sqlite3.Connection, account: str, entity: str, keys: Sequence[str]
 ) -> dict[str, str]:
     """The cached payload (JSON text) of those of ``keys`` that are cached."""
-    found: dict[str, str] = {}
-    for part in _chunks(keys):
-        sql = (
-            "SELECT key, payload FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        found.update(db.execute(sql, (account, entity, *part)))
-    return found
+    sql = "SELECT key, payload FROM cache WHERE account = ? AND entity = ? AND key"
+    return dict(select_in(db, sql, (account, entity), keys))
 
 
 def put_entries(
@@ -337,6 +329,38 @@ def _targeted(db: sqlite3.Connection, account: str, entity: str, names: Sequence
     return found
 
 
+#: A :func:`put_objects` that writes at least this many objects, and at least a quarter
+#: of the times the statistics were made from, refreshes them (:func:`analyze`).
+ANALYZE_AFTER = 500
+
+
+def _statistics_stale(db: sqlite3.Connection, written: int) -> bool:
+    """Whether the cache's statistics need :func:`analyze` after ``written`` objects
+    were put: there are none yet, or ``written`` is a quarter of the rows they counted
+    or more (small writes leave the proportions as they were)."""
+    if written < ANALYZE_AFTER:
+        return False
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is None:
+        return True
+    row = db.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'cache' LIMIT 1").fetchone()
+    return row is None or written * 4 >= int(str(row[0]).split()[0])
+
+
+def analyze(db: sqlite3.Connection) -> None:
+    """Refresh the statistics SQLite's planner chooses the cache's indexes by
+    (``ANALYZE`` of ``cache`` and ``cache_tags``), inside the caller's transaction.
+
+    :func:`query_times` leaves the choice of its leading index to the planner; these
+    statistics tell it how many times one user, one project, one activity or one day
+    holds on average. Only the cache's tables: the queue's statements are planned well
+    without statistics. A full ANALYZE (116 ms for 50,000 cached times): with
+    ``PRAGMA analysis_limit`` the first entries of the tags' index are all of one slug,
+    and the statistics it leaves made the planner scan every time for one project.
+    """
+    db.execute("ANALYZE cache")
+    db.execute("ANALYZE cache_tags")
+
+
 #: Objects read from the iterable of :func:`put_objects` at a time (looked up in
 #: :data:`_CHUNK`-key statements, written together in key order).
 _PUT_CHUNK = 5000
@@ -369,6 +393,8 @@ def put_objects(
         for obj in itertools.islice(iterator, _PUT_CHUNK):
             incoming[extract_key(entity, obj)] = obj
         if not incoming:
+            if _statistics_stale(db, written):
+                analyze(db)
             return PutResult(written=written, skipped=tuple(skipped))
         written += _put_chunk(
             db,
@@ -400,14 +426,10 @@ def _put_chunk(
     keys = list(incoming)
     existing: dict[str, tuple[int | None, bool]] = {}
     old: dict[str, str] = {}
-    for part in _chunks(keys):
-        sql = (
-            "SELECT key, revision, local, payload FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        for key, revision, is_local, payload in db.execute(sql, (account, entity, *part)):
-            existing[key] = (revision, bool(is_local))
-            old[key] = payload
+    sql = "SELECT key, revision, local, payload FROM cache WHERE account = ? AND entity = ? AND key"
+    for key, revision, is_local, payload in select_in(db, sql, (account, entity), keys):
+        existing[key] = (revision, bool(is_local))
+        old[key] = payload
     skip: set[str] = set()
     if protect:
 
@@ -464,15 +486,9 @@ def get_objects(
 ) -> dict[str, CacheObject]:
     """The cached objects (deleted or not) under those of ``keys`` that are cached."""
     known = check_entity(entity)
-    found: dict[str, CacheObject] = {}
-    for part in _chunks(sorted(set(keys))):
-        sql = (
-            f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ?"
-            f" AND key IN ({_marks(len(part))})"
-        )
-        for record in _records(account, known, db.execute(sql, (account, entity, *part))):
-            found[record.key] = record
-    return found
+    sql = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key"
+    rows = select_in(db, sql, (account, entity), sorted(set(keys)))
+    return {record.key: record for record in _records(account, known, rows)}
 
 
 def has_objects(
@@ -511,12 +527,6 @@ def _day(value: date | str) -> str:
     return value
 
 
-#: Ways into the cache for :func:`query_times` (see :func:`choose_driver`).
-DRIVERS = ("user", "project", "activity", "date")
-#: How many index entries a selectivity probe counts at most.
-_PROBE_CAP = 1000
-
-
 @dataclass(frozen=True)
 class TimesFilter:
     """The filters of :func:`query_times`, normalised (dates as ``YYYY-MM-DD``)."""
@@ -549,140 +559,58 @@ class TimesFilter:
             include_deleted,
         )
 
-    def tags(self, kind: str) -> tuple[str, ...]:
-        """The slugs wanted for a tag kind (``project`` or ``activity``)."""
-        return self.projects if kind == "project" else self.activities
 
-    def drivers(self) -> list[str]:
-        """The index paths this filter can start from, in order of preference."""
-        found = [
-            name
-            for name, wanted in (
-                ("user", self.users),
-                ("project", self.projects),
-                ("activity", self.activities),
-            )
-            if wanted
-        ]
-        if not self.users and (self.start is not None or self.end is not None):
-            # (with users, the user index takes the dates as its range: never worse)
-            found.append("date")
-        return found
+#: The columns of :data:`_COLUMNS`, of the ``cache`` table of a join.
+_CACHE_COLUMNS = ", ".join(f"cache.{quoted(name)}" for name in CACHE_RECORD_COLUMNS)
 
 
-def _dates(f: TimesFilter, column: str) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
+def times_query(account: str, f: TimesFilter) -> tuple[str, list[Any]]:
+    """The SELECT (and its parameters) behind :func:`query_times`.
+
+    Every filter can be served by an index, and SQLite's planner chooses which one leads
+    from the statistics ``ANALYZE`` keeps (:func:`analyze`): users by
+    ``ix_cache_account_entity_user_date_worked`` (with the dates as its range), dates
+    by ``ix_cache_account_entity_date_worked``, projects and activities by the tags'
+    primary key. A tag filter is a join with the tags (not an ``IN`` subquery, whose
+    size the planner cannot estimate and which it builds whole when another filter
+    leads), so that the planner weighs it like the others; the filters that do not
+    lead are checked on the rows found (a tag by one step of the tags' primary key).
+    A time that has two of the wanted slugs of one kind is returned once.
+    """
+    joins: list[str] = []
     params: list[Any] = []
+    for kind, wanted in (("project", f.projects), ("activity", f.activities)):
+        if wanted:
+            joins.append(
+                f" JOIN cache_tags AS {kind} ON {kind}.account = cache.account"
+                f" AND {kind}.entity = 'time' AND {kind}.tag_kind = '{kind}'"
+                f" AND {kind}.value IN ({_marks(len(wanted))}) AND {kind}.key = cache.key"
+            )
+            params += wanted
+    where = ["cache.account = ?", "cache.entity = 'time'"]
+    params.append(account)
+    if not f.include_deleted:
+        where.append("cache.deleted = 0")
+    if f.users:
+        where.append(f'cache."user" IN ({_marks(len(f.users))})')
+        params += f.users
     if f.start is not None:
-        where.append(f"{column} >= ?")
+        where.append("cache.date_worked >= ?")
         params.append(f.start)
     if f.end is not None:
-        where.append(f"{column} <= ?")
+        where.append("cache.date_worked <= ?")
         params.append(f.end)
-    return where, params
-
-
-def _probe(db: sqlite3.Connection, account: str, f: TimesFilter, driver: str) -> int:
-    """How many index entries ``driver`` would read (counted up to the cap, on a
-    covering index: a few hundred microseconds at most)."""
-    params: list[Any] = [account]
-    if driver in ("project", "activity"):
-        slugs = f.tags(driver)
-        inner = (
-            "SELECT 1 FROM cache_tags WHERE account = ? AND entity = 'time'"
-            f" AND tag_kind = '{driver}' AND value IN ({_marks(len(slugs))})"
-        )
-        params += slugs
-    else:
-        where = ["account = ?", "entity = 'time'"]
-        if driver == "user":
-            where.append(f'"user" IN ({_marks(len(f.users))})')
-            params += f.users
-        dates, values = _dates(f, "date_worked")
-        where += dates
-        params += values
-        inner = f"SELECT 1 FROM cache WHERE {' AND '.join(where)}"
-    sql = f"SELECT count(*) FROM ({inner} LIMIT {_PROBE_CAP})"
-    return int(db.execute(sql, params).fetchone()[0])
-
-
-def choose_driver(db: sqlite3.Connection, account: str, f: TimesFilter) -> str | None:
-    """The index to start a times query from: the filter that selects fewest entries.
-
-    SQLite's planner has no statistics here (the store never runs ANALYZE, so plans do
-    not change with the data), and without them it cannot tell a one-user filter from
-    a filter that matches every time. So when several filters could lead, each is
-    probed on its index (at most :data:`_PROBE_CAP` entries counted) and the smallest
-    leads; ties go to the order of :data:`DRIVERS`. None: no filter, read all times.
-    """
-    drivers = f.drivers()
-    if len(drivers) < 2:
-        return drivers[0] if drivers else None
-    counts = {driver: _probe(db, account, f, driver) for driver in drivers}
-    return min(drivers, key=lambda driver: counts[driver])
-
-
-def times_query(account: str, f: TimesFilter, driver: str | None) -> tuple[str, list[Any]]:
-    """The SELECT (and its parameters) behind :func:`query_times`, led by ``driver``.
-
-    Only the driver's conditions can use an index; the others are checked on the rows
-    it finds (unary ``+`` keeps a column's index out; tag conditions of other kinds
-    become an EXISTS on the tags' primary key):
-
-    * ``user``: ``ix_cache_account_entity_user_date_worked`` (dates as its range);
-    * ``date``: ``ix_cache_account_entity_date_worked``;
-    * ``project`` / ``activity``: the covering tag index, then the cache's primary key;
-    * None: every time of the account.
-    """
-    where = ["account = ?", "entity = 'time'"]
-    params: list[Any] = [account]
-    if not f.include_deleted:
-        where.append("deleted = 0")
-    if f.users:
-        where.append(f'{"" if driver == "user" else "+"}"user" IN ({_marks(len(f.users))})')
-        params += f.users
-    dates, values = _dates(f, "date_worked" if driver in ("user", "date") else "+date_worked")
-    where += dates
-    params += values
-    for kind in ("project", "activity"):
-        wanted = f.tags(kind)
-        if not wanted:
-            continue
-        tagged = (
-            "SELECT {} FROM cache_tags AS t WHERE t.account = ? AND t.entity = 'time'"
-            f" AND t.tag_kind = '{kind}' AND t.value IN ({_marks(len(wanted))})"
-        )
-        if kind == driver:
-            where.append(f"key IN ({tagged.format('t.key')})")
-        else:
-            where.append(f"EXISTS ({tagged.format('1')} AND t.key = cache.key)")
-        params += [account, *wanted]
-    order = "date_worked, key" if driver is None else "+date_worked, key"
-    sql = f"SELECT {_COLUMNS} FROM cache WHERE {' AND '.join(where)} ORDER BY {order}"
+    several = len(f.projects) > 1 or len(f.activities) > 1  # (a time may match twice)
+    sql = (
+        f"SELECT {_CACHE_COLUMNS} FROM cache{''.join(joins)} WHERE {' AND '.join(where)}"
+        f"{' GROUP BY cache.key' if several else ''} ORDER BY cache.date_worked, cache.key"
+    )
     return sql, params
 
 
-def query_times(
-    db: sqlite3.Connection,
-    account: str,
-    *,
-    users: Sequence[str],
-    projects: Sequence[str],
-    activities: Sequence[str],
-    start: date | str | None,
-    end: date | str | None,
-    include_deleted: bool,
-) -> list[CacheObject]:
-    """Cached times matching every given filter (see :meth:`Store.query_times`)."""
-    f = TimesFilter.of(
-        users=users,
-        projects=projects,
-        activities=activities,
-        start=start,
-        end=end,
-        include_deleted=include_deleted,
-    )
-    sql, params = times_query(account, f, choose_driver(db, account, f))
+def query_times(db: sqlite3.Connection, account: str, f: TimesFilter) -> list[CacheObject]:
+    """Cached times matching every filter of ``f`` (see :meth:`Store.query_times`)."""
+    sql, params = times_query(account, f)
     return _records(account, "time", db.execute(sql, params))
 
 
@@ -698,9 +626,10 @@ def list_objects(
     return _records(account, known, db.execute(sql, (account, entity)))
 
 
+# (key and values of a cache row, by its account, entity and old key)
 _REKEY = (
-    "UPDATE cache SET key = ?, payload = ?, revision = ?, deleted = ?, fetched_at = ?,"
-    ' local = ?, "user" = ?, date_worked = ? WHERE account = ? AND entity = ? AND key = ?'
+    f"UPDATE cache SET {', '.join(f'{quoted(name)} = ?' for name in CACHE_COLUMNS[2:])}"
+    " WHERE account = ? AND entity = ? AND key = ?"
 )
 _REKEY_TAG = (
     "UPDATE cache_tags SET key = ?"

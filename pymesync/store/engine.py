@@ -76,7 +76,10 @@ def _on_begin(conn: Connection) -> None:
 
 
 def create_store_engine(path: Path) -> Engine:
-    """A SQLAlchemy engine on ``path`` with the store's pragmas and BEGIN handling.
+    """A SQLAlchemy engine on ``path`` with the store's pragmas (set on each new
+    connection by a ``connect`` event, as SQLAlchemy documents for pysqlite), its BEGIN
+    handling and its connection pool (a ``QueuePool``; a store's transactions each
+    check a connection out of it and back in).
 
     Use ``engine.execution_options(pymesync_begin="IMMEDIATE")`` for write transactions.
     Parameters are hidden from logs and error messages (they can hold a token).
@@ -89,12 +92,16 @@ def create_store_engine(path: Path) -> Engine:
             "cached_statements": CACHED_STATEMENTS,
         },
         hide_parameters=True,
-        # Enough pooled connections for a concurrent sync pass (one per sending
-        # thread plus the coordinating one): a connection opened past the pool is
-        # closed again on return, losing its prepared statements and costing a
-        # fresh open and its pragmas every time.
+        # The store's one pool. Enough connections kept for a concurrent sync pass
+        # (one per sending thread of its pool of 16, plus the coordinating one): a
+        # connection opened past pool_size is closed again on return, losing its
+        # prepared statements and costing a fresh open and its pragmas every time.
+        # Check-in rolls back (a no-op unless a transaction was left open by a
+        # failed ROLLBACK); no pre-ping (a local file does not go away).
         pool_size=POOL_SIZE,
         max_overflow=POOL_SIZE,
+        pool_reset_on_return="rollback",
+        pool_pre_ping=False,
     )
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from .values import select_in
+
 __all__ = ["local_id_for", "local_ids", "local_ids_for", "map_id", "reserve", "resolve_id"]
 
 _RESOLVE = "SELECT server_id FROM id_map WHERE account = ? AND entity = ? AND local_id = ?"
@@ -81,16 +83,8 @@ def local_ids(
     db: sqlite3.Connection, account: str, entity: str, server_ids: Iterable[str]
 ) -> dict[str, str]:
     """server id -> the local id that became it, for those of ``server_ids`` mapped."""
-    wanted = sorted(set(server_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        sql = (
-            "SELECT server_id, local_id FROM id_map WHERE account = ? AND entity = ?"
-            f" AND server_id IN ({', '.join('?' * len(part))})"
-        )
-        found.update(db.execute(sql, (account, entity, *part)))
-    return found
+    sql = "SELECT server_id, local_id FROM id_map WHERE account = ? AND entity = ? AND server_id"
+    return dict(select_in(db, sql, (account, entity), sorted(set(server_ids))))
 
 
 def local_ids_starting(

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import sqlite3
 import uuid
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import cache, idmap
 from .codec import dump_json, format_utc, load_json, parse_utc
+from .columns import FRESH, QUEUE_COLUMNS, QUEUE_SELECT, QueueRow, insert_head, row_template
 from .errors import DuplicateOperationError, OperationStateError, UnknownOperationError
 from .records import (
     KINDS,
@@ -65,24 +67,30 @@ __all__ = [
 _KINDS: dict[str, OpKind] = {kind: kind for kind in KINDS}
 _STATES: dict[str, OpState] = {state: state for state in STATES}
 
-#: The columns of an operation row, in :func:`to_record` order.
-COLUMNS = (
-    "id, op_id, account, kind, entity, target, payload, base_revision, state, attempts,"
-    " next_attempt_at, last_error, created_at, updated_at, first_sent_at, lease_owner,"
-    " lease_expires_at"
-)
-_BY_OP_ID = f"SELECT {COLUMNS} FROM operations WHERE op_id = ?"
+_BY_OP_ID = f"SELECT {QUEUE_SELECT} FROM operations WHERE op_id = ?"
 _ANY_FOR_TARGET = "SELECT 1 FROM operations WHERE account = ? AND entity = ? AND target = ? LIMIT 1"
 _LAST_FOR_TARGET = (
-    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ?"
+    f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ? AND target = ?"
     " ORDER BY id DESC LIMIT 1"
 )
-_INSERT = (
-    "INSERT INTO operations (op_id, account, kind, entity, target, payload, base_revision,"
-    " state, attempts, next_attempt_at, last_error, created_at, updated_at, first_sent_at,"
-    " lease_owner, lease_expires_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
-)
+
+
+def _getter(columns: Iterable[str]) -> Callable[[QueueRow], tuple[Any, ...]]:
+    """The values of ``columns`` of a row, in table (:data:`QUEUE_COLUMNS`) order
+    whatever the order of ``columns`` (two at least)."""
+    wanted = set(columns)
+    return operator.itemgetter(*(i for i, name in enumerate(QUEUE_COLUMNS) if name in wanted))
+
+
+# A new operation's row: every column, with literals for the FRESH ones (pending, never
+# tried); the parameters are the other columns of a QueueRow, in table order. One
+# statement appends with a queue id of SQLite's choosing (enqueue), one with ours
+# (the rows enqueue_many writes many to a statement).
+_INSERT_HEAD = insert_head("operations", QUEUE_COLUMNS)
+_INSERT = f"{_INSERT_HEAD} VALUES {row_template(QUEUE_COLUMNS, {**FRESH, 'id': None})}"
+_insert_values = _getter(name for name in QUEUE_COLUMNS if name not in FRESH and name != "id")
+_INSERT_WITH_ID_ROW = row_template(QUEUE_COLUMNS, FRESH)
+_insert_with_id_values = _getter(name for name in QUEUE_COLUMNS if name not in FRESH)
 # Claimable, in queue order, with no earlier queued operation on the same object. The
 # pending ones are walked in id order along ix_operations_account_state_id; the inflight
 # ones (few: only leased operations) are checked for an expired lease.
@@ -91,12 +99,12 @@ _NOT_BLOCKED = (
     " AND e.entity = o.entity AND e.target = o.target AND e.id < o.id)"
 )
 _CLAIMABLE_PENDING = (
-    f"SELECT {COLUMNS} FROM operations AS o WHERE o.account = ? AND o.state = 'pending'"
+    f"SELECT {QUEUE_SELECT} FROM operations AS o WHERE o.account = ? AND o.state = 'pending'"
     " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
     f"{_NOT_BLOCKED} ORDER BY o.id LIMIT ?"
 )
 _CLAIMABLE_EXPIRED = (
-    f"SELECT {COLUMNS} FROM operations AS o WHERE o.account = ? AND o.state = 'inflight'"
+    f"SELECT {QUEUE_SELECT} FROM operations AS o WHERE o.account = ? AND o.state = 'inflight'"
     f" AND o.lease_expires_at <= ?{_NOT_BLOCKED} ORDER BY o.id LIMIT ?"
 )
 _LEASE = (
@@ -104,16 +112,25 @@ _LEASE = (
     " first_sent_at = coalesce(first_sent_at, ?), updated_at = ?, attempts = attempts + ?"
     " WHERE id = ?"
 )
+# What changes as an operation goes through its states (the FRESH columns, and when),
+# in table order (the order of the getter's values).
+_STATE_COLUMNS = tuple(name for name in QUEUE_COLUMNS if name in FRESH or name == "updated_at")
 _ROW_STATE = (
-    "UPDATE operations SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-    " updated_at = ?, first_sent_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ?"
+    f"UPDATE operations SET {', '.join(f'{name} = ?' for name in _STATE_COLUMNS)} WHERE id = ?"
 )
+_row_state_values = _getter(_STATE_COLUMNS)
+_make_row = QueueRow._make
 
-# Indexes into a row of COLUMNS.
-_ID, _OP_ID, _ACCOUNT, _KIND, _ENTITY, _TARGET, _PAYLOAD, _BASE = range(8)
-_STATE, _ATTEMPTS, _NEXT, _ERROR, _CREATED, _UPDATED, _FIRST_SENT, _OWNER, _EXPIRES = range(8, 17)
 
-Row = Sequence[Any]
+def _one(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> QueueRow | None:
+    """The first row of a SELECT of :data:`QUEUE_SELECT`, or None."""
+    row = db.execute(sql, params).fetchone()
+    return None if row is None else _make_row(row)
+
+
+def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[QueueRow]:
+    """The rows of a SELECT of :data:`QUEUE_SELECT`."""
+    return list(map(_make_row, db.execute(sql, params)))
 
 
 def _kind(value: str) -> OpKind:
@@ -135,40 +152,66 @@ def _time(text: str | None) -> datetime | None:
 
 
 def to_record(
-    row: Row,
+    row: QueueRow,
     *,
     outcome_unknown: bool = False,
     parse: Callable[[str], datetime] = parse_utc,
 ) -> Operation:
-    """The frozen record for a queue row (a tuple of :data:`COLUMNS`); ``parse`` reads
-    its times (e.g. one remembering the texts it has read: rows read together share
-    most of them)."""
-    payload, last_error = row[_PAYLOAD], row[_ERROR]
+    """The frozen record for a queue row; ``parse`` reads its times (e.g. one
+    remembering the texts it has read: rows read together share most of them)."""
+    payload, last_error = row.payload, row.last_error
     return Operation(
-        id=row[_ID],
-        op_id=row[_OP_ID],
-        account=row[_ACCOUNT],
-        kind=_kind(row[_KIND]),
-        entity=cache.check_entity(row[_ENTITY]),
-        target=row[_TARGET],
+        id=row.id,
+        op_id=row.op_id,
+        account=row.account,
+        kind=_kind(row.kind),
+        entity=cache.check_entity(row.entity),
+        target=row.target,
         payload=None if payload is None else load_json(payload),
-        base_revision=row[_BASE],
-        state=_state(row[_STATE]),
-        attempts=row[_ATTEMPTS],
-        next_attempt_at=None if row[_NEXT] is None else parse(row[_NEXT]),
+        base_revision=row.base_revision,
+        state=_state(row.state),
+        attempts=row.attempts,
+        next_attempt_at=None if row.next_attempt_at is None else parse(row.next_attempt_at),
         last_error=None if last_error is None else load_json(last_error),
-        created_at=parse(row[_CREATED]),
-        updated_at=parse(row[_UPDATED]),
-        first_sent_at=None if row[_FIRST_SENT] is None else parse(row[_FIRST_SENT]),
-        lease_owner=row[_OWNER],
-        lease_expires_at=None if row[_EXPIRES] is None else parse(row[_EXPIRES]),
+        created_at=parse(row.created_at),
+        updated_at=parse(row.updated_at),
+        first_sent_at=None if row.first_sent_at is None else parse(row.first_sent_at),
+        lease_owner=row.lease_owner,
+        lease_expires_at=None if row.lease_expires_at is None else parse(row.lease_expires_at),
         outcome_unknown=outcome_unknown,
     )
 
 
-def get_row(db: sqlite3.Connection, op_id: str) -> Row:
+def _new_row(
+    op: NewOperation, target: str, payload: str | None, now_text: str, queue_id: int = 0
+) -> QueueRow:
+    """The row of ``op``, newly queued as ``queue_id`` (0: SQLite gives it one)."""
+    return QueueRow(
+        id=queue_id,
+        op_id=op.op_id,
+        account=op.account,
+        kind=op.kind,
+        entity=op.entity,
+        target=target,
+        payload=payload,
+        base_revision=op.base_revision,
+        created_at=now_text,
+        updated_at=now_text,
+        **FRESH,
+    )
+
+
+def _appended(row: QueueRow, payload: dict[str, Any] | None, now: datetime) -> EnqueueResult:
+    """The result of appending the new ``row`` (:func:`_new_row`, with its queue id):
+    its record, with the payload and time it was made from."""
+    fields = row._asdict()
+    fields.update(payload=payload, created_at=now, updated_at=now)
+    return EnqueueResult(outcome="appended", operation=Operation(**fields))
+
+
+def get_row(db: sqlite3.Connection, op_id: str) -> QueueRow:
     """The queue row with ``op_id``, or :class:`UnknownOperationError`."""
-    row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
+    row = _one(db, _BY_OP_ID, (op_id,))
     if row is None:
         raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
     return row
@@ -176,7 +219,7 @@ def get_row(db: sqlite3.Connection, op_id: str) -> Row:
 
 def get_operation(db: sqlite3.Connection, op_id: str) -> Operation | None:
     """The queued operation with ``op_id``, or None."""
-    row = db.execute(_BY_OP_ID, (op_id,)).fetchone()
+    row = _one(db, _BY_OP_ID, (op_id,))
     return None if row is None else to_record(row)
 
 
@@ -200,16 +243,9 @@ def _maybe_sent(last_error: str | None) -> bool:
     return bool(isinstance(error, dict) and error.get("maybe_sent"))
 
 
-def _changed(row: Row, now_text: str, **changes: Any) -> tuple[Any, ...]:
+def _changed(row: QueueRow, now_text: str, **changes: Any) -> QueueRow:
     """``row`` with some columns replaced (by name) and ``updated_at`` = now."""
-    values = list(row)
-    for name, value in changes.items():
-        values[_NAMES[name]] = value
-    values[_UPDATED] = now_text
-    return tuple(values)
-
-
-_NAMES = {name.strip(): index for index, name in enumerate(COLUMNS.split(","))}
+    return row._replace(updated_at=now_text, **changes)
 
 
 def enqueue(
@@ -232,7 +268,7 @@ def enqueue(
     if db.execute("SELECT 1 FROM operations WHERE op_id = ?", (op.op_id,)).fetchone():
         raise DuplicateOperationError(f"An operation with op_id {op.op_id!r} is already queued")
     target = idmap.resolve_id(db, account, entity, op.target)
-    last: Row | None = db.execute(_LAST_FOR_TARGET, (account, entity, target)).fetchone()
+    last = _one(db, _LAST_FOR_TARGET, (account, entity, target))
     result: EnqueueResult | None = None
     refused = None if last is None else _refused_chain(db, last)
     if refused is not None:
@@ -247,77 +283,40 @@ def enqueue(
     # a sender, or handed back with an error saying nothing was carried out. One that
     # may have been carried out (a lost response: ``last_error["maybe_sent"]``) keeps
     # its payload, which reconciliation looks for on the server.
-    if (
-        result is None
-        and last is not None
-        and last[_STATE] == "pending"
-        and last[_OWNER] is None
-        and not _maybe_sent(last[_ERROR])
-    ):
-        last_kind = last[_KIND]
-        base = last[_BASE]
+    if result is None and last is not None and _unsent(last):
+        last_kind = last.kind
+        base = last.base_revision
         if op.kind == "update" and last_kind in ("create", "update"):
-            old = load_json(last[_PAYLOAD]) if last[_PAYLOAD] is not None else {}
+            old = load_json(last.payload) if last.payload is not None else {}
             merged = {**(old or {}), **(op.payload or {})}
             if last_kind == "update" and base is None:
                 base = op.base_revision
             text = dump_json(merged)
             db.execute(
                 "UPDATE operations SET payload = ?, base_revision = ?, updated_at = ? WHERE id = ?",
-                (text, base, now_text, last[_ID]),
+                (text, base, now_text, last.id),
             )
             row = _changed(last, now_text, payload=text, base_revision=base)
             result = EnqueueResult(outcome="merged", operation=to_record(row))
-        elif op.kind == "delete" and last_kind == "create" and last[_FIRST_SENT] is None:
-            db.execute("DELETE FROM operations WHERE id = ?", (last[_ID],))
+        elif op.kind == "delete" and last_kind == "create" and last.first_sent_at is None:
+            db.execute("DELETE FROM operations WHERE id = ?", (last.id,))
             cache.remove_object(db, account, entity, target, only_local=True)
-            return EnqueueResult(outcome="cancelled", operation=None, removed=(last[_OP_ID],))
+            return EnqueueResult(outcome="cancelled", operation=None, removed=(last.op_id,))
         elif op.kind == "delete" and last_kind == "update":
             if base is None:
                 base = op.base_revision
             db.execute(
                 "UPDATE operations SET kind = 'delete', payload = NULL, base_revision = ?,"
                 " updated_at = ? WHERE id = ?",
-                (base, now_text, last[_ID]),
+                (base, now_text, last.id),
             )
             row = _changed(last, now_text, kind="delete", payload=None, base_revision=base)
             result = EnqueueResult(outcome="merged", operation=to_record(row))
     if result is None:
         payload = None if op.payload is None else dict(op.payload)
-        cursor = db.execute(
-            _INSERT,
-            (
-                op.op_id,
-                account,
-                op.kind,
-                entity,
-                target,
-                None if payload is None else dump_json(payload),
-                op.base_revision,
-                now_text,
-                now_text,
-            ),
-        )
-        operation = Operation(
-            id=int(cursor.lastrowid or 0),
-            op_id=op.op_id,
-            account=account,
-            kind=op.kind,
-            entity=op.entity,
-            target=target,
-            payload=payload,
-            base_revision=op.base_revision,
-            state="pending",
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-            created_at=now,
-            updated_at=now,
-            first_sent_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        result = EnqueueResult(outcome="appended", operation=operation)
+        row = _new_row(op, target, None if payload is None else dump_json(payload), now_text)
+        cursor = db.execute(_INSERT, _insert_values(row))
+        result = _appended(row._replace(id=int(cursor.lastrowid or 0)), payload, now)
     if provisional is not None:
         if provisional.account != account or provisional.entity != entity:
             raise ValueError("the provisional object must belong to the operation's account/entity")
@@ -338,37 +337,38 @@ def enqueue(
 
 
 _FIRST_FOR_TARGET = (
-    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ?"
+    f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ? AND target = ?"
     " ORDER BY id LIMIT 1"
 )
 _ALL_FOR_TARGET = (
-    f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ? AND target = ? ORDER BY id"
+    f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ? AND target = ?"
+    " ORDER BY id"
 )
 
 
-def _refused(row: Row) -> bool:
+def _refused(row: QueueRow) -> bool:
     """Whether the server refused the operation for good, so that it did not carry it
     out: failed (not a conflict), with no sign that it may have been carried out."""
-    return bool(row[_STATE] == "failed" and not _maybe_sent(row[_ERROR]))
+    return row.state == "failed" and not _maybe_sent(row.last_error)
 
 
-def _unsent(row: Row) -> bool:
+def _unsent(row: QueueRow) -> bool:
     """Whether the operation cannot have reached the server (see :func:`enqueue`)."""
-    return bool(row[_STATE] == "pending" and row[_OWNER] is None and not _maybe_sent(row[_ERROR]))
+    return row.state == "pending" and row.lease_owner is None and not _maybe_sent(row.last_error)
 
 
-def _refused_chain(db: sqlite3.Connection, last: Row) -> list[Row] | None:
+def _refused_chain(db: sqlite3.Connection, last: QueueRow) -> list[QueueRow] | None:
     """The object's operations when the first was refused for good and every later one
     (queued behind it, so blocked) is unsent; None otherwise. ``last`` is the last one."""
     if _refused(last):
         return [last]
     if not _unsent(last):
         return None
-    names = (last[_ACCOUNT], last[_ENTITY], last[_TARGET])
-    first: Row = db.execute(_FIRST_FOR_TARGET, names).fetchone()
-    if first[_ID] == last[_ID] or not _refused(first):
+    names = (last.account, last.entity, last.target)
+    first = _one(db, _FIRST_FOR_TARGET, names)
+    if first is None or first.id == last.id or not _refused(first):
         return None
-    rows: list[Row] = db.execute(_ALL_FOR_TARGET, names).fetchall()
+    rows = _rows(db, _ALL_FOR_TARGET, names)
     return rows if all(_unsent(row) for row in rows[1:]) else None
 
 
@@ -396,23 +396,18 @@ def _fold(first: _Folded, second: _Folded) -> _Folded | None:
 
 
 def _requeue(
-    db: sqlite3.Connection, rows: list[Row], op: NewOperation, now_text: str
+    db: sqlite3.Connection, rows: list[QueueRow], op: NewOperation, now_text: str
 ) -> EnqueueResult | None:
     """Fold ``rows`` (a refused operation and the unsent ones behind it) and ``op`` into
     the refused one and queue it again as never tried; None when they cannot be folded.
 
     Outcome ``"merged"`` (the later rows leave the queue), or ``"cancelled"`` when a
     delete undoes a refused create (every row leaves the queue)."""
-    head = rows[0]
-    folded: _Folded | None = (
-        head[_KIND],
-        load_json(head[_PAYLOAD]) if head[_PAYLOAD] is not None else None,
-        head[_BASE],
-    )
-    later: list[_Folded] = [
-        (row[_KIND], load_json(row[_PAYLOAD]) if row[_PAYLOAD] is not None else None, row[_BASE])
-        for row in rows[1:]
+    head, *later = [
+        (row.kind, None if row.payload is None else load_json(row.payload), row.base_revision)
+        for row in rows
     ]
+    folded: _Folded | None = head
     try:
         for step in [*later, (op.kind, op.payload, op.base_revision)]:
             if folded is None:
@@ -420,67 +415,37 @@ def _requeue(
             folded = _fold(folded, step)
     except _CannotFold:
         return None
-    ids = [(row[_ID],) for row in rows]
+    ids = [(row.id,) for row in rows]
     if folded is None:
         db.executemany("DELETE FROM operations WHERE id = ?", ids)
         return EnqueueResult(
-            outcome="cancelled", operation=None, removed=tuple(row[_OP_ID] for row in rows)
+            outcome="cancelled", operation=None, removed=tuple(row.op_id for row in rows)
         )
     db.executemany("DELETE FROM operations WHERE id = ?", ids[1:])
     kind, payload, base = folded
     text = None if payload is None else dump_json(payload)
-    changed = _changed(
-        head,
-        now_text,
-        kind=kind,
-        payload=text,
-        base_revision=base,
-        state="pending",
-        attempts=0,
-        next_attempt_at=None,
-        last_error=None,
-        first_sent_at=None,
-        lease_owner=None,
-        lease_expires_at=None,
-    )
+    changed = _changed(rows[0], now_text, kind=kind, payload=text, base_revision=base, **FRESH)
     db.execute(
         "UPDATE operations SET kind = ?, payload = ?, base_revision = ? WHERE id = ?",
-        (kind, text, base, head[_ID]),
+        (kind, text, base, changed.id),
     )
     _store_state(db, changed)
     return EnqueueResult(
         outcome="merged",
         operation=to_record(changed),
-        removed=tuple(row[_OP_ID] for row in rows[1:]),
+        removed=tuple(row.op_id for row in rows[1:]),
     )
 
 
 #: Items of :func:`enqueue_many` looked up together (well under SQLite's oldest
 #: 999-variable limit).
 _BATCH = 400
-_INSERT_WITH_ID_HEAD = (
-    "INSERT INTO operations (id, op_id, account, kind, entity, target, payload,"
-    " base_revision, state, attempts, next_attempt_at, last_error, created_at, updated_at,"
-    " first_sent_at, lease_owner, lease_expires_at)"
-)
-_INSERT_WITH_ID_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, NULL, ?, ?, NULL, NULL, NULL)"
 
 Name = tuple[str, str, str]  # (account, entity, target or key)
 
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
-
-
-_new_record = object.__new__
-
-
-def _appended(operation: Operation) -> EnqueueResult:
-    """``EnqueueResult(outcome="appended", operation=operation)``, made as fast as
-    :class:`_Batch` makes its operations (see there)."""
-    result: EnqueueResult = _new_record(EnqueueResult)
-    result.__dict__.update(outcome="appended", operation=operation, removed=())
-    return result
 
 
 class _Batch:
@@ -636,53 +601,13 @@ class _Batch:
         ):
             # (enqueue raises for the odd provisional object, unless the item cancels)
             return self._one_by_one(op, provisional, name, key_name)
-        op_id, kind, base, now, now_text = (
-            op.op_id,
-            op.kind,
-            op.base_revision,
-            self.now,
-            self.now_text,
-        )
         payload = None if op.payload is None else dict(op.payload)
-        self.ops.append(
-            (
-                self.next_id,
-                op_id,
-                account,
-                kind,
-                entity,
-                target,
-                None if payload is None else dump_json(payload),
-                base,
-                now_text,
-                now_text,
-            )
-        )
-        operation = _new_record(Operation)
-        # The fields of an appended operation, set without the frozen dataclass's
-        # one-by-one ``__init__`` (a sixth of its cost); the record is the same.
-        operation.__dict__.update(
-            id=self.next_id,
-            op_id=op_id,
-            account=account,
-            kind=kind,
-            entity=entity,
-            target=target,
-            payload=payload,
-            base_revision=base,
-            state="pending",
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-            created_at=now,
-            updated_at=now,
-            first_sent_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            outcome_unknown=False,
-        )
+        text = None if payload is None else dump_json(payload)
+        row = _new_row(op, target, text, self.now_text, self.next_id)
+        self.ops.append(_insert_with_id_values(row))
+        result = _appended(row, payload, self.now)
         self.next_id += 1
-        self.added_ids.add(op_id)
+        self.added_ids.add(op.op_id)
         self.busy.add(name)
         if provisional is not None and key_name is not None:
             key, shown = key_name[2], provisional.payload
@@ -695,7 +620,7 @@ class _Batch:
                     provisional.revision,
                     provisional.deleted,
                     True,
-                    now_text,
+                    self.now_text,
                 )
             )
             new_tags = cache.tag_rows(account, entity, key, shown)
@@ -708,7 +633,7 @@ class _Batch:
                 cache.tag_changes(old, new_tags, self.stale, self.fresh)
             self.old[key_name] = new_tags
             self.buffered_keys.add(key_name)
-        return _appended(operation)
+        return result
 
     def _one_by_one(
         self, op: NewOperation, provisional: CacheObject | None, name: Name, key: Name | None
@@ -757,7 +682,7 @@ def _write(
 ) -> None:
     """Write the rows :class:`_Batch` buffered."""
     if ops:
-        insert_rows(db, _INSERT_WITH_ID_HEAD, _INSERT_WITH_ID_ROW, ops)
+        insert_rows(db, _INSERT_HEAD, _INSERT_WITH_ID_ROW, ops)
     if rows:
         cache.write_rows(db, rows, stale, fresh)
 
@@ -801,7 +726,7 @@ def enqueue_many(
 
 def pending_statement(account: str, now: datetime | None) -> tuple[str, tuple[Any, ...]]:
     """The SELECT behind Store.pending: pending (unleased) ops in queue order."""
-    sql = f"SELECT {COLUMNS} FROM operations WHERE account = ? AND state = 'pending'"
+    sql = f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND state = 'pending'"
     if now is None:
         return sql + " ORDER BY id", (account,)
     sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id"
@@ -816,7 +741,7 @@ def pending_rows(cursor: sqlite3.Cursor, batch: int = 200) -> Iterator[Operation
         if not rows:
             return
         for row in rows:
-            yield to_record(row)
+            yield to_record(_make_row(row))
 
 
 def claim(
@@ -834,10 +759,10 @@ def claim(
         raise ValueError("lease_seconds must be positive")
     now_text = format_utc(now)
     params = (account, now_text, limit)
-    rows: list[Row] = db.execute(_CLAIMABLE_PENDING, params).fetchall()
-    expired: list[Row] = db.execute(_CLAIMABLE_EXPIRED, params).fetchall()
+    rows = _rows(db, _CLAIMABLE_PENDING, params)
+    expired = _rows(db, _CLAIMABLE_EXPIRED, params)
     if expired:
-        rows = sorted([*rows, *expired], key=lambda row: int(row[_ID]))[:limit]
+        rows = sorted([*rows, *expired], key=lambda row: row.id)[:limit]
     # (last_error, id) of the claimed operations whose previous sender vanished
     vanished: list[tuple[str, Any]] = []
     expires = now + timedelta(seconds=lease_seconds)
@@ -848,22 +773,22 @@ def claim(
     for row in rows:
         # An expired lease: the previous holder may have sent it before vanishing, so
         # that attempt counts.
-        was_inflight = row[_STATE] == "inflight"
+        was_inflight = row.state == "inflight"
         extra = 1 if was_inflight else 0
-        updates.append((owner, expires_text, now_text, now_text, extra, row[_ID]))
-        changes: dict[str, Any] = {}
+        updates.append((owner, expires_text, now_text, now_text, extra, row.id))
+        last_error = row.last_error
         if was_inflight:  # what the vanished sender may have done, kept for the next
-            changes["last_error"] = _vanished(row)
-            vanished.append((changes["last_error"], row[_ID]))
+            last_error = _vanished(row)
+            vanished.append((last_error, row.id))
         leased = _changed(
             row,
             now_text,
             state="inflight",
             lease_owner=owner,
             lease_expires_at=expires_text,
-            first_sent_at=row[_FIRST_SENT] or now_text,
-            attempts=row[_ATTEMPTS] + extra,
-            **changes,
+            first_sent_at=row.first_sent_at or now_text,
+            attempts=row.attempts + extra,
+            last_error=last_error,
         )
         claimed.append(to_record(leased, outcome_unknown=was_inflight, parse=parse))
     if updates:
@@ -873,14 +798,14 @@ def claim(
     return claimed
 
 
-def _vanished(row: Row) -> str:
+def _vanished(row: QueueRow) -> str:
     """``last_error`` of an operation whose sender's lease ran out: it may have been
     sent (``maybe_sent``), and any request of it was over when the lease ended
     (``lease_expired_at``, so the next sender knows how long to wait before looking)."""
-    last = load_json(row[_ERROR]) if row[_ERROR] else None
+    last = load_json(row.last_error) if row.last_error else None
     record = dict(last) if isinstance(last, dict) else {"status": None, "body": None}
     record.setdefault("message", "the sender stopped before recording the outcome")
-    record.update(maybe_sent=True, lease_expired_at=row[_EXPIRES])
+    record.update(maybe_sent=True, lease_expired_at=row.lease_expires_at)
     return dump_json(record)
 
 
@@ -900,7 +825,7 @@ def ack(
 
 def _reopen(
     db: sqlite3.Connection,
-    taken: Taken,
+    taken: QueueRow,
     holder: str,
     server_object: dict[str, Any] | None,
     now: datetime,
@@ -940,48 +865,24 @@ def _reopen(
 
 #: Whether this SQLite has ``DELETE ... RETURNING`` (3.35, 2021).
 RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
-_DELETE_RETURNING = (
-    "DELETE FROM operations WHERE op_id = ?"
-    " RETURNING account, entity, target, kind, payload, first_sent_at, created_at"
-)
+_DELETE_RETURNING = f"DELETE FROM operations WHERE op_id = ? RETURNING {QUEUE_SELECT}"
 
 
-class Taken(NamedTuple):
-    """What :func:`_take` took out of the queue (texts as stored)."""
-
-    account: str
-    entity: str
-    target: str
-    kind: str
-    payload: str | None
-    first_sent_at: str | None
-    created_at: str
-
-
-def _take(db: sqlite3.Connection, op_id: str) -> Taken | None:
+def _take(db: sqlite3.Connection, op_id: str) -> QueueRow | None:
     """Delete the queued operation ``op_id`` and return what it was, or None when it is
     not queued."""
     if RETURNING:
-        rows = db.execute(_DELETE_RETURNING, (op_id,)).fetchall()
-        return None if not rows else Taken(*rows[0])
-    row: Row | None = db.execute(_BY_OP_ID, (op_id,)).fetchone()
-    if row is None:
-        return None
-    db.execute("DELETE FROM operations WHERE id = ?", (row[_ID],))
-    return Taken(
-        row[_ACCOUNT],
-        row[_ENTITY],
-        row[_TARGET],
-        row[_KIND],
-        row[_PAYLOAD],
-        row[_FIRST_SENT],
-        row[_CREATED],
-    )
+        rows = _rows(db, _DELETE_RETURNING, (op_id,))
+        return rows[0] if rows else None
+    row = _one(db, _BY_OP_ID, (op_id,))
+    if row is not None:
+        db.execute("DELETE FROM operations WHERE id = ?", (row.id,))
+    return row
 
 
 def _acked(
     db: sqlite3.Connection,
-    taken: Taken,
+    taken: QueueRow,
     server_object: dict[str, Any] | None,
     server_key: str | None,
     now: datetime,
@@ -1056,21 +957,9 @@ def ack_many(
     return acked
 
 
-def _store_state(db: sqlite3.Connection, row: Row) -> None:
-    db.execute(
-        _ROW_STATE,
-        (
-            row[_STATE],
-            row[_ATTEMPTS],
-            row[_NEXT],
-            row[_ERROR],
-            row[_UPDATED],
-            row[_FIRST_SENT],
-            row[_OWNER],
-            row[_EXPIRES],
-            row[_ID],
-        ),
-    )
+def _store_state(db: sqlite3.Connection, row: QueueRow) -> None:
+    """Write the state columns of ``row`` (:data:`_STATE_COLUMNS`) to its queue row."""
+    db.execute(_ROW_STATE, (*_row_state_values(row), row.id))
 
 
 def fail(
@@ -1088,7 +977,7 @@ def fail(
     """Record a failed attempt (see Store.fail)."""
     row = get_row(db, op_id)
     _check_owner(row, owner)
-    attempts, first_sent = row[_ATTEMPTS], row[_FIRST_SENT]
+    attempts, first_sent = row.attempts, row.first_sent_at
     if count_attempt:
         attempts += 1
     elif attempts == 0 and not error.get("maybe_sent"):
@@ -1123,11 +1012,11 @@ def renew(db: sqlite3.Connection, op_id: str, owner: str, until: datetime, now: 
     return cursor.rowcount == 1
 
 
-def _check_owner(row: Row, owner: str | None) -> None:
+def _check_owner(row: QueueRow, owner: str | None) -> None:
     """With ``owner``: the operation must still be leased to it."""
-    if owner is not None and (row[_STATE] != "inflight" or row[_OWNER] != owner):
+    if owner is not None and (row.state != "inflight" or row.lease_owner != owner):
         raise OperationStateError(
-            f"Operation {row[_OP_ID]} is no longer leased to {owner}: its outcome is not"
+            f"Operation {row.op_id} is no longer leased to {owner}: its outcome is not"
             " recorded by it"
         )
 
@@ -1138,7 +1027,7 @@ def release(
     """Give a lease back untouched (see Store.release)."""
     row = get_row(db, op_id)
     _check_owner(row, owner)
-    if row[_STATE] != "inflight":
+    if row.state != "inflight":
         return to_record(row)
     changed = _changed(
         row,
@@ -1146,7 +1035,7 @@ def release(
         state="pending",
         lease_owner=None,
         lease_expires_at=None,
-        first_sent_at=None if row[_ATTEMPTS] == 0 else row[_FIRST_SENT],
+        first_sent_at=None if row.attempts == 0 else row.first_sent_at,
     )
     _store_state(db, changed)
     return to_record(changed)
@@ -1155,7 +1044,7 @@ def release(
 def retry(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
     """Make a failed, conflicting or backing-off operation claimable now."""
     row = get_row(db, op_id)
-    if row[_STATE] == "inflight":
+    if row.state == "inflight":
         raise OperationStateError(f"Operation {op_id} is being sent; it cannot be retried now")
     changed = _changed(row, format_utc(now), state="pending", next_attempt_at=None)
     _store_state(db, changed)
@@ -1224,10 +1113,10 @@ def operations(
         wanted = list(entities)
         where.append(f"entity IN ({', '.join('?' * len(wanted))})")
         params += wanted
-    sql = f"SELECT {COLUMNS} FROM operations"
+    sql = f"SELECT {QUEUE_SELECT} FROM operations"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return [to_record(row) for row in db.execute(sql + " ORDER BY id", params)]
+    return [to_record(row) for row in _rows(db, sql + " ORDER BY id", params)]
 
 
 def counts(db: sqlite3.Connection, account: str) -> dict[str, int]:
@@ -1295,7 +1184,7 @@ def ops_for(db: sqlite3.Connection, account: str, entity: str, target: str) -> l
     names.update(idmap.local_ids_for(db, account, entity, target))
     ordered = sorted(names)
     sql = (
-        f"SELECT {COLUMNS} FROM operations WHERE account = ? AND entity = ?"
-        f" AND target IN ({', '.join('?' * len(ordered))}) ORDER BY id"
+        f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ?"
+        f" AND target IN ({_marks(len(ordered))}) ORDER BY id"
     )
-    return [to_record(row) for row in db.execute(sql, (account, entity, *ordered))]
+    return [to_record(row) for row in _rows(db, sql, (account, entity, *ordered))]

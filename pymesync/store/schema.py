@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     Dialect,
     Index,
     Integer,
@@ -37,6 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # The encoders live in a SQLAlchemy-free module (the plain-SQL modules and the read-only
 # peek use them without SQLAlchemy); they are re-exported here as before.
 from .codec import dump_json, format_utc, load_json, parse_utc
+from .columns import CACHE_COLUMNS, QUEUE_COLUMNS
 
 __all__ = [
     "ENTITY_NAMES",
@@ -125,85 +127,99 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+def _table(
+    name: str, columns: tuple[str, ...], types: dict[str, Column[Any]], *args: Any, **kw: Any
+) -> Table:
+    """The table ``name`` with ``columns`` (the plain list of
+    :mod:`pymesync.store.columns`, in its order), each as ``types`` describes it."""
+    if set(types) != set(columns):
+        raise RuntimeError(
+            f"the {name} table's types and its column list differ: "
+            f"{sorted(set(types) ^ set(columns))} (see pymesync/store/columns.py)"
+        )
+    return Table(name, metadata, *(types[column] for column in columns), *args, **kw)
+
+
+def _typed(*columns: Column[Any]) -> dict[str, Column[Any]]:
+    return {column.name: column for column in columns}
+
+
+#: The write queue: one row per operation still to be sent (``id`` = queue order).
+operations_table = _table(
+    "operations",
+    QUEUE_COLUMNS,
+    _typed(
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("op_id", String(36), unique=True, nullable=False),
+        Column("account", Text, nullable=False),
+        Column("kind", String(16), nullable=False),
+        Column("entity", String(16), nullable=False),
+        Column("target", Text, nullable=False),
+        Column("payload", JSONText, nullable=True),
+        Column("base_revision", Integer, nullable=True),
+        Column("state", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", UTCDateTime, nullable=True),
+        Column("last_error", JSONText, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("first_sent_at", UTCDateTime, nullable=True),
+        Column("lease_owner", Text, nullable=True),
+        Column("lease_expires_at", UTCDateTime, nullable=True),
+    ),
+    CheckConstraint(one_of("kind", ("create", "update", "delete")), name="kind"),
+    CheckConstraint(one_of("entity", ENTITY_NAMES), name="entity"),
+    CheckConstraint(one_of("state", ("pending", "inflight", "failed", "conflict")), name="state"),
+    # Claim walks the pending operations of an account in queue order.
+    Index("ix_operations_account_state_id", "account", "state", "id"),
+    # The operations on one object (entries end with the row id: "the last one on
+    # this object" and "an earlier one on this object" are one step).
+    Index("ix_operations_account_entity_target", "account", "entity", "target"),
+    # Only the operations backing off (next_attempt_at set): expedite, next retry.
+    Index(
+        "ix_operations_account_next_attempt_at",
+        "account",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+#: Cached server objects, plus provisional local ones (``local``). ``user`` and
+#: ``date_worked`` are copies of the time fields of the same name, kept in indexed
+#: columns for offline filtering.
+cache_table = _table(
+    "cache",
+    CACHE_COLUMNS,
+    _typed(
+        Column("account", Text, primary_key=True),
+        Column("entity", String(16), primary_key=True),
+        Column("key", Text, primary_key=True),
+        Column("payload", JSONText, nullable=False),
+        Column("revision", Integer, nullable=True),
+        Column("deleted", Boolean, nullable=False, default=False),
+        Column("fetched_at", UTCDateTime, nullable=False),
+        Column("local", Boolean, nullable=False, default=False),
+        Column("user", Text, nullable=True),
+        Column("date_worked", String(10), nullable=True),
+    ),
+    CheckConstraint(one_of("entity", ENTITY_NAMES), name="entity"),
+    # A user's times, within dates; and times within dates.
+    Index("ix_cache_account_entity_user_date_worked", "account", "entity", "user", "date_worked"),
+    Index("ix_cache_account_entity_date_worked", "account", "entity", "date_worked"),
+)
+
+
 class OperationRow(Base):
-    """The write queue: one row per operation still to be sent (``id`` = queue order)."""
+    """The model of the write queue (:data:`operations_table`)."""
 
-    __tablename__ = "operations"
-    __table_args__ = (
-        CheckConstraint(one_of("kind", ("create", "update", "delete")), name="kind"),
-        CheckConstraint(one_of("entity", ENTITY_NAMES), name="entity"),
-        CheckConstraint(
-            one_of("state", ("pending", "inflight", "failed", "conflict")), name="state"
-        ),
-        # Claim walks the pending operations of an account in queue order.
-        Index("ix_operations_account_state_id", "account", "state", "id"),
-        # The operations on one object (entries end with the row id: "the last one on
-        # this object" and "an earlier one on this object" are one step).
-        Index("ix_operations_account_entity_target", "account", "entity", "target"),
-        # Only the operations backing off (next_attempt_at set): expedite, next retry.
-        Index(
-            "ix_operations_account_next_attempt_at",
-            "account",
-            "next_attempt_at",
-            sqlite_where=text("next_attempt_at IS NOT NULL"),
-        ),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    op_id: Mapped[str] = mapped_column(String(36), unique=True)
-    account: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16))
-    entity: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str] = mapped_column(Text)
-    payload: Mapped[Any] = mapped_column(JSONText, nullable=True)
-    base_revision: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[Any] = mapped_column(JSONText, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(Text)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def __repr__(self) -> str:
-        """A short description (no payload)."""
-        return f"<OperationRow {self.id} {self.kind} {self.entity} {self.target} {self.state}>"
+    __table__ = operations_table
 
 
 class CacheRow(Base):
-    """Cached server objects, plus provisional local ones (``local``).
+    """The model of the cache (:data:`cache_table`)."""
 
-    ``user`` and ``date_worked`` are copies of the time fields of the same name, kept
-    in indexed columns for offline filtering.
-    """
-
-    __tablename__ = "cache"
-    __table_args__ = (
-        CheckConstraint(one_of("entity", ENTITY_NAMES), name="entity"),
-        # A user's times, within dates; and times within dates.
-        Index(
-            "ix_cache_account_entity_user_date_worked", "account", "entity", "user", "date_worked"
-        ),
-        Index("ix_cache_account_entity_date_worked", "account", "entity", "date_worked"),
-    )
-
-    account: Mapped[str] = mapped_column(Text, primary_key=True)
-    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
-    payload: Mapped[Any] = mapped_column(JSONText)
-    revision: Mapped[int | None] = mapped_column(Integer)
-    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    local: Mapped[bool] = mapped_column(Boolean, default=False)
-    user: Mapped[str | None] = mapped_column(Text)
-    date_worked: Mapped[str | None] = mapped_column(String(10))
-
-    def __repr__(self) -> str:
-        """A short description (no payload)."""
-        return f"<CacheRow {self.entity} {self.key} local={self.local}>"
+    __table__ = cache_table
 
 
 class CacheTagRow(Base):
@@ -303,8 +319,6 @@ class ImportKeyRow(Base):
 
 
 #: The Core tables behind the models, for bulk statements.
-operations_table = cast(Table, OperationRow.__table__)
-cache_table = cast(Table, CacheRow.__table__)
 cache_tags_table = cast(Table, CacheTagRow.__table__)
 id_map_table = cast(Table, IdMapRow.__table__)
 credentials_table = cast(Table, CredentialRow.__table__)

@@ -10,11 +10,11 @@ frozen records (:mod:`pymesync.store.records`), never ORM rows.
 Times (``now``) are timezone-aware datetimes; each method that needs one takes it as a
 keyword and defaults to the current UTC time.
 
-SQLAlchemy provides the engine (its connection pool, and the per-connection pragmas of
-:mod:`pymesync.store.engine`), the models and the migrations; the methods themselves
-run plain SQL on the pooled DB-API connection (``BEGIN IMMEDIATE`` ... ``COMMIT`` for
-writes, ``BEGIN`` ... ``COMMIT`` for reads), which costs a few microseconds per
-statement where building and compiling SQLAlchemy statements cost tens.
+SQLAlchemy provides the engine (its connection pool, the one pool of the store, and the
+per-connection pragmas of :mod:`pymesync.store.engine`), the models and the migrations;
+the methods themselves run plain SQL on the pooled DB-API connection (``BEGIN
+IMMEDIATE`` ... ``COMMIT`` for writes, ``BEGIN`` ... ``COMMIT`` for reads), which costs
+a few microseconds per statement where building and compiling SQLAlchemy statements cost tens.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import threading
 from collections.abc import Container, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import cache, idmap, queue, state
 from .errors import StoreError, from_sqlite_error
-from .location import POOL_SIZE, check_integrity, connect_plain, resolve_path
+from .location import check_integrity, connect_plain, resolve_path
 from .migrator import ensure_schema
 from .records import (
     CacheObject,
@@ -47,8 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["Store"]
 
 
-class _Borrowed(Protocol):
-    """A connection lent for one transaction: SQLAlchemy's pooled one, or a plain one."""
+class _Lent(Protocol):
+    """A connection lent for one transaction: one checked out of SQLAlchemy's pool
+    (``close`` checks it back in), or an :class:`_Unpooled` one."""
 
     @property
     def driver_connection(self) -> Any: ...
@@ -56,8 +56,9 @@ class _Borrowed(Protocol):
     def close(self) -> None: ...
 
 
-class _Plain:
-    """A plain ``sqlite3`` connection for one transaction of an unpooled store."""
+class _Unpooled:
+    """No pool (``Store.open(pooled=False)``): a plain ``sqlite3`` connection opened for
+    one transaction and closed at its end (``close``)."""
 
     __slots__ = ("driver_connection",)
 
@@ -111,15 +112,11 @@ class Store:
     """
 
     def __init__(self, path: Path, engine: Engine | None) -> None:
-        """Wrap an engine (None: unpooled) on an up-to-date database; use :meth:`open`."""
+        """Wrap an engine (its pool lends the connections; None: no pool, a connection
+        per transaction) on an up-to-date database; use :meth:`open`."""
         self._path = path
         self._engine = engine
         self._closed = False
-        # Connections between transactions, kept checked out of the engine's pool:
-        # taking one from here is a list pop, where a pool checkout and its check-in
-        # (with its reset) cost more than a short transaction itself.
-        self._idle: list[_Borrowed] = []
-        self._idle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,12 +142,13 @@ class Store:
         :meth:`check` for a thorough check on request. Damage found later, where SQLite
         reads it, raises the same :class:`~pymesync.store.errors.CorruptDatabaseError`.
 
-        ``pooled=False`` is for a short-lived process that makes a few transactions
-        (one command-line write): each transaction opens its own ``sqlite3``
-        connection, set up exactly as the pooled ones, and closes it at the end, and
-        SQLAlchemy is not imported at all (its import costs more than such a whole
-        command; see docs/performance.md). Long-lived users keep the default: SQLAlchemy's
-        pool, whose connections keep their prepared statements between transactions.
+        ``pooled=False`` means no pool at all, for a short-lived process that makes a
+        few transactions (one command-line write): each transaction opens its own
+        ``sqlite3`` connection, set up exactly as the pooled ones, and closes it at the
+        end, and SQLAlchemy is not imported at all (its import costs more than such a
+        whole command; see docs/performance.md). Long-lived users keep the default:
+        SQLAlchemy's connection pool (:func:`~pymesync.store.engine.create_store_engine`),
+        whose connections keep their prepared statements between transactions.
 
         Raises :class:`~pymesync.store.errors.StoreLocationError` (folder or file not
         usable), :class:`~pymesync.store.errors.CorruptDatabaseError` (not a SQLite
@@ -183,7 +181,6 @@ class Store:
     def close(self) -> None:
         """Close every connection. The store cannot be used afterwards."""
         self._closed = True
-        self._release_idle()
         if self._engine is not None:
             self._engine.dispose()
 
@@ -201,13 +198,12 @@ class Store:
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        """A pooled DB-API connection inside ``begin`` ... ``COMMIT`` (ROLLBACK when the
-        body raises). SQLite errors become :class:`StoreError`."""
+        """A lent DB-API connection inside ``begin`` ... ``COMMIT`` (ROLLBACK when the
+        body raises), given back at the end. SQLite errors become :class:`StoreError`."""
         self._check_open()
-        pooled = self._borrow()
-        clean = False
+        lent = self._lend()
         try:
-            db = pooled.driver_connection
+            db = lent.driver_connection
             assert isinstance(db, sqlite3.Connection)
             db.execute(begin)
             try:
@@ -215,22 +211,20 @@ class Store:
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                clean = not db.in_transaction
                 raise
             db.execute("COMMIT")
-            clean = True
         except sqlite3.Error as exc:
             raise _translate(exc, self._path) from exc
         finally:
-            self._give_back(pooled, clean)
+            # (back to the pool, which rolls back whatever a failed ROLLBACK left open)
+            lent.close()
 
-    def _borrow(self) -> _Borrowed:
-        with self._idle_lock:
-            if self._idle:
-                return self._idle.pop()
+    def _lend(self) -> _Lent:
+        """A connection for one transaction: checked out of the engine's pool, or
+        opened (no pool)."""
         if self._engine is None:
             try:
-                return _Plain(connect_plain(self._path))
+                return _Unpooled(connect_plain(self._path))
             except sqlite3.Error as exc:
                 raise _translate(exc, self._path) from exc
         from sqlalchemy.exc import DBAPIError
@@ -239,24 +233,6 @@ class Store:
             return self._engine.raw_connection()
         except DBAPIError as exc:
             raise _translate(exc, self._path) from exc
-
-    def _release_idle(self) -> None:
-        """Return every idle connection to the engine's pool."""
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-        for pooled in idle:
-            pooled.close()
-
-    def _give_back(self, pooled: _Borrowed, clean: bool) -> None:
-        """Keep a connection that ended its transaction cleanly for the next one; any
-        other goes back to the engine's pool, which rolls back what is left open (an
-        unpooled store closes every connection after its transaction)."""
-        if clean and not self._closed and self._engine is not None:
-            with self._idle_lock:
-                if len(self._idle) < POOL_SIZE:
-                    self._idle.append(pooled)
-                    return
-        pooled.close()
 
     def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN IMMEDIATE")
@@ -616,6 +592,11 @@ class Store:
         objects is fine: memory stays flat). A key given twice within such a chunk is
         stored once, the last one winning; given again further on, it is stored again
         (checked against what the earlier one wrote) and counted again.
+
+        A call that writes many objects (at least 500, and a quarter of the cached
+        times the statistics last counted, or when there are none yet) refreshes
+        SQLite's statistics of the cache (``ANALYZE``, in the same transaction), from
+        which its planner chooses the index each :meth:`query_times` starts from.
         """
         cache.check_entity(entity)
         when = _now(now)
@@ -667,19 +648,19 @@ class Store:
         ``projects`` (a slug in the time's ``project`` list), ``activities`` (a slug in
         its ``activities``). ``start``/``end`` bound ``date_worked`` inclusively
         (``date`` or ``"YYYY-MM-DD"``). Deleted times are left out unless
-        ``include_deleted``. Runs entirely in indexed SQL.
+        ``include_deleted``. Runs entirely in indexed SQL: SQLite's planner starts from
+        the filter its statistics say is the most selective (see :meth:`put_objects`).
         """
+        f = cache.TimesFilter.of(
+            users=users,
+            projects=projects,
+            activities=activities,
+            start=start,
+            end=end,
+            include_deleted=include_deleted,
+        )
         with self._read() as db:
-            return cache.query_times(
-                db,
-                account,
-                users=users,
-                projects=projects,
-                activities=activities,
-                start=start,
-                end=end,
-                include_deleted=include_deleted,
-            )
+            return cache.query_times(db, account, f)
 
     def list_objects(
         self, account: str, entity: str, *, include_deleted: bool = False

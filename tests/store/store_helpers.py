@@ -114,15 +114,12 @@ def on_connections(
             detach(dbapi_conn)
 
     engine = store._engine
-    # the store keeps connections between transactions: hand them back to the pool so
-    # that the next transactions check out fresh (attached) ones, and again at the end
-    store._release_idle()
+    # every transaction checks a connection out of the engine's pool and back in
     event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "checkin", on_checkin)
     try:
         yield
     finally:
-        store._release_idle()
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "checkin", on_checkin)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from store_helpers import (
 )
 
 from pymesync.store import Store, cache
-from pymesync.store.cache import TimesFilter, choose_driver, times_query
+from pymesync.store.cache import TimesFilter, times_query
 
 
 def project(uuid: str, slugs: list[str], **fields: Any) -> dict[str, Any]:
@@ -213,83 +213,125 @@ def test_query_times_sees_provisional_times(store: Store) -> None:
 def test_query_times_uses_indexes(times: Store) -> None:
     with traced(times) as statements:
         times.query_times(ACCOUNT, users=["alice", "bob"], projects=["web"], start="2026-11-01")
-    *probes, statement = [s for s in statements if s.startswith("SELECT")]
-    assert len(probes) == 2  # users (with the dates) and projects: both could lead
-    for probe in probes:
-        plan = query_plan(times, probe)
-        assert "COVERING INDEX" in plan or "USING PRIMARY KEY" in plan, plan
+    (statement,) = [s for s in statements if s.startswith("SELECT")]  # one query, no probe
     plan = query_plan(times, statement)
     assert "SCAN" not in plan, plan
-    # "web" tags 2 times, alice and bob 3 since 2026-11-01 (one deleted): web leads.
-    assert TAGS in plan, plan
 
 
-#: How a tag filter reads the tags: a range of their primary key.
-TAGS = "SEARCH t USING PRIMARY KEY (account=? AND entity=? AND tag_kind=? AND value=?)"
+def _spread(count: int = 2000) -> list[dict[str, Any]]:
+    """Times of 100 users (20 each), 10 projects (200 each), 2 activities (1,000 each)
+    and 200 days (10 each)."""
+    return [
+        time_obj(
+            f"K{i:05d}",
+            user=f"u{i % 100}",
+            project=[f"p{i % 10}"],
+            activities=[f"a{i % 2}"],
+            date_worked=(date(2026, 1, 1) + timedelta(days=i % 200)).isoformat(),
+        )
+        for i in range(count)
+    ]
+
+
+#: How a tag filter leads: a range of the tags' primary key (for one slug).
+TAG_LEADS = "USING PRIMARY KEY (account=? AND entity=? AND tag_kind=? AND value=?)"
+USERS = "ix_cache_account_entity_user_date_worked"
+DATES = "ix_cache_account_entity_date_worked"
 
 
 @pytest.mark.parametrize(
-    ("filters", "driver", "index"),
+    ("filters", "leads", "count"),
     [
-        ({}, None, "ix_cache_account_entity_date_worked"),
-        ({"users": ["alice"]}, "user", "ix_cache_account_entity_user_date_worked"),
-        (
-            {"users": ["alice"], "start": "2026-11-01"},
-            "user",
-            "ix_cache_account_entity_user_date_worked (account=? AND entity=? AND user=? AND",
-        ),
-        (
-            {"start": "2026-11-01", "end": "2026-11-05"},
-            "date",
-            "ix_cache_account_entity_date_worked",
-        ),
-        ({"projects": ["gwm"]}, "project", TAGS),
-        ({"activities": ["dev"]}, "activity", TAGS),
-        # The leading filter uses its index; the others are checked on the rows it finds.
-        (
-            {"users": ["alice"], "projects": ["gwm"], "start": "2026-11-01"},
-            "project",
-            TAGS,
-        ),
-        (
-            {"projects": ["gwm"], "activities": ["dev"], "end": "2026-11-09"},
-            "date",
-            "ix_cache_account_entity_date_worked (account=? AND entity=? AND date_worked<?)",
-        ),
+        ({"users": ["u1"]}, USERS, 20),
+        ({"users": ["u1", "u2"], "start": "2026-01-01", "end": "2026-03-01"}, USERS, 20),
+        ({"start": "2026-02-01", "end": "2026-02-02"}, DATES, 20),
+        ({"projects": ["p3"]}, f"SEARCH project {TAG_LEADS}", 200),
+        ({"activities": ["a1"], "start": "2026-02-01", "end": "2026-02-05"}, DATES, 30),
+        ({"users": ["u3"], "projects": ["p3"]}, USERS, 20),
+        ({"users": ["u3"], "activities": ["a1"]}, USERS, 20),
+        ({"projects": ["p3"], "activities": ["a1"]}, f"SEARCH project {TAG_LEADS}", 200),
+        ({"projects": ["p1"], "start": "2026-02-01", "end": "2026-02-01"}, DATES, 10),
+        ({"projects": ["p2", "p3"], "users": ["u2", "u3", "u12"]}, USERS, 60),
     ],
 )
-def test_query_times_driver_uses_its_index(
-    times: Store, filters: dict[str, Any], driver: str | None, index: str
+def test_the_planner_leads_with_the_most_selective_index(
+    store: Store, filters: dict[str, Any], leads: str, count: int
 ) -> None:
-    f = TimesFilter.of(**filters)
-    assert driver is None or driver in f.drivers()
-    sql, params = times_query(ACCOUNT, f, driver)
-    plan = query_plan(times, sql, params)
-    assert index in plan, plan
-    assert "SCAN" not in plan, plan  # no full scan anywhere
-    expected = [t.key for t in times.query_times(ACCOUNT, **filters)]
-    with sqlite3.connect(times.path) as conn:
-        assert [row[0] for row in conn.execute(sql, params)] == expected
+    """With the statistics of the bulk put (ANALYZE), SQLite's planner starts from the
+    filter that selects fewest times, on its index, and reads no table or index whole;
+    the other filters are checked per row (no list of a tag's keys is built)."""
+    store.put_objects(ACCOUNT, "time", _spread(), now=T0)
+    sql, params = times_query(ACCOUNT, TimesFilter.of(**filters))
+    plan = query_plan(store, sql, params)
+    first = plan.split(" | ")[0]
+    assert leads in first, plan
+    assert "SCAN" not in plan and "LIST SUBQUERY" not in plan, plan
+    found = store.query_times(ACCOUNT, **filters)
+    assert len(found) == count
+    # the same as filtering every time in Python
+    expected = [
+        t.key
+        for t in sorted(
+            store.list_objects(ACCOUNT, "time"), key=lambda t: (t.payload["date_worked"], t.key)
+        )
+        if (not filters.get("users") or t.payload["user"] in filters["users"])
+        and (not filters.get("projects") or set(t.payload["project"]) & set(filters["projects"]))
+        and (
+            not filters.get("activities")
+            or set(t.payload["activities"]) & set(filters["activities"])
+        )
+        and filters.get("start", "") <= t.payload["date_worked"] <= filters.get("end", "9999")
+    ]
+    assert [t.key for t in found] == expected
 
 
-def test_query_times_leads_with_the_most_selective_filter(store: Store) -> None:
+def test_a_bulk_put_keeps_statistics_for_the_planner(store: Store) -> None:
+    """ANALYZE of the cache's tables after a bulk put, again only when the cache grew by
+    a quarter or more; never of the queue."""
+
+    def statistics() -> dict[str, str]:
+        with sqlite3.connect(store.path) as conn:
+            return {
+                f"{table}.{index}": stat
+                for table, index, stat in conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1")
+            }
+
+    store.put_objects(ACCOUNT, "time", _spread(cache.ANALYZE_AFTER - 1), now=T0)
+    with sqlite3.connect(store.path) as conn:  # (too few: no statistics yet)
+        assert (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+            is None
+        )
+    store.put_objects(ACCOUNT, "time", _spread(3000), now=T0)
+    first = statistics()
+    assert first["cache.ix_cache_account_entity_user_date_worked"] == "3000 3000 3000 30 15"
+    assert first["cache_tags.cache_tags"].startswith("6000 6000 6000 ")
+    assert not any(name.startswith("operations.") for name in first)
+    more = [time_obj(f"M{i:04d}", user="new") for i in range(cache.ANALYZE_AFTER)]
+    store.put_objects(ACCOUNT, "time", more, now=T0)
+    assert statistics() == first  # 500 more than 3,000: the proportions hold
+    most = [time_obj(f"N{i:04d}", user="new") for i in range(1000)]
+    store.put_objects(ACCOUNT, "time", most, now=T0)
+    assert statistics()["cache.ix_cache_account_entity_user_date_worked"].startswith("4500 ")
+
+
+def test_query_times_with_skewed_filters(store: Store) -> None:
     many = [time_obj(f"A{i:03d}", user="alice", project=["gwm"]) for i in range(300)]
     few = [
         time_obj(f"B{i}", user="alice", project=["pgd"], date_worked="2026-11-20") for i in range(3)
     ]
     others = [time_obj(f"C{i:03d}", user=f"u{i}", project=["gwm"]) for i in range(300)]
     store.put_objects(ACCOUNT, "time", many + few + others, now=T0)
-    with store._read() as db:
-        choose = lambda **kw: choose_driver(db, ACCOUNT, TimesFilter.of(**kw))  # noqa: E731
-        assert choose(users=["alice"], projects=["pgd"]) == "project"
-        assert choose(users=["u7"], projects=["gwm"]) == "user"
-        assert choose(projects=["gwm"], start="2026-11-15") == "date"
-        assert choose(users=["alice"], start="2026-11-01") == "user"  # users take the dates
-        assert choose(users=["alice"]) == "user"  # one filter: no probe
-        assert choose() is None
     found = store.query_times(ACCOUNT, users=["alice"], projects=["pgd"], start="2026-11-15")
     assert [t.key for t in found] == ["B0", "B1", "B2"]
     assert len(store.query_times(ACCOUNT, users=["alice"], projects=["gwm"])) == 300
+    assert len(store.query_times(ACCOUNT, users=["u7"], projects=["gwm"])) == 1
+    assert len(store.query_times(ACCOUNT, projects=["gwm"], start="2026-11-15")) == 0
+
+
+def test_a_time_with_two_of_the_wanted_slugs_is_found_once(times: Store) -> None:
+    found = times.query_times(ACCOUNT, projects=["gwm", "web"], activities=["dev", "docs"])
+    assert [t.key for t in found] == ["T1", "T2"]
 
 
 def test_remove_object(store: Store) -> None:

@@ -154,7 +154,6 @@ def test_connections_are_kept_between_transactions(store: Store) -> None:
 
     opened: list[object] = []
     event.listen(store._engine, "connect", lambda conn, record: opened.append(conn))
-    store._release_idle()
     store._engine.dispose()  # nothing pooled: every connection from now on is counted
     for i in range(50):
         store.enqueue(op("update", f"t{i}", {"a": i}))
@@ -165,14 +164,49 @@ def test_connections_are_kept_between_transactions(store: Store) -> None:
     assert len(opened) == 1
 
 
-def test_close_closes_the_kept_connections(store: Store) -> None:
+def test_the_engine_pool_is_the_only_pool(store: Store) -> None:
+    """Between transactions every connection is checked in to SQLAlchemy's pool (none
+    kept aside by the store), and a transaction checks one out."""
+    pool = store._engine.pool
     store.enqueue(op("update", "t1", {"a": 1}))
-    assert store._idle
-    kept = [pooled.driver_connection for pooled in store._idle]
+    assert pool.checkedout() == 0 and pool.checkedin() == 1
+    with store._read():
+        assert pool.checkedout() == 1
+    assert pool.checkedout() == 0
+
+
+def test_enough_pooled_connections_for_a_sync_pass(store: Store) -> None:
+    """Sixteen sending threads and the coordinating one each keep a pooled connection
+    (none opened and closed again for every transaction)."""
+    import threading
+
+    from sqlalchemy import event
+
+    opened: list[object] = []
+    event.listen(store._engine, "connect", lambda conn, record: opened.append(conn))
+    store._engine.dispose()
+    barrier = threading.Barrier(17)
+
+    def work() -> None:
+        for _ in range(5):
+            with store._read():
+                barrier.wait()
+
+    threads = [threading.Thread(target=work) for _ in range(17)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(opened) == 17
+    assert store._engine.pool.checkedin() == 17
+
+
+def test_close_closes_the_pooled_connections(store: Store) -> None:
+    kept: list[sqlite3.Connection] = []
+    with store._read() as db:
+        kept.append(db)
     store.close()
-    assert not store._idle
     for conn in kept:
-        assert isinstance(conn, sqlite3.Connection)
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")
 
