@@ -625,3 +625,89 @@ class TimeSync:
         if self._offline is None:
             return True
         return self._offline.wait_synced(self._token(), timeout, time.sleep)
+
+    # ------------------------------------------------------------------ the timer
+
+    def _timing(self) -> tuple[OfflineBackend, str, str, str]:
+        """The queue, account, token (``""`` for a resumed client without one) and the
+        user whose timer it is."""
+        backend, token = self._queue(), self._auth()
+        account = self._account()
+        user = self.user or account.rpartition("|")[2]
+        if not user:
+            raise ValidationError("no user: authenticate() or resume() first")
+        return backend, account, token, user
+
+    def timer(self) -> dict[str, Any] | None:
+        """The running timer (``project``, ``activities``, ``notes``, ``issue_uri``,
+        ``started_at`` in ISO 8601 UTC, ``elapsed`` seconds), or None; from the local
+        store, never the network."""
+        from pymesync import stopwatch
+
+        return self._one(lambda: stopwatch.current(self._queue(), self._timing()[1]))
+
+    def last_timer(self) -> dict[str, Any] | None:
+        """The last timer stopped or cancelled (what :meth:`restart_timer` starts
+        again), as :meth:`timer` shows it, or None."""
+        from pymesync import stopwatch
+
+        return self._one(lambda: stopwatch.current(self._queue(), self._timing()[1], "last"))
+
+    def start_timer(
+        self,
+        project: str,
+        activities: list[str] | None = None,
+        notes: str | None = None,
+        issue_uri: str | None = None,
+        *,
+        at: dt.datetime | None = None,
+        stop_running: bool = True,
+    ) -> Any:
+        """Start a timer on ``project`` (kept in the local store) ``at`` (default: now;
+        a naive datetime is a local time; not in the future). A running timer is first
+        stopped at that time (as :meth:`stop_timer`, in the same transaction), or with
+        ``stop_running=False`` refused. Returns ``{"timer": ..., "stopped": None or
+        what stop_timer returns}``."""
+        from pymesync import stopwatch
+
+        def call() -> Any:
+            backend, account, token, user = self._timing()
+            moment = stopwatch.aware(backend.clock() if at is None else at, "at")
+            timer = stopwatch.new_timer(project, activities, notes, issue_uri, moment, user)
+            return stopwatch.start(backend, account, token, user, timer, stop_running=stop_running)
+
+        return self._one(call)
+
+    def restart_timer(self, *, at: dt.datetime | None = None, stop_running: bool = True) -> Any:
+        """Start the last timer stopped or cancelled again (same project, activities,
+        notes and issue) ``at`` (default: now); as :meth:`start_timer` otherwise."""
+        from pymesync import stopwatch
+
+        def call() -> Any:
+            backend, account, token, user = self._timing()
+            return stopwatch.restart(
+                backend, account, token, user, at=at, stop_running=stop_running
+            )
+
+        return self._one(call)
+
+    def stop_timer(self, *, at: dt.datetime | None = None, notes: str | None = None) -> Any:
+        """Stop the running timer ``at`` (default: now): its time entries (one per local
+        day it ran on, whole seconds) are queued, and it becomes the last timer, in one
+        transaction; ``notes`` replaces its notes. Returns ``{"timer", "stopped_at",
+        "times"}`` (``times``: the created entries, as ``create_time()`` answers them
+        inside :meth:`batch`)."""
+        from pymesync import stopwatch
+
+        def call() -> Any:
+            backend, account, token, user = self._timing()
+            return stopwatch.stop(backend, account, token, user, at=at, notes=notes)
+
+        return self._one(call)
+
+    def cancel_timer(self) -> Any:
+        """Drop the running timer, logging nothing (it becomes the last timer, for
+        :meth:`restart_timer`); returns it."""
+        from pymesync import stopwatch
+
+        return self._one(lambda: stopwatch.cancel(self._queue(), self._timing()[1]))

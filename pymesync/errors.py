@@ -30,6 +30,7 @@ __all__ = [
     "ServerError",
     "StaleOperationError",
     "TimeSyncError",
+    "TimerStateError",
     "TokenRejectedError",
     "TransportError",
     "ValidationError",
@@ -71,6 +72,13 @@ class PymesyncError(Exception):
 
 class ValidationError(PymesyncError):
     """The caller's input was rejected locally; nothing was sent or stored."""
+
+
+class TimerStateError(ValidationError):
+    """A timer call that does not fit the timer's state: nothing running (stop, cancel),
+    one running (a start without stopping it), nothing to restart, or a start or stop at
+    a time that cannot be (in the future, before the running timer's start). Nothing was
+    stored."""
 
 
 class NotAuthenticatedError(PymesyncError):

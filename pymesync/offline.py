@@ -488,10 +488,16 @@ class OfflineBackend:
         return self._queue_and_push(op, obj, None, token)
 
     @contextlib.contextmanager
-    def batch(self, token: Callable[[], str | None]) -> Iterator[None]:
+    def batch(
+        self, token: Callable[[], str | None], commit: Callable[..., object] | None = None
+    ) -> Iterator[None]:
         """Collect the writes made inside the block and queue them in ONE transaction
-        when it ends (nothing is queued if it raises); then push them in auto mode."""
+        when it ends (nothing is queued if it raises); then push them in auto mode.
+        ``commit`` writes them instead of ``store.enqueue_many`` (same arguments; e.g.
+        ``store.stop_timer``, which does more in the same transaction)."""
         if self._batch is not None:
+            if commit is not None:  # (the outer block would write without it)
+                raise errors.ValidationError("this cannot be done inside batch()")
             yield  # nested: the outer block writes everything
             return
         self._batch, self._batch_projects, self._batch_new_ids = [], {}, set()
@@ -501,7 +507,7 @@ class OfflineBackend:
             items, self._batch = self._batch, None
             queued = bool(items)
             if queued:
-                self.store.enqueue_many(
+                (commit or self.store.enqueue_many)(
                     _handed_over(items), now=self.clock(), new_ids=self._batch_new_ids
                 )
         finally:

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import queue, state
+from . import queue, state, timers
 from .errors import SchemaTooNewError, StoreError, StoreLocationError, from_sqlite_error
 from .location import (
     BUSY_TIMEOUT_SECONDS,
@@ -50,6 +50,9 @@ __all__ = ["READABLE_REVISIONS", "StorePeek"]
 #: :mod:`~pymesync.store.state` read (every revision so far). A migration that changes
 #: those tables must leave the older revisions out of this set.
 READABLE_REVISIONS = frozenset({"0001", "0002", "0003"})
+
+#: The revisions without the ``timers`` table (migration 0003 added it).
+_WITHOUT_TIMERS = frozenset({"0001", "0002"})
 
 _T = TypeVar("_T")
 
@@ -213,3 +216,10 @@ class StorePeek:
         """As :meth:`Store.load_token <pymesync.store.Store.load_token>` (the token is
         returned, never shown in a ``repr``)."""
         return self._read(lambda db: state.load_token(db, account), None)
+
+    def timer(self, account: str) -> timers.Timer | None:
+        """As :meth:`Store.timer <pymesync.store.Store.timer>` (the running timer; None
+        in a store older than revision 0003, which has no timers)."""
+        if self._revision in _WITHOUT_TIMERS:
+            return None
+        return self._read(lambda db: timers.get(db, account), None)

@@ -27,7 +27,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import cache, idmap, queue, state
+from . import cache, idmap, queue, state, timers
 from .errors import StoreError, from_sqlite_error
 from .location import check_integrity, connect_plain, resolve_path
 from .migrator import ensure_schema
@@ -753,3 +753,61 @@ class Store:
         """Remove a sync-state key; True if it was there."""
         with self._write() as db:
             return state.delete_state(db, account, key)
+
+    # ------------------------------------------------------------------ timers
+
+    def timer(self, account: str, slot: timers.Slot = "running") -> timers.Timer | None:
+        """The account's running timer (``slot="last"``: the last one stopped or
+        cancelled), or None."""
+        with self._read() as db:
+            return timers.get(db, account, slot)
+
+    def start_timer(
+        self, account: str, timer: timers.Timer, *, now: datetime | None = None
+    ) -> None:
+        """Make ``timer`` the account's running timer;
+        :class:`~pymesync.errors.TimerStateError` when one is running already."""
+        when = _now(now)
+        with self._write() as db:
+            if timers.get(db, account) is not None:
+                raise timers.TimerStateError("a timer is running already")
+            timers.put(db, account, timers.RUNNING, timer, when)
+
+    def stop_timer(
+        self,
+        account: str,
+        items: Iterable[tuple[NewOperation, CacheObject | None]],
+        *,
+        started_at: datetime,
+        kept: timers.Timer | None = None,
+        then: timers.Timer | None = None,
+        now: datetime | None = None,
+        new_ids: Container[str] = (),
+    ) -> list[EnqueueResult]:
+        """Stop the running timer: queue its time entries ``items`` (as
+        :meth:`enqueue_many`) and keep it as the ``last`` timer (``kept``: what to keep
+        instead, e.g. with other notes), and with ``then`` start that timer, all in ONE
+        durable transaction: a process killed at any moment leaves either everything
+        done or nothing.
+
+        ``started_at`` names the timer the entries were made from:
+        :class:`~pymesync.errors.TimerStateError` (nothing changed) when none runs any
+        more or another one runs (a process stopped it meanwhile).
+        """
+        when = _now(now)
+        with self._write() as db:
+            running = timers.take(db, account, started_at)
+            results = queue.enqueue_many(db, items, when, new_ids)
+            timers.retire(db, account, kept or running, when)
+            if then is not None:
+                timers.put(db, account, timers.RUNNING, then, when)
+            return results
+
+    def cancel_timer(self, account: str, *, now: datetime | None = None) -> timers.Timer:
+        """Drop the running timer (kept as the ``last`` one; nothing is queued) and
+        return it; :class:`~pymesync.errors.TimerStateError` when none runs."""
+        when = _now(now)
+        with self._write() as db:
+            running = timers.take(db, account)
+            timers.retire(db, account, running, when)
+            return running
