@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pymesync.store import Operation, QueueSummary, Store
+    from pymesync.store.timers import Timer
 
 NEEDS_LOGIN = "needs_login"
 
@@ -32,6 +33,10 @@ class StatusSource(Protocol):
 
     def all_states(self, account: str) -> dict[str, Any]:
         """Every sync-state key and value of the account."""
+        ...
+
+    def timer(self, account: str) -> Timer | None:
+        """The account's running timer, or None."""
         ...
 
 
@@ -56,13 +61,29 @@ def op_record(op: Operation) -> dict[str, Any]:
     }
 
 
+def timer_record(timer: Timer, now: dt.datetime) -> dict[str, Any]:
+    """A timer as a JSON-ready dict: ``project``, ``activities``, ``notes``,
+    ``issue_uri``, ``started_at`` (ISO 8601, UTC) and ``elapsed`` (whole seconds from
+    its start to ``now``)."""
+    return {
+        "project": timer.project,
+        "activities": list(timer.activities),
+        "notes": timer.notes,
+        "issue_uri": timer.issue_uri,
+        "started_at": timer.started_at.astimezone(dt.timezone.utc).isoformat(),
+        "elapsed": max(0, int((now - timer.started_at).total_seconds())),
+    }
+
+
 def account_status(store: StatusSource, account: str, now: dt.datetime) -> dict[str, Any]:
     """Counts per state, the oldest pending operation's age, last success and error,
-    the next retry time and whether the account waits for a login."""
+    the next retry time, whether the account waits for a login, and its running
+    ``timer`` (None: none runs)."""
     summary = store.queue_summary(account, now=now)
     counts = summary.counts
     oldest = summary.oldest_created_at
     states = store.all_states(account)
+    timer = store.timer(account)
     base_url, _, username = account.rpartition("|")
     return {
         "account": {"base_url": base_url, "username": username},
@@ -76,6 +97,7 @@ def account_status(store: StatusSource, account: str, now: dt.datetime) -> dict[
         "next_retry": iso(summary.next_attempt_at),
         "needs_login": bool(states.get(NEEDS_LOGIN)) and summary.waiting > 0,
         "conflict_log": states.get("conflicts") or [],
+        "timer": None if timer is None else timer_record(timer, now),
     }
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymesync import validation
 from pymesync.errors import TimerStateError, ValidationError
+from pymesync.status import timer_record
 from pymesync.store.timers import Timer
 
 if TYPE_CHECKING:
@@ -68,18 +69,9 @@ def split(start: dt.datetime, stop: dt.datetime) -> list[tuple[dt.date, int]]:
 
 
 def as_dict(timer: Timer, now: dt.datetime | None = None) -> dict[str, Any]:
-    """A timer as JSON-ready data: ``project``, ``activities``, ``notes``,
-    ``issue_uri``, ``started_at`` (ISO 8601, UTC) and ``elapsed`` (whole seconds until
-    ``now``, default the current time)."""
-    moment = now or dt.datetime.now(_UTC)
-    return {
-        "project": timer.project,
-        "activities": list(timer.activities),
-        "notes": timer.notes,
-        "issue_uri": timer.issue_uri,
-        "started_at": timer.started_at.astimezone(_UTC).isoformat(),
-        "elapsed": max(0, int((moment - timer.started_at).total_seconds())),
-    }
+    """A timer as JSON-ready data (:func:`pymesync.status.timer_record`), ``elapsed``
+    until ``now`` (default: the current time)."""
+    return timer_record(timer, now or dt.datetime.now(_UTC))
 
 
 def current(backend: OfflineBackend, account: str, slot: str = "running") -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ import click
 
 from pymesync import config as cfg
 from pymesync import durations, tables
-from pymesync.cli import demo, entries, queue, reads, settings, tools
+from pymesync.cli import demo, entries, queue, reads, settings, timer, tools
 from pymesync.cli.app import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -158,3 +158,7 @@ for _command in (
     tools.doctor,
 ):
     main.add_command(_command)
+main.add_command(timer.start)
+main.add_command(timer.stop)
+main.add_command(timer.cancel)
+main.add_command(timer.restart)

@@ -98,6 +98,26 @@ def _known(ts: TimeSync, what: str, plural: str, wanted: list[str]) -> dict[str,
     return by_slug[wanted[0]]
 
 
+def chosen_project(
+    app: App, project: str | None, activities: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The project of a new entry (``--project``, else ``default_project``; neither: a
+    CliError) and its activities (``--activity``, else ``default_activity``, else none:
+    the project's default)."""
+    slug = project or app.settings.get("default_project")
+    if not slug:
+        raise CliError(
+            "no project: give --project or run `pymesync config set default_project SLUG`"
+        )
+    default = app.settings.get("default_activity")
+    return str(slug), list(activities) or ([default] if default else [])
+
+
+def text_option(value: str | None, what: str) -> str | None:
+    """``value`` of the option ``what``, refused when it is blank."""
+    return _text(value, what)
+
+
 def _text(value: str | None, what: str) -> str | None:
     if value is not None and not value.strip():
         raise CliError(f"{what} cannot be empty (the server keeps the old value)")
@@ -118,13 +138,7 @@ def do_log(
     """Create one time entry (queued, pushed when possible); returns its uuid."""
     seconds = duration.seconds
     app.out(duration.explain())
-    slug = project or app.settings.get("default_project")
-    if not slug:
-        raise CliError(
-            "no project: give --project or run `pymesync config set default_project SLUG`"
-        )
-    default = app.settings.get("default_activity")
-    chosen = list(activities) or ([default] if default else [])
+    slug, chosen = chosen_project(app, project, activities)
     date_worked = (day or durations.local_today()).isoformat()
     check_entry(seconds, date_worked, allow_long)
     ts = app.client()

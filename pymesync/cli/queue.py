@@ -129,6 +129,7 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
             (retry - dt.datetime.now(dt.timezone.utc)).total_seconds()
         )
     lines: list[tuple[str, str, str | None]] = [
+        *_timer_lines(data),
         ("account", f"{account.get('username')} at {account.get('base_url')}", None),
         ("login", login_line, login_colour),
         ("pending", pending, "yellow" if data.get("pending") else None),
@@ -148,6 +149,14 @@ def show_status(app: App, as_json: bool = False) -> dict[str, Any]:
     if data.get("failed") or data.get("conflicts"):
         app.note("see `pymesync failed list`", None)
     return data
+
+
+def _timer_lines(data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The running timer, first (nothing when none runs)."""
+    from pymesync.cli.timer import timer_line
+
+    running = data.get("timer")
+    return [("timer", timer_line(running), "cyan")] if isinstance(running, dict) else []
 
 
 @click.command()
