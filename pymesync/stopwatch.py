@@ -46,7 +46,11 @@ def _next_midnight(day: dt.date) -> dt.datetime:
     """The first instant of the local day after ``day`` (where a daylight-saving change
     skips midnight, the instant the clocks jump)."""
     wall = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0))
-    return wall.astimezone().astimezone(_UTC)
+    # (in a gap, fold=0 reads the wall time with the offset after the change: an
+    # instant still on ``day``; fold=1 gives the instant the clocks jump)
+    moments = [wall.replace(fold=fold).astimezone() for fold in (0, 1)]
+    after = [m.astimezone(_UTC) for m in moments if m.date() > day]
+    return min(after) if after else moments[-1].astimezone(_UTC)
 
 
 def split(start: dt.datetime, stop: dt.datetime) -> list[tuple[dt.date, int]]:
