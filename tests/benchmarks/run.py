@@ -653,6 +653,38 @@ def _log_once(exe: str, env: dict[str, str]) -> tuple[float, float]:
     return answered, exited
 
 
+def _answer_once(
+    exe: str, env: dict[str, str], args: list[str], prefix: str
+) -> tuple[float, float]:
+    """One ``pymesync ARGS``: ms until a line starting with ``prefix`` is printed, ms
+    until it exits."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    answered = None
+    for line in proc.stdout:
+        if answered is None and line.startswith(prefix):
+            answered = (time.perf_counter() - start) * 1000
+    proc.wait()
+    exited = (time.perf_counter() - start) * 1000
+    if answered is None:
+        raise RuntimeError(f"pymesync {args[0]} printed no answer (exit {proc.returncode})")
+    return answered, exited
+
+
+def _timer_rounds(exe: str, env: dict[str, str], rounds: int) -> tuple[list[float], list[float]]:
+    """``pymesync start`` then ``pymesync stop``, ``rounds`` times: the ms until each
+    answered (``started ...``; ``logged ...``, the stop's entry queued)."""
+    starts, stops = [], []
+    for _ in range(rounds):
+        args = ["start", "-p", "gwm", "-a", "dev", "-n", "bench-timer", "--at", "-1h"]
+        starts.append(_answer_once(exe, env, args, "started ")[0])
+        stops.append(_answer_once(exe, env, ["stop"], "logged ")[0])
+    return starts, stops
+
+
 def cli_log(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     """``pymesync log`` wall time against a server that accepts connections and never
     answers, side by side with a reachable one (the emulator in another process)."""
@@ -671,8 +703,10 @@ def cli_log(args: argparse.Namespace, tmp: Path) -> list[Figure]:
             capture_output=True, text=True,
         )  # fmt: skip
         reachable = [_log_once(exe, env) for _ in range(rounds)]
+        timer_online = _timer_rounds(exe, env, rounds)
         emu.hang_next(10**6)  # every request is read and never answered
         holed = [_log_once(exe, env) for _ in range(rounds)]
+        timer_holed = _timer_rounds(exe, env, rounds)
         emu.clear_faults()
         on_server = len(_server_times(emu, "bench"))
     bare = statistics.median(_timed([sys.executable, "-c", "pass"]) for _ in range(rounds))
@@ -703,7 +737,35 @@ def cli_log(args: argparse.Namespace, tmp: Path) -> list[Figure]:
             note=f"slowest of {rounds}: {worst:.0f} ms; entries on the server after all"
             f" runs: {on_server} of {2 * rounds} (the rest stay queued)",
         ),
+        *_timer_figures(timer_online, timer_holed, answer, online),
     ]
+
+
+def _timer_figures(
+    online: tuple[list[float], list[float]],
+    holed: tuple[list[float], list[float]],
+    log_holed: float,
+    log_online: float,
+) -> list[Figure]:
+    """``start`` and ``stop`` answers (medians), side by side with ``log``'s."""
+    figures = []
+    for i, command in enumerate(("start", "stop")):
+        value = statistics.median(holed[i])
+        figures.append(
+            Figure(
+                f"pymesync {command}, black-holed server: answer (median)",
+                value,
+                "ms",
+                "<= 250 ms",
+                value <= 250,
+                log_holed,
+                "pymesync log, the same (answer)",
+                note=f"reachable server: {statistics.median(online[i]):.0f} ms"
+                f" (log: {log_online:.0f} ms); slowest of {len(holed[i])} black-holed:"
+                f" {max(holed[i]):.0f} ms",
+            )
+        )
+    return figures
 
 
 def _timed(cmd: list[str]) -> float:
