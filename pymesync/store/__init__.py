@@ -13,7 +13,7 @@ The store knows nothing about HTTP; it keeps the object dicts it is given. See
 The records and errors are imported with the package; the other names on first use:
 importing this package, or one of its SQLAlchemy-free modules (``records``,
 ``errors``, ``codec``, ``columns``, ``location``, ``queue``, ``state``, ``cache``,
-``idmap``, ``peek``), does not import SQLAlchemy; ``Store`` and ``migrate`` do.
+``idmap``, ``peek``, ``timers``), does not import SQLAlchemy; ``Store`` and ``migrate`` do.
 """
 
 from __future__ import annotations

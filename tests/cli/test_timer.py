@@ -434,3 +434,43 @@ def test_start_and_stop_load_no_sqlalchemy(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, (args, done.stderr)
         assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr)
+
+
+# --------------------------------------------------------------------------- the library
+
+
+def test_the_library_timer_methods(tmp_path: Path) -> None:
+    from pymesync.client import TimeSync
+    from pymesync.errors import TimerStateError, ValidationError
+
+    url, db = "http://127.0.0.1:9/v0", tmp_path / "lib.sqlite3"
+    now = dt.datetime.now(dt.timezone.utc)
+    with TimeSync.resume(url, "alice", raise_errors=True, db=db, mode="queue") as ts:
+        assert ts.timer() is None and ts.last_timer() is None
+        with pytest.raises(TimerStateError, match="no timer is running"):
+            ts.stop_timer()
+        with pytest.raises(ValidationError, match="slug"):
+            ts.start_timer("not a slug!", ["dev"])  # refused at the start, not the stop
+        begun = now - dt.timedelta(hours=1, microseconds=300)
+        answer = ts.start_timer("gwm", ["dev"], "lib", at=begun)
+        assert answer["stopped"] is None
+        assert ts.timer()["started_at"] == begun.replace(microsecond=0).isoformat()
+        with pytest.raises(TimerStateError, match="running already"):
+            ts.start_timer("gwm", stop_running=False)
+        with pytest.raises(ValidationError, match="inside batch"), ts.batch():
+            ts.stop_timer()
+        assert ts.timer() is not None and ts.status()["pending"] == 0
+        done = ts.stop_timer(at=now - dt.timedelta(minutes=15), notes="lib, done")
+        (entry,) = done["times"]
+        assert entry["duration"] == 2700 and entry["notes"] == "lib, done"
+        assert ts.sync_status("time", entry["uuid"])["state"] == "pending"
+        assert ts.last_timer()["notes"] == "lib, done" and ts.timer() is None
+        assert ts.status()["timer"] is None
+        again = ts.restart_timer()
+        assert again["timer"]["notes"] == "lib, done"
+        assert ts.status()["timer"]["project"] == "gwm"
+        assert ts.cancel_timer()["project"] == "gwm" and ts.timer() is None
+    with TimeSync.resume(url, "alice", db=db, mode="queue") as quiet:  # the old dicts
+        assert quiet.stop_timer() == {"pymesync error": "no timer is running"}
+    direct = TimeSync(url, mode="direct")
+    assert direct.timer() == {"pymesync error": "there is no queue in direct mode"}
