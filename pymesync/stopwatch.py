@@ -203,7 +203,15 @@ def start(
             f"the start, {_shown(timer.started_at)}, is before the running timer's start,"
             f" {_shown(running.started_at)}"
         )
-    stopped = _stop(backend, account, token, user, running, timer.started_at, None, timer)
+    if not split(running.started_at, timer.started_at):  # (replaced within its second)
+        backend.store.stop_timer(account, [], started_at=running.started_at, then=timer, now=now)
+        stopped = {
+            "timer": as_dict(running, timer.started_at),
+            "stopped_at": timer.started_at.isoformat(),
+            "times": [],
+        }
+    else:
+        stopped = _stop(backend, account, token, user, running, timer.started_at, None, timer)
     return {"timer": as_dict(timer, now), "stopped": stopped}
 
 

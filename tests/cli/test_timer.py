@@ -474,3 +474,14 @@ def test_the_library_timer_methods(tmp_path: Path) -> None:
         assert quiet.stop_timer() == {"pymesync error": "no timer is running"}
     direct = TimeSync(url, mode="direct")
     assert direct.timer() == {"pymesync error": "there is no queue in direct mode"}
+
+
+def test_a_timer_replaced_within_its_second_logs_nothing(run: Run, alice: Any) -> None:
+    moment = f"{dt.datetime.now() - dt.timedelta(hours=1):%Y-%m-%d %H:%M}"
+    assert run("start", "-p", "gwm", "-a", "dev", "--at", moment).exit_code == 0
+    again = run("start", "-p", "ts", "-a", "docs", "--at", moment, "--json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert data["stopped"]["times"] == [] and data["timer"]["project"] == "ts"
+    assert queued(run) == 0
+    assert (store_timer().project, store_timer("last").project) == ("ts", "gwm")
