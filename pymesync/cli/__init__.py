@@ -35,9 +35,11 @@ from pymesync.cli.app import (
     CliError,
     translate,
 )
+from pymesync.cli.export import export
 from pymesync.cli.ids import resolve_prefix
 from pymesync.cli.outcome import PUSH_BUDGET
 from pymesync.cli.params import GrammarError
+from pymesync.cli.report import report
 from pymesync.errors import PymesyncError
 
 __all__ = [
@@ -158,3 +160,5 @@ for _command in (
     tools.doctor,
 ):
     main.add_command(_command)
+main.add_command(report)
+main.add_command(export)
