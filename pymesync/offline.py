@@ -777,9 +777,27 @@ class OfflineBackend:
             return self._from_cache(
                 account, "time", from_cache, None, self._fetched_at(account, "time")
             )
-        return self._read(
-            account, "time", lambda tok: self.direct.times(query, tok), from_cache, keep
-        )
+        # The cache's sums are made in a thread while the server is asked (SQLite lets
+        # the interpreter run meanwhile): when the server cannot answer, they are ready.
+        import threading
+
+        early: list[Any] = []
+        worker = threading.Thread(target=lambda: early.append(_outcome(from_cache)), daemon=True)
+        worker.start()
+
+        def cached_sums() -> list[dict[str, Any]]:
+            worker.join()
+            ok, value = early[0]
+            if not ok:
+                raise value
+            return value  # type: ignore[no-any-return]
+
+        try:
+            return self._read(
+                account, "time", lambda tok: self.direct.times(query, tok), cached_sums, keep
+            )
+        finally:
+            worker.join()  # (never left reading the store)
 
 
 _ID_FIELD = {"time": "uuid", "project": "slug", "activity": "slug", "user": "username"}
@@ -812,3 +830,11 @@ def report_row(time: dict[str, Any], state: str) -> dict[str, Any]:
         "sync_state": state,
         "uuid": time.get("uuid"),
     }
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[bool, Any]:
+    """``(True, call())``, or ``(False, the exception it raised)``."""
+    try:
+        return True, call()
+    except BaseException as error:  # (handed to the thread that waits for it)
+        return False, error
