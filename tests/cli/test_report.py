@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import pymesync
-from pymesync import summary, tables
+from pymesync import tables
 from pymesync.testing import run_emulator
 from pymesync.testing.clock import FrozenClock
 
@@ -108,6 +108,9 @@ def test_periods_as_people_say_them(run: Run, alice: Any) -> None:
         (monday + dt.timedelta(days=6)).isoformat(),
     )
     assert default["total_seconds"] == 1200
+    same = ("from", "to", "total_seconds", "groups")
+    assert [report_json(run, "--week")[k] for k in same] == [default[k] for k in same]
+    assert report_json(run, "--month")["from"] == today.replace(day=1).isoformat()
     assert report_json(run, "today")["total_seconds"] == 1200
     assert report_json(run, "--day", "today")["total_seconds"] == 1200
     assert report_json(run, "--day", TUESDAY)["total_seconds"] == 7200
@@ -208,6 +211,8 @@ def test_a_refused_entry_is_counted_and_marked_failed(
 
 
 def test_bars_in_eighths() -> None:
+    from pymesync import summary
+
     assert summary.bar(0, 100, 10) == ""
     assert summary.bar(100, 100, 10) == "█" * 10
     assert summary.bar(50, 100, 10) == "█" * 5
