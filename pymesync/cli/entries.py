@@ -160,7 +160,7 @@ def do_log(
 
 
 def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
-    """What ``--json`` prints when a write ends: ``{"action", "uuid", "server_uuid",
+    """What ``--json`` prints when a write ends: ``{"action", "uuid", "server_id",
     "state", "outcome", "message", ...extra}`` as one JSON object on stdout."""
 
     def emit(outcome: WriteOutcome) -> None:

@@ -65,7 +65,7 @@ class WriteOutcome:
 
     uuid: str
     state: str
-    server_uuid: str | None
+    server_id: str | None
     message: str
 
     @property
@@ -80,7 +80,7 @@ class WriteOutcome:
         """A JSON-ready form."""
         return {
             "uuid": self.uuid,
-            "server_uuid": self.server_uuid,
+            "server_id": self.server_id,
             "state": self.state,
             "outcome": self.outcome,
             "message": self.message,
@@ -106,8 +106,8 @@ def finish_write(
     the outcome before the command ends (before the error of a refused write).
     """
 
-    def ended(state: str, phrase: str, server_uuid: str | None = None) -> WriteOutcome:
-        result = WriteOutcome(uuid, state, server_uuid, phrase)
+    def ended(state: str, phrase: str, server_id: str | None = None) -> WriteOutcome:
+        result = WriteOutcome(uuid, state, server_id, phrase)
         if done is not None:
             done(result)
         return result

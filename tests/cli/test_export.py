@@ -150,20 +150,20 @@ def test_log_json_online_synced(run: Run, alice: Any) -> None:
     data = json.loads(result.stdout)  # stdout is the JSON object alone
     assert data["action"] == "logged" and data["outcome"] == "synced"
     assert data["state"] == "synced" and data["message"].startswith("synced")
-    assert data["server_uuid"] and data["uuid"]
+    assert data["server_id"] and data["uuid"]
     assert data["entry"] == {
         "duration": 5400, "project": "gwm", "user": "alice", "date_worked": DAY,
         "activities": ["dev"],
     }  # fmt: skip
     assert "1h30m = 5400 s" in result.stderr and "logged 1:30 on gwm" in result.stderr
     times = json.loads(run("times", "--json").stdout)["times"]
-    assert data["server_uuid"] in {t["uuid"] for t in times}
+    assert data["server_id"] in {t["uuid"] for t in times}
 
 
 def test_log_json_offline_and_not_logged_in_say_why_not_sent(run: Run, alice: Any) -> None:
     offline(alice)
     data = logged(run, "1h", "-p", "gwm", "-d", DAY)
-    assert (data["outcome"], data["state"], data["server_uuid"]) == ("queued", "pending", None)
+    assert (data["outcome"], data["state"], data["server_id"]) == ("queued", "pending", None)
     assert data["message"] == "not sent (server unreachable): stays queued, will sync later"
     assert run("logout").exit_code == 0
     data = logged(run, "1h", "-p", "gwm", "-d", DAY)
@@ -172,7 +172,7 @@ def test_log_json_offline_and_not_logged_in_say_why_not_sent(run: Run, alice: An
 
 
 def test_edit_and_rm_json(run: Run, alice: Any) -> None:
-    uuid = logged(run, "1h", "-p", "gwm", "-a", "dev", "-d", DAY)["server_uuid"]
+    uuid = logged(run, "1h", "-p", "gwm", "-a", "dev", "-d", DAY)["server_id"]
     result = run("edit", uuid[:8], "--duration", "2h", "-n", "longer", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -199,5 +199,5 @@ def test_a_refused_log_prints_its_json_then_the_error(
     result = run("log", "15m", "-p", "ts", "-d", DAY, "--json")
     assert result.exit_code == 4
     data = json.loads(result.stdout)
-    assert (data["outcome"], data["state"], data["server_uuid"]) == ("failed", "failed", None)
+    assert (data["outcome"], data["state"], data["server_id"]) == ("failed", "failed", None)
     assert "the server refused it" in one_error_line(result, 4)
