@@ -711,3 +711,38 @@ class TimeSync:
         from pymesync import stopwatch
 
         return self._one(lambda: stopwatch.cancel(self._queue(), self._timing()[1]))
+
+    def time_totals(
+        self, query_parameters: dict[str, Any] | None = None, *, cached_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The times :meth:`get_times` would give for ``query_parameters`` (the keys
+        ``user``, ``project``, ``activity``, ``start``, ``end``), as rows for a report:
+        ``{"date_worked", "user", "project": [slugs], "activities": [slugs],
+        "duration": seconds, "entries", "sync_state", "uuid"}``.
+
+        From the server, one row a time (the cache refreshed, pending changes applied),
+        each with its sync state. From the local cache (``cached_only``, or when the
+        server cannot answer, as :meth:`get_times` does; :attr:`last_read` says which),
+        the durations are summed in SQL: one row per day, user, project and set of
+        activities (``uuid`` None, ``sync_state`` "synced"), except the times with
+        queued or refused changes, one row each with their state (``pending``,
+        ``inflight``, ``failed``, ``conflict``). Either way deleted times are left out
+        and a time edited offline counts with its new values. Fast over many cached
+        times (50,000 in about 0.2 s). In test mode and ``direct`` mode, ``get_times()``'s
+        answer, one row a time, each "synced".
+        """
+        if self._offline is None:
+            from pymesync.offline import report_row
+
+            return [report_row(t, "synced") for t in self.get_times(query_parameters)]
+        offline = self._offline
+
+        def call() -> Any:
+            query = validation.validate_times_query(
+                query_parameters, authenticated=self._may_queue()
+            )
+            if query.uuid is not None or query.include_deleted or query.include_revisions:
+                raise ValidationError("time_totals takes user, project, activity, start, end")
+            return offline.time_totals(query, self._auth(), cached_only=cached_only)
+
+        return self._many(call)

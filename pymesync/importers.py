@@ -42,6 +42,7 @@ from .durations import DurationError, parse_duration
 
 __all__ = [
     "CSV_COLUMNS",
+    "CSV_EXPORT_COLUMNS",
     "FORMATS",
     "ImportFileError",
     "ImportProblem",
@@ -63,6 +64,9 @@ FORMATS = ("watson", "toggl", "timewarrior", "csv")
 #: The generic CSV's columns: the required ones first.
 CSV_COLUMNS = ("date", "duration", "project", "activities", "notes", "issue_uri", "user", "start")
 _CSV_REQUIRED = ("date", "duration", "project")
+#: Columns ``pymesync export --format csv`` writes besides :data:`CSV_COLUMNS`: read
+#: past (an imported entry is a new entry, synced afresh), never refused.
+CSV_EXPORT_COLUMNS = ("uuid", "sync_state", "revision", "created_at", "updated_at", "deleted_at")
 
 #: What a data source is: the file's bytes, its text, or a binary file open for reading
 #: (read in chunks where the format allows it).
@@ -691,9 +695,10 @@ def read_csv(data: Source) -> ImportResult:
     Columns (names in any case and order): ``date`` (``YYYY-MM-DD``), ``duration`` (as
     ``pymesync log`` takes it: ``1h30m``, ``90m``, ``1:30``, ``5400``...), ``project``;
     optional ``activities`` (separated by ``;``), ``notes``, ``issue_uri``, ``user``,
-    ``start`` (the local time of day the work started, ``HH:MM`` or ``HH:MM:SS``). Any
-    other column is refused (a misspelt column must not drop its data silently), and so
-    is a column given twice. Comma-separated; a file whose header has no comma but
+    ``start`` (the local time of day the work started, ``HH:MM`` or ``HH:MM:SS``). The
+    columns of :data:`CSV_EXPORT_COLUMNS` (what ``pymesync export`` writes besides) are
+    read past; any other column is refused (a misspelt column must not drop its data
+    silently), and so is a column given twice. Comma-separated; a file whose header has no comma but
     semicolons (Excel in some languages) or tabs is read with those.
     """
     rows = _Rows(data)
@@ -704,7 +709,8 @@ def read_csv(data: Source) -> ImportResult:
     iterator = iter(rows)
     _, header = next(iterator)
     names = _header_names(header)
-    unknown = [name or "(empty)" for name in names if name not in CSV_COLUMNS]
+    known = (*CSV_COLUMNS, *CSV_EXPORT_COLUMNS)
+    unknown = [name or "(empty)" for name in names if name not in known]
     doubled = sorted({name for name in names if names.count(name) > 1})
     missing = [name for name in _CSV_REQUIRED if name not in names]
     if unknown or doubled or missing:

@@ -35,9 +35,11 @@ from pymesync.cli.app import (
     CliError,
     translate,
 )
+from pymesync.cli.export import export
 from pymesync.cli.ids import resolve_prefix
 from pymesync.cli.outcome import PUSH_BUDGET
 from pymesync.cli.params import GrammarError
+from pymesync.cli.report import report
 from pymesync.errors import PymesyncError
 
 __all__ = [
@@ -162,3 +164,6 @@ main.add_command(timer.start)
 main.add_command(timer.stop)
 main.add_command(timer.cancel)
 main.add_command(timer.restart)
+
+main.add_command(report)
+main.add_command(export)

@@ -113,6 +113,8 @@ class App:
     out_colour: bool = False
     err_colour: bool = False
     notes_to_stdout: bool = False
+    #: Lines meant for stdout go to stderr instead (``--json`` keeps stdout for JSON).
+    out_to_stderr: bool = False
     _settings: cfg.Settings | None = None
     _client: TimeSync | None = None
 
@@ -179,7 +181,10 @@ class App:
     # ---- output
 
     def out(self, text: str = "", colour: str | None = None) -> None:
-        """A line on stdout."""
+        """A line on stdout (on stderr with ``out_to_stderr``)."""
+        if self.out_to_stderr:
+            click.echo(tables.paint(text, colour, self.err_colour), err=True)
+            return
         click.echo(tables.paint(text, colour, self.out_colour))
 
     def note(self, text: str, colour: str | None = "dim") -> None:

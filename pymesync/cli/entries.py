@@ -4,7 +4,7 @@ bad entry before anything is queued."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,7 +12,8 @@ import click
 from pymesync import durations
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import resolve_time
-from pymesync.cli.outcome import finish_write, saved, state_of
+from pymesync.cli.outcome import WriteOutcome, finish_write, saved, state_of
+from pymesync.cli.output import emit_json, json_option
 from pymesync.cli.params import DAY, DURATION, Duration, joined
 
 if TYPE_CHECKING:
@@ -134,8 +135,12 @@ def do_log(
     issue: str | None = None,
     day: dt.date | None = None,
     allow_long: bool = False,
+    as_json: bool = False,
 ) -> str:
-    """Create one time entry (queued, pushed when possible); returns its uuid."""
+    """Create one time entry (queued, pushed when possible); returns its uuid. With
+    ``as_json`` the outcome is one JSON object on stdout (see :func:`json_outcome`) and
+    the lines for people go to stderr."""
+    app.out_to_stderr = app.out_to_stderr or as_json
     seconds = duration.seconds
     app.out(duration.explain())
     slug, chosen = chosen_project(app, project, activities)
@@ -163,8 +168,19 @@ def do_log(
         ts,
         uuid,
         f"logged {durations.format_hm(seconds)} on {slug}{what} for {date_worked} as {uuid}",
+        done=json_outcome("logged", entry=entry) if as_json else None,
     )
     return uuid
+
+
+def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
+    """What ``--json`` prints when a write ends: ``{"action", "uuid", "server_id",
+    "state", "outcome", "message", ...extra}`` as one JSON object on stdout."""
+
+    def emit(outcome: WriteOutcome) -> None:
+        emit_json({"action": action, **outcome.as_dict(), **extra})
+
+    return emit
 
 
 @click.command("log")
@@ -189,6 +205,7 @@ def do_log(
     help="2026-12-07, today (default), yesterday, monday, -3d.",
 )
 @click.option("--allow-long", is_flag=True, help="Take an entry longer than 24 hours.")
+@json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app
 def log_command(
     app: App,
@@ -199,6 +216,7 @@ def log_command(
     issue: str | None,
     day: dt.date | None,
     allow_long: bool,
+    as_json: bool,
 ) -> None:
     """Log DURATION of work: 1h30m, 90m, 2h, 1.5h, 1:30 or seconds.
 
@@ -214,6 +232,7 @@ def log_command(
         issue=issue,
         day=day,
         allow_long=allow_long,
+        as_json=as_json,
     )
 
 
@@ -237,6 +256,7 @@ def log_command(
     help="New date: 2026-12-07, yesterday, monday, -3d.",
 )
 @click.option("--allow-long", is_flag=True, help="Take a duration longer than 24 hours.")
+@json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app
 def edit(
     app: App,
@@ -248,11 +268,13 @@ def edit(
     issue: str | None,
     day: dt.date | None,
     allow_long: bool,
+    as_json: bool,
 ) -> None:
     """Change a time entry.
 
     UUID is a full uuid (local or the server's) or a unique prefix.
     """
+    app.out_to_stderr = as_json
     changes: dict[str, Any] = {}
     if duration is not None:
         app.out(duration.explain())
@@ -280,18 +302,30 @@ def edit(
     saved(lambda: ts.update_time(changes, target), "nothing was changed")
     fields = ", ".join(sorted(changes))
     again = "; the server had refused it" if before == "failed" else ""
-    finish_write(app, ts, target, f"updated {target} ({fields}{again})")
+    finish_write(
+        app,
+        ts,
+        target,
+        f"updated {target} ({fields}{again})",
+        done=json_outcome("updated", changes=changes) if as_json else None,
+    )
 
 
 @click.command()
 @click.argument("uuid")
+@json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app
-def rm(app: App, uuid: str) -> None:
+def rm(app: App, uuid: str, as_json: bool) -> None:
     """Delete a time entry (by uuid or unique prefix)."""
+    app.out_to_stderr = as_json
     ts = app.client()
     target = resolve_time(ts, uuid)
     saved(lambda: ts.delete_time(target), "nothing was removed")
+    done = json_outcome("removed") if as_json else None
     if state_of(ts, target) == "unknown":
-        app.out(f"removed {target}: it had not reached the server, nothing to sync")
+        phrase = "it had not reached the server, nothing to sync"
+        app.out(f"removed {target}: {phrase}")
+        if done is not None:
+            done(WriteOutcome(target, "unknown", None, phrase))
         return
-    finish_write(app, ts, target, f"removed {target}")
+    finish_write(app, ts, target, f"removed {target}", done=done)

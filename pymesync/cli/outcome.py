@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pymesync import tables
@@ -56,7 +57,44 @@ def outcome_phrase(app: App, ts: TimeSync, state: str) -> tuple[str, str | None]
     return state, None
 
 
-def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
+@dataclass(frozen=True)
+class WriteOutcome:
+    """How a write ended, for ``--json``: the ``uuid`` it was written under, its sync
+    ``state`` (``synced``, ``pending``, ``inflight``, ``failed``, ``conflict``,
+    ``unknown``), the server's uuid once synced, and the line the command printed."""
+
+    uuid: str
+    state: str
+    server_id: str | None
+    message: str
+
+    @property
+    def outcome(self) -> str:
+        """``synced``, ``queued`` (pending or in flight), ``failed``, ``conflict``, or
+        ``dropped`` (an entry removed before it reached the server)."""
+        if self.state in ("pending", "inflight"):
+            return "queued"
+        return "dropped" if self.state == "unknown" else self.state
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "uuid": self.uuid,
+            "server_id": self.server_id,
+            "state": self.state,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
+
+
+def finish_write(
+    app: App,
+    ts: TimeSync,
+    uuid: str,
+    head: str,
+    *,
+    done: Callable[[WriteOutcome], None] | None = None,
+) -> WriteOutcome:
     """Print ``head: queued`` for the time ``uuid`` just written (it is on disk), then
     push it in a short bounded pass and print a second line that says how that ended.
 
@@ -64,14 +102,23 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
     :data:`PUSH_BUDGET` seconds; what it did not send stays queued for `pymesync sync`
     or the daemon. Ctrl-C stops the push and leaves the entry queued. A write the
     server refuses stays in the queue as failed (exit status 4), to be fixed with
-    `pymesync edit` or dropped with `pymesync rm`.
+    `pymesync edit` or dropped with `pymesync rm`. ``done``, if given, is called with
+    the outcome before the command ends (before the error of a refused write).
     """
+
+    def ended(state: str, phrase: str, server_id: str | None = None) -> WriteOutcome:
+        result = WriteOutcome(uuid, state, server_id, phrase)
+        if done is not None:
+            done(result)
+        return result
+
     from pymesync.push import STOP_GRACE, BoundedPush
 
     if not ts.token:
-        phrase, colour = outcome_phrase(app, ts, state_of(ts, uuid))
+        state = state_of(ts, uuid)
+        phrase, colour = outcome_phrase(app, ts, state)
         app.out(f"{head}: " + tables.paint(phrase, colour, app.out_colour))
-        return
+        return ended(state, phrase)
     app.out(f"{head}: " + tables.paint("queued", "yellow", app.out_colour))
     push = BoundedPush(ts, PUSH_BUDGET).start()
     try:
@@ -84,20 +131,16 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
             EXIT_INTERRUPTED,
         ) from None
     if not push.done:  # (the pass did not hand back in time: its lease runs out)
-        app.out(
-            tables.paint(
-                "not sent (no answer from the server): stays queued, will sync later",
-                "yellow",
-                app.out_colour,
-            )
-        )
-        return
+        phrase = "not sent (no answer from the server): stays queued, will sync later"
+        app.out(tables.paint(phrase, "yellow", app.out_colour))
+        return ended(state_of(ts, uuid), phrase)
     if push.error is not None:  # (a store or login error: the queue is untouched)
         if not isinstance(push.error, PymesyncError):
             raise push.error
         why = translate(push.error, app).message
-        app.out(tables.paint(f"not sent ({why}): stays queued", "yellow", app.out_colour))
-        return
+        phrase = f"not sent ({why}): stays queued"
+        app.out(tables.paint(phrase, "yellow", app.out_colour))
+        return ended(state_of(ts, uuid), phrase)
     found = ts.sync_status("time", uuid)
     state = str(found.get("state", "unknown"))
     server_id = str(found.get("server_id") or uuid)
@@ -108,6 +151,7 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
     else:
         phrase, colour = outcome_phrase(app, ts, state)
     app.out(tables.paint(phrase, colour, app.out_colour))
+    result = ended(state, phrase, server_id if state == "synced" else None)
     if state in ("failed", "conflict"):
         reason = failure(ts, uuid, state)
         raise CliError(
@@ -116,6 +160,7 @@ def finish_write(app: App, ts: TimeSync, uuid: str, head: str) -> None:
             f"`pymesync edit {short(uuid)}` or remove it with `pymesync rm {short(uuid)}`",
             EXIT_FAILED,
         )
+    return result
 
 
 def _stop_firmly(push: BoundedPush, grace: float) -> None:

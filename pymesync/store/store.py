@@ -43,6 +43,8 @@ from .records import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from .reports import TimeTotal
+
 __all__ = ["Store"]
 
 
@@ -811,3 +813,27 @@ class Store:
             running = timers.take(db, account)
             timers.retire(db, account, running, when)
             return running
+
+    # ------------------------------------------------------------------ reports
+
+    def time_totals(
+        self,
+        account: str,
+        *,
+        users: Sequence[str] = (),
+        projects: Sequence[str] = (),
+        activities: Sequence[str] = (),
+        start: date | str | None = None,
+        end: date | str | None = None,
+    ) -> list[TimeTotal]:
+        """The cached, not deleted times matching the filters (as :meth:`query_times`
+        takes them) summed in SQL by day, user, project and activities; the times with
+        queued or refused changes one by one, with their sync state (see
+        :class:`~pymesync.store.reports.TimeTotal`). For reports over many times."""
+        from .reports import time_totals
+
+        with self._read() as db:
+            return time_totals(
+                db, account, users=users, projects=projects, activities=activities,
+                start=start, end=end,
+            )  # fmt: skip

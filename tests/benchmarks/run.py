@@ -768,6 +768,99 @@ def _timer_figures(
     return figures
 
 
+def _fill_report_store(db: Path, account: str, total: int, days: int) -> tuple[str, str]:
+    """``total`` cached times of alice over ``days`` days ending yesterday, of four
+    projects and four activity lists (one of two activities): straight into the store,
+    as a long history read from the server leaves it. Returns the first and last day."""
+    from pymesync.store import Store
+
+    last = dt.date.today() - dt.timedelta(days=1)
+    first = last - dt.timedelta(days=days - 1)
+    projects = [["ganeti-webmgr", "gwm"], ["timesync", "ts"], ["ps", "pymesync"], ["pgd"]]
+    activities = [["dev"], ["docs"], ["plan"], ["dev", "docs"]]
+
+    def objects() -> Iterator[dict[str, Any]]:
+        for n in range(total):
+            yield {
+                "uuid": str(uuid.uuid4()),
+                "revision": 1,
+                "user": "alice",
+                "duration": 600 + 60 * (n % 50),
+                "project": projects[n % 4],
+                "activities": activities[(n // 4) % 4],
+                "notes": f"report bench {n}",
+                "issue_uri": None,
+                "date_worked": (first + dt.timedelta(days=n % days)).isoformat(),
+                "created_at": first.isoformat(),
+                "updated_at": None,
+                "deleted_at": None,
+            }
+
+    store = Store.open(db)
+    try:
+        store.put_objects(account, "time", objects())
+        store.set_state(account, "fetched:time", dt.datetime.now(dt.timezone.utc).isoformat())
+    finally:
+        store.close()
+    return first.isoformat(), last.isoformat()
+
+
+def cli_report(args: argparse.Namespace, tmp: Path) -> list[Figure]:
+    """``pymesync report`` over 50,000 cached times (the whole command, wall), the
+    server down since the login (connections refused: the cache answers), side by side
+    with ``pymesync times`` over the same period and ``python -c pass``."""
+    total = 10_000 if args.quick else 50_000
+    rounds = 3 if args.quick else 7
+    exe = str(Path(sys.executable).parent / "pymesync")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYMESYNC_")},
+        "PYMESYNC_DB": str(tmp / "report.sqlite3"),
+        "PYMESYNC_USERNAME": "alice",
+        "PYMESYNC_CONFIG": str(tmp / "config.toml"),
+    }
+    with run_emulator_process(seed_data=True, db=str(tmp / "server.sqlite3")) as emu:
+        env["PYMESYNC_URL"] = emu.base_url
+        subprocess.run(
+            [exe, "login", "--password-stdin"], input="alice\n", env=env, check=True,
+            capture_output=True, text=True,
+        )  # fmt: skip
+    # (the emulator has stopped: every request now has its connection refused)
+    first, last = _fill_report_store(Path(env["PYMESYNC_DB"]), f"{emu.base_url}|alice", total, 100)
+
+    def timed(*words: str) -> tuple[float, str]:
+        samples, out = [], ""
+        for _ in range(rounds):
+            start = time.perf_counter()
+            done = subprocess.run([exe, *words], env=env, capture_output=True, text=True)
+            samples.append((time.perf_counter() - start) * 1000)
+            if done.returncode != 0 or "from the local cache" not in done.stderr:
+                raise RuntimeError(f"pymesync {words[0]}: {done.returncode} {done.stderr}")
+            out = done.stdout
+        return statistics.median(samples), out
+
+    report_ms, shown = timed("report", "--from", first, "--to", last)
+    if f"  {total}  " not in shown.splitlines()[-1]:
+        raise RuntimeError(f"the report does not count {total} entries: {shown}")
+    chart_ms, _ = timed("report", "--from", first, "--to", last, "--by", "day", "--chart")
+    times_ms, _ = timed("times", "--from", first, "--to", last)
+    subprocess.run([exe, "logout"], env=env, check=True, capture_output=True)
+    alone_ms, _ = timed("report", "--from", first, "--to", last)  # (no server to ask)
+    bare = statistics.median(_timed([sys.executable, "-c", "pass"]) for _ in range(rounds))
+    return [
+        Figure(
+            f"pymesync report, {total} cached times (median wall)",
+            report_ms,
+            "ms",
+            "<= 500 ms",
+            report_ms <= 500,
+            times_ms,
+            "pymesync times over the same period",
+            note=f"--by day --chart: {chart_ms:.0f} ms; logged out (the server not asked):"
+            f" {alone_ms:.0f} ms; python -c pass: {bare:.0f} ms",
+        )
+    ]
+
+
 def _timed(cmd: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, capture_output=True, check=False)
@@ -792,6 +885,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "memory": memory,
     "startup": startup,
     "cli_log": cli_log,
+    "report": cli_report,
 }
 
 

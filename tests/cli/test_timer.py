@@ -72,6 +72,26 @@ def hm_ago(hours: float) -> str:
     return f"-{int(hours * 60)}m"
 
 
+@pytest.fixture(autouse=True)
+def around_midday() -> Iterator[None]:
+    """A time zone in which it is about midday now (``Etc/GMT-N`` is UTC+N), so that the
+    tests' relative times (``--at -2h``) never cross local midnight, whatever the hour the
+    suite runs at; the local date is then the UTC date. Tests about midnight and other
+    zones set their own (in a child process's environment)."""
+    offset = 12 - dt.datetime.now(dt.timezone.utc).hour
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = f"Etc/GMT{-offset:+d}"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
 # --------------------------------------------------------------------------- online
 
 

@@ -155,13 +155,13 @@ def test_local_uuid_keeps_resolving_before_and_after_sync(emu: Any) -> None:
     online(emu)
     assert ts.sync().synced == 1
     [synced] = ts.get_times({"uuid": local})
-    server_uuid = synced["uuid"]
-    assert server_uuid != local and synced["notes"] == "before sync"
+    server_id = synced["uuid"]
+    assert server_id != local and synced["notes"] == "before sync"
     after = ts.update_time({"notes": "after sync"}, local)
-    assert after["uuid"] == server_uuid and after["revision"] == 2
+    assert after["uuid"] == server_id and after["revision"] == 2
     assert ts.delete_time(local) == {"status": 200}
     direct = client(emu, mode="direct")
-    [gone] = direct.get_times({"uuid": server_uuid, "include_deleted": True})
+    [gone] = direct.get_times({"uuid": server_id, "include_deleted": True})
     assert gone["deleted_at"] is not None and gone["notes"] == "after sync"
 
 
