@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pymesync import cached, errors, provisional, tokens
+from pymesync import accounts, cached, errors, provisional
 from pymesync.backend import DirectBackend, roles_by_user
 from pymesync.credentials import Credentials, from_environment
 from pymesync.reconcile import ConflictPolicy
@@ -33,6 +31,8 @@ from pymesync.transport import Transport
 from pymesync.validation import NOT_AUTHENTICATED, Entity, EntityQuery, TimesQuery
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pymesync.store import CacheObject, NewOperation, Operation, Store
 
     # (imported when a push starts: a write that is only queued never needs the engine)
@@ -64,18 +64,6 @@ class ReadInfo:
         }
 
 
-@functools.lru_cache(maxsize=64)
-def account_key(baseurl: str, token: str) -> str:
-    """The account a token belongs to: ``<baseurl>|<username>`` (from the token's ``sub``)."""
-    try:
-        sub = tokens.token_payload(token).get("sub")
-    except errors.ValidationError:
-        sub = None
-    if not isinstance(sub, str) or not sub:
-        sub = "token-" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
-    return f"{baseurl}|{sub}"
-
-
 def unreachable(error: errors.PymesyncError) -> bool:
     """Whether an error means "the server can't be reached right now"."""
     return error.transient
@@ -96,6 +84,7 @@ class OfflineBackend:
         requests_per_second: float | None = None,
         write_budget: float | None = 2.0,
         store_pool: bool = True,
+        lease_seconds: float = 120.0,
         offline_retry: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -113,7 +102,9 @@ class OfflineBackend:
         self.store_pool = store_pool
         #: How long a claimed operation stays leased to one sender (a crashed sender's
         #: operation comes back, as "outcome unknown", after this long).
-        self.lease_seconds = 120.0
+        self.lease_seconds = lease_seconds
+        #: Seconds after the server was found unreachable during which writes are only
+        #: queued and reads answered from the cache without trying it again.
         self.offline_retry = offline_retry
         self.clock = clock
         self.last_read: ReadInfo | None = None
@@ -139,6 +130,15 @@ class OfflineBackend:
 
             self._store = Store.open(self.db, pooled=self.store_pool)
         return self._store
+
+    @property
+    def store_path(self) -> Path:
+        """The store's absolute path (resolved, not opened, while the store is closed)."""
+        if self._store is not None:
+            return self._store.path
+        from pymesync.store.location import resolve_path
+
+        return resolve_path(self.db)
 
     def close(self) -> None:
         """Close the store."""
@@ -171,7 +171,7 @@ class OfflineBackend:
     def relogin(self, account: str) -> str | None:
         """Log in again for ``account`` with the process's own credentials or those in
         the environment; store and return the new token (None: no way to log in)."""
-        username = account.rpartition("|")[2]
+        username = accounts.split(account)[1]
         mine = self._credentials()
         creds = mine if mine is not None and mine.username == username else None
         creds = creds or from_environment(username)
@@ -197,10 +197,10 @@ class OfflineBackend:
             user = self._user()
             if not user:
                 raise errors.NotAuthenticatedError(NOT_AUTHENTICATED)
-            return f"{baseurl}|{user}"
+            return accounts.user_account(baseurl, user)
         if memo is not None and memo[1] == token and memo[0] == baseurl:
             return memo[2]
-        account = account_key(baseurl, token)
+        account = accounts.account_key(baseurl, token)
         self._account_memo = (baseurl, token, account)
         return account
 
@@ -255,8 +255,9 @@ class OfflineBackend:
         failure are tried at once too (failed ones wait for an explicit retry).
         ``budget``: seconds the whole pass may take; ``should_stop``: asked while the
         pass runs, True ends it early (see :meth:`SyncWorker.run_once`)."""
-        self.store.expedite(self.account(token), now=self.clock())
-        report = self.worker(token).run_once(
+        worker = self.worker(token)
+        worker.expedite()
+        report = worker.run_once(
             self.clock(),
             stop_after=stop_after,
             progress=progress,
