@@ -19,7 +19,8 @@ from pymesync import accounts, validation
 from pymesync.backend import Backend, DirectBackend
 from pymesync.credentials import Credentials
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
-from pymesync.offline import OfflineBackend, ReadInfo
+from pymesync.offline.backend import OfflineBackend
+from pymesync.offline.reads import ReadInfo
 from pymesync.reconcile import POLICIES, ConflictPolicy
 from pymesync.transport import DEFAULT_TIMEOUT, POOL_SIZE, Transport, redact
 
