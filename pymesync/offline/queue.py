@@ -11,7 +11,10 @@ from pymesync.status import account_status, iso, op_record, problem_ops
 from pymesync.validation import Entity
 
 if TYPE_CHECKING:
-    from pymesync.store import Operation
+    from pymesync.store import CacheObject, Operation
+
+#: The states an object's queued operations can be in, the most pressing first.
+PRESSING = ("conflict", "failed", "inflight", "pending")
 
 
 class QueueView(Session):
@@ -60,12 +63,10 @@ class QueueView(Session):
             direct = keyed and ident in objects
             key = ident if direct else self.store.resolve_id(account, entity, ident)
             states = queued.get(ident, set()) | queued.get(key, set())
-            pressing: str | None = next(
-                (s for s in ("conflict", "failed", "inflight", "pending") if s in states), None
-            )
+            pressing = _pressing(states)
             if pressing is None:
                 found = objects[ident] if direct else self._find(account, entity, ident)
-                pressing = "synced" if found is not None and not found.local else "unknown"
+                pressing = _seen(found)
             answer[ident] = pressing
         return answer
 
@@ -77,11 +78,7 @@ class QueueView(Session):
         ops = self.store.ops_for(account, entity, key)
         if key != ident:
             ops += [op for op in self.store.ops_for(account, entity, ident) if op not in ops]
-        states = {op.state for op in ops}
-        state = next(
-            (name for name in ("conflict", "failed", "inflight", "pending") if name in states),
-            "synced" if found is not None and not found.local else "unknown",
-        )
+        state = _pressing({op.state for op in ops}) or _seen(found)
         return {
             "entity": entity,
             "id": ident,
@@ -99,3 +96,14 @@ class QueueView(Session):
                 for op in ops
             ],
         }
+
+
+def _pressing(states: set[str]) -> str | None:
+    """The most pressing of the states of an object's queued operations (None: none)."""
+    return next((state for state in PRESSING if state in states), None)
+
+
+def _seen(found: CacheObject | None) -> str:
+    """The state of an object without queued operations: ``synced`` when the server
+    has it (its cached object is the server's), else ``unknown`` (never seen)."""
+    return "synced" if found is not None and not found.local else "unknown"

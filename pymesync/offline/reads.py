@@ -81,26 +81,17 @@ class Reads(Session):
         fresh = fetched is not None and (now - fetched).total_seconds() <= (self.max_age or 0)
         if self.max_age is not None and fresh:
             return self._from_cache(account, entity, from_cache, None, fetched)
+        refused: errors.PymesyncError | None = None  # why the server is not asked
         if not self.token_for(account):
             # not logged in (a resumed client): only the cache can answer
-            return self._from_cache(
-                account,
-                entity,
-                from_cache,
-                errors.NotAuthenticatedError(NOT_AUTHENTICATED),
-                fetched,
+            refused = errors.NotAuthenticatedError(NOT_AUTHENTICATED)
+        elif self._is_offline(now):
+            refused = errors.ConnectionFailedError(
+                f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
+                "the server was unreachable moments ago"
             )
-        if self._is_offline(now):
-            return self._from_cache(
-                account,
-                entity,
-                from_cache,
-                errors.ConnectionFailedError(
-                    f"connection to TimeSync failed at baseurl {self.transport.baseurl} - "
-                    "the server was unreachable moments ago"
-                ),
-                fetched,
-            )
+        if refused is not None:
+            return self._from_cache(account, entity, from_cache, refused, fetched)
         try:
             answer = self._ask_with_relogin(account, ask_server)
         except errors.PymesyncError as error:
