@@ -15,24 +15,32 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pymesync import validation
+from pymesync import accounts, validation
 from pymesync.backend import Backend, DirectBackend
 from pymesync.credentials import Credentials
 from pymesync.errors import BadResponseError, PymesyncError, ValidationError
-from pymesync.offline import OfflineBackend, ReadInfo, account_key
+from pymesync.offline.backend import OfflineBackend
+from pymesync.offline.reads import ReadInfo
 from pymesync.reconcile import POLICIES, ConflictPolicy
 from pymesync.transport import DEFAULT_TIMEOUT, POOL_SIZE, Transport, redact
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import requests
 
-    from pymesync.sync import OpResult, SyncReport
+    from pymesync.sync import OpResult, SyncReport, SyncWorker
 
 T = TypeVar("T")
 
 ERROR_KEY = "pymesync error"
 Mode = Literal["auto", "queue", "direct"]
 MODES: tuple[Mode, ...] = ("auto", "queue", "direct")
+
+
+def _seconds(value: object) -> bool:
+    """Whether ``value`` is a number of seconds (an int or a float, not a bool or NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 class TimeSync:
@@ -59,7 +67,11 @@ class TimeSync:
     answer, default 2; None: no bound) and ``store_pool`` (default True: the store keeps
     SQLAlchemy's pool of connections; False suits a short-lived program that makes a
     few calls, like one command-line write: each store transaction then opens its own
-    connection and SQLAlchemy is not even imported).
+    connection and SQLAlchemy is not even imported), ``lease_seconds`` (how long a sync
+    pass holds an operation it claimed before another sender may take it back as
+    "outcome unknown", default 120) and ``offline_retry`` (seconds during which, after
+    the server was found unreachable, writes are only queued and reads answered from
+    the cache without trying it again, default 10; 0: try every time).
     """
 
     def __init__(
@@ -79,10 +91,12 @@ class TimeSync:
         requests_per_second: float | None = None,
         write_budget: float | None = 2.0,
         store_pool: bool = True,
+        lease_seconds: float = 120.0,
+        offline_retry: float = 10.0,
     ) -> None:
         if not isinstance(baseurl, str):
             raise TypeError("baseurl must be a string such as 'https://timesync.example.com/v0'")
-        self.baseurl = baseurl[:-1] if baseurl.endswith("/") else baseurl
+        self.baseurl = accounts.base_url(baseurl)
         self.token = token
         self.test = test
         self.user: str | None = None
@@ -113,12 +127,12 @@ class TimeSync:
                 raise ValueError(f"conflict_policy must be one of {', '.join(POLICIES)}")
             if not isinstance(sync_concurrency, int) or sync_concurrency < 1:
                 raise ValueError("sync_concurrency must be a whole number >= 1")
-            if write_budget is not None and not (
-                isinstance(write_budget, (int, float))
-                and not isinstance(write_budget, bool)
-                and write_budget > 0
-            ):
+            if write_budget is not None and not (_seconds(write_budget) and write_budget > 0):
                 raise ValueError("write_budget must be a positive number of seconds or None")
+            if not _seconds(lease_seconds) or not lease_seconds > 0:
+                raise ValueError("lease_seconds must be a positive number of seconds")
+            if not _seconds(offline_retry) or not offline_retry >= 0:
+                raise ValueError("offline_retry must be a number of seconds >= 0")
             self._offline = OfflineBackend(
                 self._transport,
                 db=db,
@@ -129,6 +143,8 @@ class TimeSync:
                 requests_per_second=requests_per_second,
                 write_budget=write_budget,
                 store_pool=store_pool,
+                lease_seconds=float(lease_seconds),
+                offline_retry=float(offline_retry),
             )
             self._offline.bind_session(
                 lambda: self.token,
@@ -423,7 +439,12 @@ class TimeSync:
 
         Returns a :class:`~pymesync.sync.SyncReport` (what was sent, what failed, why a
         pass stopped early). In test mode and ``direct`` mode there is no queue and the
-        report is empty. Raises ``NotAuthenticatedError`` without a token.
+        report is empty. A client made by :meth:`resume` that has no token sends with
+        the token stored for its account since (a ``pymesync login`` elsewhere), else
+        logs in with the environment's credentials if it can; failing both, whatever is
+        queued stays queued and the report says ``stopped="needs_login"`` (as
+        :meth:`status` then does). Raises ``NotAuthenticatedError`` for a client made
+        with the constructor without a token.
         """
         if self._offline is None:
             from pymesync.sync import SyncReport
@@ -432,7 +453,7 @@ class TimeSync:
         if budget is not None and not budget > 0:
             raise ValueError("budget must be a positive number of seconds")
         return self._offline.sync(
-            self._token(), progress=progress, budget=budget, should_stop=should_stop
+            self._auth(), progress=progress, budget=budget, should_stop=should_stop
         )
 
     @property
@@ -552,7 +573,7 @@ class TimeSync:
         ts.user = username
         if ts._offline is not None:
             ts._resumed_user = username
-            ts.token = ts._offline.store.load_token(ts._account())
+            ts.token = accounts.resumed(ts.baseurl, username, ts._offline.store.load_token)[1]
         return ts
 
     def logout(self) -> None:
@@ -580,18 +601,41 @@ class TimeSync:
             return None
         return self._offline.known(self._account(), entity)  # type: ignore[arg-type]
 
+    @property
+    def account(self) -> str | None:
+        """The account this client works on, ``"<baseurl>|<username>"``: its token's
+        user, else the username it was resumed (or last authenticated) for; None
+        before either. Operations, cached objects and stored tokens are filed under
+        it (see :mod:`pymesync.accounts`)."""
+        return accounts.account_of(self.baseurl, self.token, self.user)
+
     def _account(self) -> str:
-        if self.token:
-            return account_key(self.baseurl, self.token)
-        if self.user:
-            return f"{self.baseurl}|{self.user}"
-        validation.require_token(False)
-        raise AssertionError("unreachable")
+        account = self.account
+        validation.require_token(account is not None)
+        return str(account)
 
     def _queue(self) -> OfflineBackend:
         if self._offline is None:
             raise ValidationError(f"there is no queue in {'test' if self.test else self.mode} mode")
         return self._offline
+
+    @property
+    def store_path(self) -> Path | None:
+        """The absolute path of the local store (the ``db`` argument, else
+        ``$PYMESYNC_DB``, else the user data dir's); None in test mode and ``direct``
+        mode. Reading it neither opens nor creates the store."""
+        return None if self._offline is None else self._offline.store_path
+
+    def sync_worker(self) -> SyncWorker:
+        """A :class:`~pymesync.sync.SyncWorker` for this account: the engine behind
+        :meth:`sync`, for a loop that runs passes itself (``pymesync daemon`` does;
+        ``worker.run_once(...)`` runs one pass, ``worker.expedite()`` makes what is
+        backing off due now). It keeps what one pass learnt for the next (a server
+        found down is probed with one request first) and sends with this client's
+        token, else the one stored for the account. Raises
+        :class:`~pymesync.errors.ValidationError` in test mode and ``direct`` mode
+        and :class:`~pymesync.errors.NotAuthenticatedError` without an account."""
+        return self._queue().worker_for(self._account())
 
     def status(self) -> dict[str, Any]:
         """This account's queue: ``pending``, ``inflight``, ``failed``, ``conflicts``,
@@ -621,10 +665,10 @@ class TimeSync:
     def wait_synced(self, timeout: float = 30.0) -> bool:
         """Push until everything queued so far is on the server. True when it is; False
         when ``timeout`` seconds passed, one of those operations failed for good, or
-        the account needs a login."""
+        the account needs a login (a client made by :meth:`resume` without a token)."""
         if self._offline is None:
             return True
-        return self._offline.wait_synced(self._token(), timeout, time.sleep)
+        return self._offline.wait_synced(self._auth(), timeout, time.sleep)
 
     # ------------------------------------------------------------------ the timer
 
@@ -633,7 +677,7 @@ class TimeSync:
         user whose timer it is."""
         backend, token = self._queue(), self._auth()
         account = self._account()
-        user = self.user or account.rpartition("|")[2]
+        user = self.user or accounts.split(account)[1]
         if not user:
             raise ValidationError("no user: authenticate() or resume() first")
         return backend, account, token, user

@@ -112,21 +112,20 @@ def run_daemon(
     its account (a token, or ``TimeSync.resume``). Raises
     :class:`DaemonAlreadyRunning` when another daemon holds the store.
     """
+    worker = ts.sync_worker()
+    path = worker.store.path
     log = logger or LOG
     guard = RedactingFilter(lambda: ts.token)
     log.addFilter(guard)
     stop = stop or threading.Event()
-    backend = ts._queue()
-    account = ts._account()
-    worker = backend.worker_for(account)
     try:
-        with store_lock(backend.store.path), _stop_on_signals(stop):
-            log.info("syncing %s every %s s (store %s)", account, interval, backend.store.path)
+        with store_lock(path), _stop_on_signals(stop):
+            log.info("syncing %s every %s s (store %s)", worker.account, interval, path)
             failures = 0
             warned_login = False
             while not stop.is_set():
                 if failures:  # after the server-level backoff: everything is due again
-                    backend.store.expedite(account)
+                    worker.expedite()
                 report = worker.run_once(should_stop=stop.is_set, budget=pass_budget)
                 if report.results:
                     log.info(

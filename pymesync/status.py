@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pymesync.accounts import split
+
 if TYPE_CHECKING:
     from pymesync.store import Operation, QueueSummary, Store
     from pymesync.store.timers import Timer
@@ -84,7 +86,7 @@ def account_status(store: StatusSource, account: str, now: dt.datetime) -> dict[
     oldest = summary.oldest_created_at
     states = store.all_states(account)
     timer = store.timer(account)
-    base_url, _, username = account.rpartition("|")
+    base_url, username = split(account)
     return {
         "account": {"base_url": base_url, "username": username},
         "pending": counts.get("pending", 0),

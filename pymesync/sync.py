@@ -329,6 +329,11 @@ class SyncWorker:
 
     # ------------------------------------------------------------------ one pass
 
+    def expedite(self) -> int:
+        """Make every operation of the account that is backing off after a transient
+        failure due now (failed ones still wait for an explicit retry); how many."""
+        return self.store.expedite(self.account, now=self.clock())
+
     def run_once(
         self,
         now: dt.datetime | None = None,

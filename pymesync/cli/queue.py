@@ -47,16 +47,14 @@ def _read_status(app: App) -> tuple[dict[str, Any], bool]:
     same account, token and queue ``TimeSync.resume(...).status()`` would find, without
     creating, migrating or changing the store.
     """
-    from pymesync.offline import account_key
+    from pymesync.accounts import resumed
     from pymesync.status import account_status
     from pymesync.store.peek import StorePeek
 
     url = app.settings.require("base_url")
     user = app.settings.require("username")
-    base_url = url[:-1] if url.endswith("/") else url  # as TimeSync does
     with StorePeek.open(app.db()) as peek:
-        token = peek.load_token(f"{base_url}|{user}")  # as TimeSync.resume does
-        account = account_key(base_url, token) if token else f"{base_url}|{user}"
+        account, token = resumed(url, user, peek.load_token)  # what TimeSync.resume finds
         data = account_status(peek, account, dt.datetime.now(dt.timezone.utc))
         data.update(_login_state(token))
         data["store"] = str(peek.path)

@@ -241,7 +241,9 @@ def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, 
     read-only connection cannot do) is a normal connection used, doing exactly that
     recovery.
     """
-    check_header(path)
+    # (The header is read with Python only once SQLite failed: closing a file descriptor
+    # of the database drops every lock this process's SQLite connections hold on it,
+    # and another process may then reset the write-ahead log under a pooled Store.)
     try:
         try:
             tables, problems, rows = _inspect(path, read_only=True, quick_check=quick_check)
@@ -250,6 +252,7 @@ def read_schema_revision(path: Path, *, quick_check: bool = True) -> tuple[str, 
                 raise
             tables, problems, rows = _inspect(path, read_only=False, quick_check=quick_check)
     except sqlite3.DatabaseError as exc:
+        check_header(path)  # not SQLite's at all, or unreadable: say so
         limited = size_limit_error(exc, path)
         if limited is not None:
             raise limited from exc

@@ -208,7 +208,8 @@ def big_cache(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     with run_emulator(seed_data=True) as emu:
         ts = login(emu.base_url, "admin", db=db, max_age=10**9)
         ts.get_times()
-        account = ts._account()
+        account = ts.account
+        assert account is not None
         store = Store.open(db)
         day0 = dt.date.today() - dt.timedelta(days=400)
 

@@ -499,17 +499,19 @@ def test_sync_exits_non_zero_when_an_operation_fails(run: Run, alice: Any) -> No
     """One operation the engine cannot send (put in the store as a bug or an older
     client could) fails alone: the others sync, the exit status says it failed."""
     import pymesync
-    from pymesync.store import NewOperation
+    from pymesync.store import NewOperation, Store
 
     logged(run, "1h", "-p", "gwm")
     ts = pymesync.TimeSync.resume(alice.base_url, "alice", mode="queue")
+    assert ts.account is not None and ts.store_path is not None
     payload = {
         "duration": 60,
         "project": ["gwm", "ts"],
         "user": "alice",
         "date_worked": "2026-12-01",
     }
-    ts._queue().store.enqueue(NewOperation(ts._account(), "create", "time", "poison", payload))
+    with Store.open(ts.store_path) as store:
+        store.enqueue(NewOperation(ts.account, "create", "time", "poison", payload))
     logged(run, "2h", "-p", "gwm")
     result = run("sync")
     assert result.exit_code == 4, result.output

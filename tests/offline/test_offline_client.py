@@ -56,9 +56,11 @@ def a_time(**changes: Any) -> dict[str, Any]:
 
 
 def pending(ts: pymesync.TimeSync) -> dict[str, int]:
-    assert ts._offline is not None and ts.token
-    backend = ts._offline
-    return backend.store.counts(backend.account(ts.token))
+    from pymesync.store import Store
+
+    assert ts.account is not None and ts.store_path is not None
+    with Store.open(ts.store_path) as store:
+        return store.counts(ts.account)
 
 
 COMPARED = (
@@ -349,29 +351,28 @@ def test_batch_items_are_handed_over_as_they_are_written(
     """The store gets the block's items as a stream that empties the block's list as it
     goes (each chunk is freed once written); a time created early in a big block and
     updated late is still one create (the update merged into it)."""
-    from pymesync.store import queue
+    import inspect
+
+    from pymesync.store import Store, queue
 
     monkeypatch.setattr(queue, "_BATCH", 50)
     ts = client(emu, mode="queue")
-    assert ts._offline is not None
-    store = ts._offline.store
-    block: list[Any] = []
     left: list[int] = []
-    real = store.enqueue_many
+    real = Store.enqueue_many
 
-    def spy(items: Any, **kw: Any) -> Any:
+    def spy(store: Store, items: Any, **kw: Any) -> Any:
         assert not isinstance(items, list)
+        block = inspect.getgeneratorlocals(items)["items"]  # the list it hands over
 
         def watched() -> Any:
             for item in items:
-                left.append(len(block[0]))
+                left.append(len(block))
                 yield item
 
-        return real(watched(), **kw)
+        return real(store, watched(), **kw)
 
-    monkeypatch.setattr(store, "enqueue_many", spy)
+    monkeypatch.setattr(Store, "enqueue_many", spy)
     with ts.batch():
-        block.append(ts._offline._batch)
         first = ts.create_time(a_time(notes="first"))
         for i in range(120):
             ts.create_time(a_time(notes=f"more {i}"))
@@ -404,16 +405,21 @@ def test_batch_gc_and_accounts(emu: Any) -> None:
     import gc
 
     ts = client(emu, mode="queue")
-    alice = ts._offline.account(ts.token)  # type: ignore[union-attr]
+    alice = ts.account
     with ts.batch():
         assert gc.isenabled()  # a library never switches the collector off
         made = ts.create_time(a_time(notes="in a batch"))
         other = client(emu, user="bob", mode="queue")
-        ts.token, bob_token = other.token, ts.token
-        assert ts._offline.account(ts.token) != alice  # type: ignore[union-attr]
-        ts.token = bob_token
-        assert ts._offline.account(ts.token) == alice  # type: ignore[union-attr]
+        ts.token, alice_token = other.token, ts.token
+        assert ts.account == other.account != alice
+        bobs = ts.create_time(a_time(user="bob", notes="bob's, in alice's batch"))
+        ts.token = alice_token
+        assert ts.account == alice
     assert gc.isenabled()
+    # each write was queued for the account of the token it was made with
+    assert ts.sync_status("time", bobs["uuid"])["state"] == "unknown"
+    assert other.sync_status("time", bobs["uuid"])["state"] == "pending"
+    assert other.sync_status("time", made["uuid"])["state"] == "unknown"
     with pytest.raises(RuntimeError), ts.batch():
         raise RuntimeError("abort")
     assert gc.isenabled()

@@ -21,9 +21,8 @@ YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).iso
 def sync(base: str, stop_file: str | None) -> None:
     concurrency = int(os.environ.get("SYNC_CONCURRENCY", "8"))
     ts = pymesync.TimeSync.resume(
-        base, "alice", mode="queue", sync_concurrency=concurrency, timeout=1.5
+        base, "alice", mode="queue", sync_concurrency=concurrency, timeout=1.5, lease_seconds=3.0
     )
-    ts._queue().lease_seconds = 3.0
     while True:
         report = ts.sync()
         status = ts.status()

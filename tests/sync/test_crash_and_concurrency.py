@@ -52,10 +52,11 @@ def notes_on_server(emu: Any, prefix: str) -> collections.Counter[str]:
 def queue_poison(ts: pymesync.TimeSync) -> str:
     """A create the engine cannot send (a list where a slug belongs), put straight into
     the store as an older client or a bug could have: it must fail alone."""
-    from pymesync.store import NewOperation
+    from pymesync.store import NewOperation, Store
 
+    assert ts.account is not None and ts.store_path is not None
     op = NewOperation(
-        account=ts._account(),
+        account=ts.account,
         kind="create",
         entity="time",
         target="poison-local-id",
@@ -67,7 +68,8 @@ def queue_poison(ts: pymesync.TimeSync) -> str:
             "notes": "crash-poison",
         },
     )
-    ts._queue().store.enqueue(op)
+    with Store.open(ts.store_path) as store:
+        store.enqueue(op)
     return op.op_id
 
 
@@ -140,9 +142,9 @@ def test_crash_loop_loses_nothing_and_doubles_nothing(
     assert notes_on_server(emu, "crash-") == expected
     status = ts.status()
     assert status["pending"] == status["inflight"] == 0
-    [failed] = ts._queue().store.operations(ts._account(), states=("failed",))
-    assert failed.op_id == poison
-    assert "project" in failed.last_error["message"]  # the reason is kept
+    [failed] = ts.failed()
+    assert failed["op_id"] == poison and failed["state"] == "failed"
+    assert "project" in failed["last_error"]["message"]  # the reason is kept
 
 
 @pytest.mark.slow

@@ -82,8 +82,7 @@ def test_a_concurrent_pass_claims_in_chunks_and_acks_together(emu: Any, concurre
         for i in range(count):
             batch.create_time(a_time(f"shape {concurrency} {i}"))
     emu.add_latency(0.01)
-    backend = ts._queue()
-    worker = backend.worker_for(ts._account())
+    worker = ts.sync_worker()
     worker.concurrency = concurrency
     spy = Spy(worker)
     emu.reset_stats()

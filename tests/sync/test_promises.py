@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import pymesync
-from pymesync.store import NewOperation
+from pymesync.store import NewOperation, Store
 from pymesync.sync import SyncWorker
 from pymesync.testing import run_emulator
 
@@ -64,8 +64,34 @@ def drain(ts: pymesync.TimeSync, seconds: float = 30.0) -> None:
     raise AssertionError(f"still queued: {ts.status()}")
 
 
+OpenStore = Callable[[pymesync.TimeSync], tuple[Store, str]]
+
+
+@pytest.fixture
+def store_of() -> Iterator[OpenStore]:
+    """Opens a client's store a second time (its public API, on the same file), with
+    the client's account; closed after the test."""
+    opened: list[Store] = []
+
+    def open_for(ts: pymesync.TimeSync) -> tuple[Store, str]:
+        assert ts.account is not None and ts.store_path is not None
+        opened.append(Store.open(ts.store_path))
+        return opened[-1], ts.account
+
+    yield open_for
+    for store in opened:
+        store.close()
+
+
+def resolved(ts: pymesync.TimeSync, ident: str) -> str:
+    """The id ``ident`` names now (the server's, once synced)."""
+    assert ts.account is not None and ts.store_path is not None
+    with Store.open(ts.store_path) as store:
+        return store.resolve_id(ts.account, "time", ident)
+
+
 def worker(ts: pymesync.TimeSync, **options: Any) -> SyncWorker:
-    made = ts._queue().worker_for(ts._account())
+    made = ts.sync_worker()
     for name, value in options.items():
         setattr(made, name, value)
     return made
@@ -75,7 +101,9 @@ def worker(ts: pymesync.TimeSync, **options: Any) -> SyncWorker:
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
-def test_identical_entries_with_lost_answers_are_all_kept(emu: Any, concurrency: int) -> None:
+def test_identical_entries_with_lost_answers_are_all_kept(
+    emu: Any, concurrency: int, store_of: OpenStore
+) -> None:
     """Ten "1h standup" entries, answers lost or dropped: ten on the server, each local
     entry mapped to its own server time."""
     ts = client(emu, sync_concurrency=concurrency)
@@ -84,7 +112,7 @@ def test_identical_entries_with_lost_answers_are_all_kept(emu: Any, concurrency:
     emu.drop_before_commit_next(2, route="POST /times")
     drain(ts)
     assert len(on_server(emu, "standup")) == 10
-    store, account = ts._queue().store, ts._account()
+    store, account = store_of(ts)
     mapped = {store.resolve_id(account, "time", uuid) for uuid in local}
     assert len(mapped) == 10 and not mapped & set(local)
     assert mapped == {t["uuid"] for t in on_server(emu, "standup")}
@@ -115,7 +143,9 @@ def test_an_adoption_whose_reservation_was_taken_is_not_acked(tmp_path: Any) -> 
         assert store.resolve_id("a", "time", "local-1") == "server-1"
 
 
-def test_an_identical_create_waits_while_its_twin_is_being_sent(emu: Any) -> None:
+def test_an_identical_create_waits_while_its_twin_is_being_sent(
+    emu: Any, store_of: OpenStore
+) -> None:
     """A create being reconciled must not adopt the entry its identical twin is making
     at that very moment (the twin's answer would then take it back)."""
     ts = client(emu, sync_concurrency=4)
@@ -124,7 +154,7 @@ def test_an_identical_create_waits_while_its_twin_is_being_sent(emu: Any) -> Non
     emu.add_latency(0.2, route="POST /times")
     drain(ts)
     emu.clear_faults()
-    store, account = ts._queue().store, ts._account()
+    store, account = store_of(ts)
     mapped = {store.resolve_id(account, "time", uuid) for uuid in local}
     assert mapped == {t["uuid"] for t in on_server(emu, "standup")} and len(mapped) == 4
 
@@ -134,8 +164,10 @@ def test_an_identical_create_waits_while_its_twin_is_being_sent(emu: Any) -> Non
 
 def queue_raw(ts: pymesync.TimeSync, payload: dict[str, Any]) -> str:
     """Put a create straight into the store (as an older client or a bug could)."""
-    op = NewOperation(ts._account(), "create", "time", f"raw-{id(payload)}", payload)
-    ts._queue().store.enqueue(op)
+    assert ts.account is not None and ts.store_path is not None
+    op = NewOperation(ts.account, "create", "time", f"raw-{id(payload)}", payload)
+    with Store.open(ts.store_path) as store:
+        store.enqueue(op)
     return op.op_id
 
 
@@ -149,7 +181,7 @@ def test_a_payload_the_engine_cannot_handle_fails_alone(emu: Any) -> None:
     assert report.synced == 6 and report.failed == 1
     status = ts.status()
     assert status["pending"] == status["inflight"] == 0 and status["failed"] == 1
-    [failed] = ts._queue().problems(ts._account())
+    [failed] = ts.failed()
     assert failed["op_id"] == bad and failed["last_error"]["message"]
 
 
@@ -170,7 +202,7 @@ def test_an_exception_while_handling_one_operation_fails_it_not_the_pass(
     monkeypatch.setattr(made.sender, "create", exploding)
     report = made.run_once()
     assert report.synced == 5 and report.failed == 1
-    [failed] = ts._queue().problems(ts._account())
+    [failed] = ts.failed()
     assert "RuntimeError: boom" in failed["last_error"]["message"]
     assert ts.status()["inflight"] == 0
 
@@ -189,7 +221,7 @@ def test_a_success_answer_that_is_not_the_object_is_not_taken_as_success(
     drain(ts)
     [only] = on_server(emu, f"answer {mode}")
     assert emu.request_count("POST /times") == 1  # found by reconciliation, not resent
-    assert ts._queue().store.resolve_id(ts._account(), "time", local) == only["uuid"]
+    assert resolved(ts, local) == only["uuid"]
     assert report.synced in (0, 1)
 
 
@@ -203,12 +235,12 @@ def test_while_the_server_is_down_a_pass_sends_one_probe(emu: Any) -> None:
     made = worker(ts, sleep=lambda seconds: None)
     emu.fail_next(1000, status=503)
     assert made.run_once().stopped == "offline"
-    ts._queue().store.expedite(ts._account())  # the daemon's own backoff is over
+    made.expedite()  # the daemon's own backoff is over
     before = emu.request_count("POST /times")
     assert made.run_once().stopped == "offline"
     assert emu.request_count("POST /times") - before <= made.policy.pass_attempts
     emu.clear_faults()
-    ts._queue().store.expedite(ts._account())
+    made.expedite()
     third = made.run_once()
     assert third.synced == 7, third.as_dict()
 
@@ -252,10 +284,10 @@ def test_after_an_outage_the_daemon_drains_the_whole_queue_at_once(emu: Any) -> 
 # ---------------------------------------------------------------- 9. status
 
 
-def test_an_operation_whose_lease_ran_out_is_not_in_flight(emu: Any) -> None:
+def test_an_operation_whose_lease_ran_out_is_not_in_flight(emu: Any, store_of: OpenStore) -> None:
     ts = client(emu)
     ts.create_time(standup())
-    store, account = ts._queue().store, ts._account()
+    store, account = store_of(ts)
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     store.claim(account, "vanished", 60, now=past)
     status = ts.status()
@@ -338,7 +370,7 @@ def test_a_write_answered_after_the_timeout_is_sent_once(emu: Any) -> None:
     drain(ts)
     assert emu.request_count("POST /times") == 1
     [only] = on_server(emu, "slow")
-    assert ts._queue().store.resolve_id(ts._account(), "time", local) == only["uuid"]
+    assert resolved(ts, local) == only["uuid"]
 
 
 def test_a_server_slow_to_commit_gets_each_write_once(emu: Any) -> None:
@@ -399,7 +431,9 @@ def test_a_black_holed_server_costs_one_deadline_per_pass(emu: Any) -> None:
 # ---------------------------------------------------------------- found in review
 
 
-def test_a_reconciling_create_never_adopts_what_its_fresh_twin_is_making(emu: Any) -> None:
+def test_a_reconciling_create_never_adopts_what_its_fresh_twin_is_making(
+    emu: Any, store_of: OpenStore
+) -> None:
     """B (older, "may have been sent", nothing on the server) and A (fresh, identical)
     in one pass: B must not adopt A's entry while A's answer is on its way."""
     ts = client(emu, sync_concurrency=2, timeout=5)
@@ -411,7 +445,7 @@ def test_a_reconciling_create_never_adopts_what_its_fresh_twin_is_making(emu: An
     emu.add_latency(0.5, route="GET /times", n=1)
     emu.add_fault("slow_answer", route="POST /times", seconds=1.5, n=1)
     drain(ts)
-    store, account = ts._queue().store, ts._account()
+    store, account = store_of(ts)
     mapped = {store.resolve_id(account, "time", b), store.resolve_id(account, "time", a)}
     assert mapped == {t["uuid"] for t in on_server(emu, "standup")} and len(mapped) == 2
 
@@ -453,7 +487,7 @@ def test_an_answer_lost_then_a_stop_keeps_when_it_was_first_sent(emu: Any) -> No
     made = worker(ts, policy=RetryPolicy(pass_base=1000, pass_cap=1000))
     emu.lose_response_next(1, route="POST /times")
     made.run_once(budget=0.5)
-    [op] = ts._queue().store.operations(ts._account())
+    [op] = made.store.operations(made.account)
     assert op.first_sent_at is not None and op.last_error["maybe_sent"]
     ts.get_times({"user": "alice"})
     time.sleep(1.2)
@@ -461,13 +495,15 @@ def test_an_answer_lost_then_a_stop_keeps_when_it_was_first_sent(emu: Any) -> No
     assert len(on_server(emu, "stopped")) == 1
 
 
-def test_an_old_look_after_does_not_hide_a_vanished_senders_request(emu: Any) -> None:
+def test_an_old_look_after_does_not_hide_a_vanished_senders_request(
+    emu: Any, store_of: OpenStore
+) -> None:
     """An op that timed out once (its look_after long past) is sent again by a sender
     that vanishes while the server is slow: the next sender waits a deadline after the
     lease ran out before looking, and finds it rather than sending it a third time."""
     ts = client(emu, timeout=1.0)  # deadline 2 s
     ts.create_time(standup(notes="vanished"))
-    store, account = ts._queue().store, ts._account()
+    store, account = store_of(ts)
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     [op] = store.claim(account, "earlier", 60, now=past)
     store.fail(
@@ -494,8 +530,8 @@ def test_an_old_look_after_does_not_hide_a_vanished_senders_request(emu: Any) ->
 def test_a_pass_longer_than_a_lease_drains_everything(emu: Any) -> None:
     """Found by the 100,000-operation benchmark: claims late in a long pass must lease
     from the time they are made, not from when the pass began."""
-    ts = client(emu, timeout=0.2, sync_concurrency=2)
-    ts._queue().lease_seconds = 0.5  # effective lease 0.65 s; the pass takes longer
+    # effective lease 0.65 s; the pass takes longer
+    ts = client(emu, timeout=0.2, sync_concurrency=2, lease_seconds=0.5)
     for i in range(40):
         ts.create_time(standup(notes=f"long pass {i}"))
     emu.add_latency(0.05, route="POST /times")

@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 )
 
 import pymesync
+from pymesync.store import NewOperation, Store
 from pymesync.testing import run_emulator
 
 YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
@@ -51,9 +52,9 @@ class SyncMachine(RuleBasedStateMachine):
             mode=mode,  # type: ignore[arg-type]
             db=Path(self.tmp.name) / "db.sqlite3",
             timeout=0.5,
+            offline_retry=0,
         )
         assert "token" in self.ts.authenticate("alice", "alice", "password")
-        self.ts._queue().offline_retry = 0
         if projects_cached:  # creates of times then take the sync's fast lane
             assert self.ts.get_projects()
 
@@ -97,10 +98,9 @@ class SyncMachine(RuleBasedStateMachine):
     def poison(self) -> None:
         """A queued create the server refuses for good (a list where a slug belongs),
         put straight into the store: it must fail alone."""
-        from pymesync.store import NewOperation
-
+        assert self.ts.account is not None and self.ts.store_path is not None
         op = NewOperation(
-            self.ts._account(),
+            self.ts.account,
             "create",
             "time",
             f"poison-{self.run}-{next(self.serial)}",
@@ -112,7 +112,8 @@ class SyncMachine(RuleBasedStateMachine):
                 "notes": self._notes(),
             },
         )
-        self.ts._queue().store.enqueue(op)
+        with Store.open(self.ts.store_path) as store:
+            store.enqueue(op)
         self.poisons.add(op.op_id)
 
     @rule(n=st.integers(1, 2))
@@ -144,7 +145,7 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def only_poison_failed(self) -> None:
         if hasattr(self, "ts"):
-            failed = {op["op_id"] for op in self.ts._queue().problems(self.ts._account())}
+            failed = {op["op_id"] for op in self.ts.failed()}
             assert failed <= self.poisons, self.ts.failed()
 
     def teardown(self) -> None:
@@ -160,20 +161,19 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _discard_poisons(self) -> None:
         """Each poison operation ends failed (refused by the server): then it goes."""
-        queue, account = self.ts._queue(), self.ts._account()
         ends = time.monotonic() + 30
         left = set(self.poisons)
         while left and time.monotonic() < ends:
-            for op_id in list(left):
-                op = queue.store.get_operation(op_id)
-                if op is None or op.state == "failed":
-                    if op is not None:
-                        queue.discard(account, op_id)
-                    left.discard(op_id)
+            failed = {op["op_id"] for op in self.ts.failed() if op["state"] == "failed"}
+            with Store.open(self.ts.store_path) as store:
+                gone = {op_id for op_id in left if store.get_operation(op_id) is None}
+            for op_id in left & failed:
+                self.ts.discard(op_id)
+            left -= failed | gone
             if left:
                 self.ts.sync()
                 time.sleep(0.1)
-        assert not left, [queue.store.get_operation(op_id) for op_id in left]
+        assert not left, left
 
     def _check_server(self) -> None:
         admin = pymesync.TimeSync(self.emu.base_url, mode="direct")

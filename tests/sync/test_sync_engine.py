@@ -62,8 +62,7 @@ class Sleeps:
 
 
 def worker(ts: pymesync.TimeSync, sleep: Sleeps, **options: Any) -> SyncWorker:
-    backend = ts._queue()
-    made = backend.worker_for(ts._account())
+    made = ts.sync_worker()
     made.sleep = sleep
     for name, value in options.items():
         setattr(made, name, value)
@@ -243,7 +242,7 @@ def test_long_outage_defers_with_persisted_backoff(emu: Any) -> None:
     w = worker(ts, sleeps, policy=RetryPolicy(base=1000.0, cap=1000.0))
     report = w.run_once()
     assert report.stopped == "offline" and len(sleeps.calls) == 2
-    [op] = ts._queue().store.operations(ts._account())
+    [op] = w.store.operations(w.account)
     assert op.attempts == 1 and op.next_attempt_at is not None
     assert op.last_error is not None and "503" in op.last_error["message"]
     # not due yet: a second pass sends nothing at all
@@ -355,8 +354,7 @@ def test_daemon_syncs_and_stops_cleanly(emu: Any) -> None:
 def test_update_after_a_lost_create_response_is_not_merged_into_it(emu: Any) -> None:
     """Found by the state machine: the create may already be on the server, so a later
     update must not change what reconciliation looks for."""
-    ts = client(emu, mode="auto")
-    ts._queue().offline_retry = 0
+    ts = client(emu, mode="auto", offline_retry=0)
     emu.lose_response_next(1)
     emu.fail_next(2, status=503)
     local = ts.create_time(a_time(notes="first"))["uuid"]
