@@ -15,11 +15,10 @@ from typing import Any
 
 import click
 
-from pymesync import durations
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.output import first_slug, read_note
 from pymesync.cli.params import FIRST_DAY, LAST_DAY
-from pymesync.cli.reads import read_times, refusals, time_states, with_state
+from pymesync.cli.reads import read_times, refusals, time_states, times_query, with_state
 
 #: The CSV's columns: the generic CSV import's (``date``, ``duration`` in seconds,
 #: ``project`` as its shortest slug, ``activities`` separated by ``;``, ...), then the
@@ -148,26 +147,10 @@ def export(
     included, with their sync_state), from the local cache when the server cannot be
     reached (and it says so on stderr).
     """
-    if start and end and start > end:
-        raise CliError(
-            f"--from {start.isoformat()} is after --to {end.isoformat()}: nothing could match"
-        )
+    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     if bom and fmt != "csv":
         raise CliError("--bom is for --format csv")
     ts = app.client()
-    query: dict[str, Any] = {}
-    if not all_users:
-        query["user"] = list(users) or [app.settings.require("username")]
-    if projects:
-        query["project"] = list(projects)
-    if activities:
-        query["activity"] = list(activities)
-    if end:
-        query["end"] = end.isoformat()
-    if start:  # (a local date may be "in the future" for the server: see query_start)
-        query["start"] = durations.query_start(start).isoformat()
-    if deleted:
-        query["include_deleted"] = True
     first = start.isoformat() if start else ""
     answer, why = read_times(app, ts, query)
     found = [t for t in answer if isinstance(t, dict) and str(t.get("date_worked") or "") >= first]

@@ -42,6 +42,41 @@ def read_times(app: App, ts: TimeSync, query: dict[str, Any]) -> tuple[list[Any]
         return ts.cached_times(query), "the server refused the login (run `pymesync login`)"
 
 
+def times_query(
+    app: App,
+    users: Sequence[str],
+    all_users: bool,
+    projects: Sequence[str],
+    activities: Sequence[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    deleted: bool = False,
+) -> dict[str, Any]:
+    """The ``get_times`` query of the filters that ``times``, ``report`` and ``export``
+    share (your own times unless ``--user``/``--all-users``). ``start`` is asked from
+    :func:`~pymesync.durations.query_start` on (a local date may be "in the future" for
+    the server): the caller drops the entries dated before it. A ``start`` after
+    ``end`` is refused."""
+    if start and end and start > end:
+        raise CliError(
+            f"--from {start.isoformat()} is after --to {end.isoformat()}: nothing could match"
+        )
+    query: dict[str, Any] = {}
+    if not all_users:
+        query["user"] = list(users) or [app.settings.require("username")]
+    if projects:
+        query["project"] = list(projects)
+    if activities:
+        query["activity"] = list(activities)
+    if start:
+        query["start"] = durations.query_start(start).isoformat()
+    if end:
+        query["end"] = end.isoformat()
+    if deleted:
+        query["include_deleted"] = True
+    return query
+
+
 def show_times(
     app: App,
     *,
@@ -55,23 +90,9 @@ def show_times(
     as_json: bool = False,
 ) -> None:
     """The times table (or JSON) with totals and sync states."""
+    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     ts = app.client()
-    query: dict[str, Any] = {}
-    if not all_users:
-        query["user"] = list(users) or [app.settings.require("username")]
-    if projects:
-        query["project"] = list(projects)
-    if activities:
-        query["activity"] = list(activities)
     first = start.isoformat() if start else ""
-    if end:
-        query["end"] = end.isoformat()
-    if start and end and first > query["end"]:
-        raise CliError(f"--from {first} is after --to {query['end']}: nothing could match")
-    if first:  # (a local date may be "in the future" for the server: see query_start)
-        query["start"] = durations.query_start(dt.date.fromisoformat(first)).isoformat()
-    if deleted:
-        query["include_deleted"] = True
     answer, why = read_times(app, ts, query)
     found = [t for t in answer if isinstance(t, dict) and str(t.get("date_worked") or "") >= first]
     info = read_info(ts)

@@ -19,6 +19,7 @@ from pymesync import durations, summary, tables, when
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.output import emit_json, first_slug, json_option, read_info, read_note
 from pymesync.cli.params import DAY, FIRST_DAY, LAST_DAY, PERIOD
+from pymesync.cli.reads import times_query
 from pymesync.errors import TokenRejectedError
 
 if TYPE_CHECKING:
@@ -90,16 +91,7 @@ def fetch_rows(
 ) -> tuple[list[summary.Row], str]:
     """The report's rows for ``period`` (local dates), and what kept the server from
     answering when the cache did."""
-    query: dict[str, Any] = {}
-    if not all_users:
-        query["user"] = list(users) or [app.settings.require("username")]
-    if projects:
-        query["project"] = list(projects)
-    if activities:
-        query["activity"] = list(activities)
-    # (a local date may be "in the future" for the server: see query_start)
-    query["start"] = durations.query_start(period.first).isoformat()
-    query["end"] = period.last.isoformat()
+    query = times_query(app, users, all_users, projects, activities, period.first, period.last)
     why = "offline"
     try:
         found = ts.time_totals(query)

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from pymesync import cli
 from pymesync.config import ENV_VARS
 
-from .helpers import Pymesync
+from .helpers import Pymesync, local_zone
 
 OTHER_ENV = ("NO_COLOR", "PYMESYNC_PASSWORD", "PYMESYNC_PASSWORD_COMMAND")
 
@@ -85,3 +85,10 @@ def server(tmp_path: Path) -> Iterator[Any]:
 
     with run_emulator_process(seed_data=True, db=str(tmp_path / "server.sqlite3")) as emu:
         yield emu
+
+
+@pytest.fixture
+def zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The process's time zone set to the parameter (``indirect``; default UTC)."""
+    with local_zone(getattr(request, "param", "UTC")) as name:
+        yield name

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,23 +31,6 @@ from pymesync.importers import (
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "import"
 UTC = dt.timezone.utc
-
-
-@pytest.fixture
-def zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The process's time zone set to the parameter (``TZ`` + ``tzset``), restored after."""
-    name: str = getattr(request, "param", "UTC")
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield name
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def sample(name: str) -> bytes:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,23 +29,6 @@ BOUNDARIES = [
     ("Pacific/Kiritimati", "2026-12-07T09:59:30+00:00", "2026-12-07", "2026-12-07"),
     ("Pacific/Kiritimati", "2026-12-07T10:00:30+00:00", "2026-12-08", "2026-12-07"),
 ]
-
-
-@pytest.fixture
-def zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The process's time zone set to the parameter (``TZ`` + ``tzset``), restored after."""
-    name: str = request.param
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield name
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @pytest.mark.parametrize(

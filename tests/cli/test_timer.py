@@ -11,7 +11,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from pymesync.testing import run_emulator
 from pymesync.testing.clock import FrozenClock
 
 from .conftest import Run
-from .helpers import offline, one_error_line, subprocess_env
+from .helpers import local_zone, offline, one_error_line, subprocess_env
 from .test_local_dates import cli_at
 
 
@@ -79,17 +78,8 @@ def around_midday() -> Iterator[None]:
     suite runs at; the local date is then the UTC date. Tests about midnight and other
     zones set their own (in a child process's environment)."""
     offset = 12 - dt.datetime.now(dt.timezone.utc).hour
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = f"Etc/GMT{-offset:+d}"
-    time.tzset()
-    try:
+    with local_zone(f"Etc/GMT{-offset:+d}"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 # --------------------------------------------------------------------------- online
@@ -299,23 +289,6 @@ def test_every_shell_sees_the_timer(pymesync: Any, server: Any) -> None:
 
 
 # --------------------------------------------------------------------------- time zones
-
-
-@pytest.fixture
-def zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The process's time zone set to the parameter (``TZ`` + ``tzset``), restored after."""
-    name: str = request.param
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield name
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def local(text: str) -> dt.datetime:

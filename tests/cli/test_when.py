@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
-from collections.abc import Iterator
 
 import pytest
 from freezegun import freeze_time
@@ -119,23 +116,6 @@ def test_a_day_is_one_day() -> None:
 
 
 NOON_UTC = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The process's time zone set to the parameter (``TZ`` + ``tzset``), restored after."""
-    name: str = getattr(request, "param", "UTC")
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield name
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @pytest.mark.parametrize("zone", ["UTC"], indirect=True)
