@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pymesync import accounts, validation
@@ -790,3 +790,70 @@ class TimeSync:
             return offline.time_totals(query, self._auth(), cached_only=cached_only)
 
         return self._many(call)
+    # ------------------------------------------------------------------ imports
+
+    def imported(self, keys: Iterable[str]) -> dict[str, str]:
+        """Which of the import keys ``keys`` (see :meth:`import_batch`) this account has
+        imported already, as ``{key: the local uuid of the time it became}``; from the
+        local store, never the network. Empty in test mode and ``direct`` mode."""
+
+        def call() -> Any:
+            if self._offline is None:
+                return {}
+            validation.require_token(self._may_queue())
+            wanted = [validation.check_import_key(key) for key in keys]
+            return self._offline.store.imported_keys(self._account(), wanted)
+
+        return self._one(call)
+
+    @contextlib.contextmanager
+    def import_batch(self) -> Iterator[ImportBatch]:
+        """Like :meth:`batch`, for entries imported from another tracker: inside ``with
+        ts.import_batch() as keys:``, each ``create_time()`` is followed by
+        ``keys.record(key, answer["uuid"])`` (``key``: the record's stable import key),
+        and the keys are stored in the SAME transaction as the queued creates, when the
+        block ends. A process killed at any moment leaves each entry queued with its key
+        or neither, so importing again creates nothing twice and loses nothing (skip
+        the keys :meth:`imported` knows).
+
+        A key imported meanwhile by another process is not stored again and its entry
+        is not queued: it is in ``keys.taken`` (``{key: local uuid}``) after the block.
+        Only in the offline-first modes (else :class:`~pymesync.errors.ValidationError`,
+        raised whatever ``raise_errors`` says, as is everything raised inside the block).
+        """
+        backend = self._queue()
+        validation.require_token(self._may_queue())
+        account = self._account()
+        keys = ImportBatch()
+
+        def commit(items: Any, *, now: dt.datetime, new_ids: Any) -> object:
+            return backend.store.enqueue_imports(
+                account, items, keys=keys.pairs, now=now, new_ids=new_ids, taken=keys.taken
+            )
+
+        with backend.batch(lambda: self.token, commit=commit):
+            yield keys
+
+
+class ImportBatch:
+    """The import keys of the entries created inside :meth:`TimeSync.import_batch`."""
+
+    def __init__(self) -> None:
+        #: ``(key, local uuid)`` in the order recorded.
+        self.pairs: list[tuple[str, str]] = []
+        #: After the block: the keys another process imported meanwhile (their entries
+        #: were not queued), ``{key: local uuid of the entry it did import}``.
+        self.taken: dict[str, str] = {}
+        self._seen: set[str] = set()
+
+    def record(self, key: str, uuid: str) -> None:
+        """Say that the entry ``uuid`` just created in this block comes from the record
+        with import key ``key``. A key given twice is a
+        :class:`~pymesync.errors.ValidationError`."""
+        checked = validation.check_import_key(key)
+        if checked in self._seen:
+            raise ValidationError(f"import key {checked!r} is recorded twice in one import")
+        if not isinstance(uuid, str) or not uuid:
+            raise ValidationError("record(key, uuid): uuid must be the created entry's uuid")
+        self._seen.add(checked)
+        self.pairs.append((checked, uuid))

@@ -657,3 +657,18 @@ def validate_project_slug(project: object, *, authenticated: bool) -> str:
     if not isinstance(project, str):
         raise ValidationError("invalid slug: must be a string")
     return check_text(project, "invalid slug")
+
+
+#: The longest import key (``pymesync.importers`` makes them of about 50 characters).
+MAX_IMPORT_KEY = 1024
+
+
+def check_import_key(key: object) -> str:
+    """An import key (``watson:<frame id>:1``, ...): non-empty text that can be stored,
+    at most :data:`MAX_IMPORT_KEY` characters; else :class:`ValidationError`."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError("invalid import key: must be a non-empty string")
+    if len(key) > MAX_IMPORT_KEY:
+        raise ValidationError(f"invalid import key: longer than {MAX_IMPORT_KEY} characters")
+    check_text(key, "invalid import key")
+    return key

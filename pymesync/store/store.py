@@ -837,3 +837,51 @@ class Store:
                 db, account, users=users, projects=projects, activities=activities,
                 start=start, end=end,
             )  # fmt: skip
+    # ------------------------------------------------------------------ import keys
+
+    def imported_keys(self, account: str, keys: Iterable[str]) -> dict[str, str]:
+        """Which of ``keys`` (import keys, see :mod:`pymesync.store.imports`) the
+        account has imported already, as ``{key: local id of the time it became}``."""
+        from . import imports
+
+        with self._read() as db:
+            return imports.known(db, account, keys)
+
+    def enqueue_imports(
+        self,
+        account: str,
+        items: Iterable[tuple[NewOperation, CacheObject | None]],
+        *,
+        keys: Sequence[tuple[str, str]],
+        now: datetime | None = None,
+        new_ids: Container[str] = (),
+        taken: dict[str, str] | None = None,
+    ) -> list[EnqueueResult]:
+        """Queue the creates of imported entries ``items`` (as :meth:`enqueue_many`)
+        and keep their import keys ``keys`` (``(key, local id)``, the local id being the
+        target of one of the items), all in ONE durable transaction: a process killed
+        at any moment leaves every entry queued with its key, or nothing.
+
+        A key the account has imported already (another import ran meanwhile) is not
+        kept again and its entry is not queued; it is added to ``taken`` (``{key:
+        local id}``) when given. A key whose local id is not the target of one of the
+        items raises ValueError (nothing stored).
+        """
+        from . import imports
+
+        when = _now(now)
+        found: dict[str, str] = {}
+        with self._write() as db, _bulk(db):
+            found = imports.known(db, account, (key for key, _ in keys))
+            queued: set[str] = set()
+            results = queue.enqueue_many(
+                db, imports.without_taken(items, keys, found, queued), when, new_ids
+            )
+            fresh = [(key, local) for key, local in keys if key not in found]
+            stray = [key for key, local in fresh if local not in queued]
+            if stray:
+                raise ValueError(f"import key {stray[0]!r}: its entry is not in this batch")
+            imports.record(db, account, fresh, when)
+        if taken is not None:
+            taken.update(found)
+        return results
