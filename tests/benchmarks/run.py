@@ -877,6 +877,72 @@ def _server_times(emu: Any, notes: str) -> list[Any]:
         ts.close()
 
 
+_BATCH_SCRIPT = """
+import sys, time
+from pymesync import TimeSync
+count = int(sys.argv[1])
+ts = TimeSync.resume("http://127.0.0.1:9/v0", "alice", mode="queue", store_pool=False,
+                     raise_errors=True)
+with ts.batch():
+    for i in range(count):
+        ts.create_time({"duration": 60 * (1 + i % 90), "project": "gwm", "user": "alice",
+                        "date_worked": f"2026-11-{1 + i % 28:02d}", "activities": ["dev"],
+                        "notes": f"entry {i}"})
+"""
+
+
+def cli_import(args: argparse.Namespace, tmp: Path) -> list[Figure]:
+    """``pymesync import`` of a generic CSV (not logged in: read, check, queue with the
+    import keys in one transaction; no push), side by side with a script that queues
+    the same entries with ``batch()`` and ``create_time`` (both whole processes)."""
+    count = 5000 if args.quick else 50000
+    rounds = 1 if args.quick else 3
+    exe = str(Path(sys.executable).parent / "pymesync")
+    path = tmp / "import.csv"
+    lines = ["date,duration,project,activities,notes"]
+    lines += [f"2026-11-{1 + i % 28:02d},{1 + i % 90}m,gwm,dev,entry {i}" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    imports, batches = [], []
+    for round_ in range(rounds):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYMESYNC_")},
+            "PYMESYNC_URL": "http://127.0.0.1:9/v0",
+            "PYMESYNC_USERNAME": "alice",
+            "PYMESYNC_CONFIG": str(tmp / "config.toml"),
+        }
+        for kind in ("import", "batch"):
+            env["PYMESYNC_DB"] = str(tmp / f"{kind}-{round_}.sqlite3")
+            subprocess.run([exe, "migrate"], env=env, capture_output=True, check=True)
+            cmd = (
+                [exe, "import", str(path), "--json"]
+                if kind == "import"
+                else [sys.executable, "-c", _BATCH_SCRIPT, str(count)]
+            )
+            start = time.perf_counter()
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            took = time.perf_counter() - start
+            if done.returncode != 0:
+                raise RuntimeError(f"{kind} failed: {done.stderr.strip()}")
+            if kind == "import":
+                assert json.loads(done.stdout)["counts"]["new"] == count
+                imports.append(took)
+            else:
+                batches.append(took)
+    value, base = statistics.median(imports), statistics.median(batches)
+    return [
+        Figure(
+            f"pymesync import, {count} generic-CSV rows (median wall)",
+            value,
+            "s",
+            "<= 10 s",
+            value <= 10,
+            base,
+            f"a script queueing the same {count} entries with batch() + create_time",
+            note="the import also reads, maps and checks the file and keeps the import keys",
+        )
+    ]
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "writes": offline_writes,
     "reads": cached_reads,
@@ -887,6 +953,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "startup": startup,
     "cli_log": cli_log,
     "report": cli_report,
+    "import": cli_import,
 }
 
 
