@@ -479,7 +479,12 @@ def import_command(
         allow_long,
         durations.local_today(),
     )
-    rows = check_all(result, importers.apply_mapping(result.entries, projects, activities), check)
+    mapped = (
+        importers.apply_mapping(result.entries, projects, activities)
+        if projects or activities
+        else result.entries
+    )
+    rows = check_all(result, mapped, check)
     keyed = [row for row in rows if row.status == "new" and row.entry is not None]
     done = ts.imported(row.entry.key for row in keyed if row.entry is not None)
     for row in keyed:

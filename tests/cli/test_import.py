@@ -483,3 +483,26 @@ def test_a_progress_bar_only_on_a_terminal(
     shown = run("import", str(path))
     assert shown.exit_code == 0, shown.output
     assert "importing" in shown.stderr  # (click draws the bar itself only on a real one)
+
+
+def test_ctrl_c_before_the_commit_imports_nothing(
+    run: Run, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymesync.client import TimeSync
+
+    real = TimeSync.create_time
+    calls = []
+
+    def pressed(self: TimeSync, time: dict[str, Any]) -> Any:
+        calls.append(time)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, time)
+
+    monkeypatch.setattr(TimeSync, "create_time", pressed)
+    done = run("import", str(DATA / "generic.csv"), *MAPS, "--file-user", "ada")
+    assert one_error_line(done, 130) == "interrupted: nothing was imported"
+    assert store_counts(db()) == (0, 0)
+    monkeypatch.setattr(TimeSync, "create_time", real)
+    again = run("import", str(DATA / "generic.csv"), *MAPS, "--file-user", "ada")
+    assert "4 new, 0 already imported" in again.stdout
