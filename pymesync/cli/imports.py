@@ -12,7 +12,6 @@ one that was killed, creates nothing twice. Then the same short bounded push as 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pymesync import durations, importers, tables, validation
+from pymesync import durations, tables, validation
 from pymesync.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, App, CliError, pass_app, translate
 from pymesync.cli.entries import MAX_DAYS_AHEAD, MAX_ENTRY_SECONDS
 from pymesync.cli.outcome import PUSH_BUDGET
@@ -29,9 +28,14 @@ from pymesync.cli.output import emit_json, json_option
 from pymesync.errors import PymesyncError, ValidationError
 
 if TYPE_CHECKING:
+    from pymesync import importers
     from pymesync.client import TimeSync
     from pymesync.importers import ImportedEntry
 
+
+#: The formats ``--format`` takes (:data:`pymesync.importers.FORMATS`; the readers are
+#: imported only when the command runs, so that the other commands start no slower).
+FORMATS = ("watson", "toggl", "timewarrior", "csv")
 
 #: Exit status when some records were not imported (problems): the others were.
 EXIT_PROBLEMS = 6
@@ -46,19 +50,29 @@ PROGRESS_FROM = 200
 _LISTED = 10
 
 
-@dataclasses.dataclass
 class Row:
     """One record of the file and what became of it: ``status`` is ``new`` (to be
     created, or created: ``uuid``), ``imported`` (imported before as ``uuid``) or
     ``problem`` (``problem`` says why; ``entry`` is None for a record that could not be
     read)."""
 
-    line: int
-    entry: ImportedEntry | None
-    payload: dict[str, Any] | None = None
-    status: str = "new"
-    uuid: str | None = None
-    problem: str | None = None
+    __slots__ = ("entry", "line", "payload", "problem", "status", "uuid")
+
+    def __init__(
+        self,
+        line: int,
+        entry: ImportedEntry | None,
+        payload: dict[str, Any] | None = None,
+        *,
+        status: str = "new",
+        problem: str | None = None,
+    ) -> None:
+        self.line = line
+        self.entry = entry
+        self.payload = payload
+        self.status = status
+        self.uuid: str | None = None
+        self.problem = problem
 
     def as_json(self, unit: str) -> dict[str, Any]:
         """The row for ``--json``."""
@@ -92,6 +106,8 @@ def choose_format(file: str, name: str, data: bytes, given: str | None) -> str:
     """``--format``, else the format the file's name and first bytes show."""
     if given is not None:
         return given
+    from pymesync import importers
+
     found = importers.detect_format(name, data[:8192])
     if found is None:
         raise CliError(
@@ -403,7 +419,7 @@ def push_line(outcome: dict[str, Any], new: int) -> tuple[str, str | None]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(importers.FORMATS),
+    type=click.Choice(FORMATS),
     help="The file's format (else guessed from its name and first bytes).",
 )
 @click.option(
@@ -456,6 +472,8 @@ def import_command(
     the same import again creates nothing twice. Records that cannot be imported are
     listed with their line and why; the others are imported (exit status 6).
     """
+    from pymesync import importers
+
     try:
         projects = importers.parse_mapping(map_project, "project")
         activities = importers.parse_mapping(map_activity, "activity")

@@ -506,3 +506,10 @@ def test_ctrl_c_before_the_commit_imports_nothing(
     monkeypatch.setattr(TimeSync, "create_time", real)
     again = run("import", str(DATA / "generic.csv"), *MAPS, "--file-user", "ada")
     assert "4 new, 0 already imported" in again.stdout
+
+
+def test_the_command_takes_every_format_the_readers_read() -> None:
+    from pymesync import importers
+    from pymesync.cli import imports
+
+    assert imports.FORMATS == importers.FORMATS
