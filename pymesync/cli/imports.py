@@ -529,7 +529,7 @@ def import_command(
         )
     else:
         _say(app, result.unit, rows, found, dry_run, outcome, chosen, ts)
-    _finish(found, outcome)
+    _finish(found, outcome, dry_run)
 
 
 def _say(
@@ -568,7 +568,7 @@ def _say(
         app.out(tables.paint(text, colour, app.out_colour))
 
 
-def _finish(found: dict[str, int], outcome: dict[str, Any] | None) -> None:
+def _finish(found: dict[str, int], outcome: dict[str, Any] | None, dry_run: bool) -> None:
     if outcome is not None and outcome["failed"]:
         raise CliError(
             f"the server refused {outcome['failed']} entr"
@@ -578,8 +578,12 @@ def _finish(found: dict[str, int], outcome: dict[str, Any] | None) -> None:
         )
     problems = found["problems"]
     if problems:
+        one = problems == 1
+        what = f"{problems} record{'' if one else 's'}"
+        if dry_run:
+            raise CliError(f"{what} would not be imported (listed above)", EXIT_PROBLEMS)
         raise CliError(
-            f"{problems} record{'' if problems == 1 else 's'} not imported (listed above):"
-            " fix them and import the file again (what was imported is skipped)",
+            f"{what} not imported (listed above): fix {'it' if one else 'them'} and import"
+            " the file again (what was imported is skipped)",
             EXIT_PROBLEMS,
         )

@@ -179,6 +179,7 @@ def test_a_dry_run_shows_the_entries_and_changes_nothing(run: Run, alice: Any) -
     assert len(lines) == 1 + 3 + 1
     assert lines[-1] == ("dry run (csv): 3 new, 0 already imported, 1 problem; nothing was changed")
     assert "skipped line 2: an entry of 'ada', not yours (alice)" in shown.stderr
+    assert one_error_line(shown, EXIT_PROBLEMS) == "1 record would not be imported (listed above)"
     assert store_counts(db()) == (0, 0)
     assert run("import", path, *MAPS, "--file-user", "ada").exit_code == 0
     after = store_counts(db())
