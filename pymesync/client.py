@@ -790,6 +790,7 @@ class TimeSync:
             return offline.time_totals(query, self._auth(), cached_only=cached_only)
 
         return self._many(call)
+
     # ------------------------------------------------------------------ imports
 
     def imported(self, keys: Iterable[str]) -> dict[str, str]:

@@ -837,6 +837,7 @@ class Store:
                 db, account, users=users, projects=projects, activities=activities,
                 start=start, end=end,
             )  # fmt: skip
+
     # ------------------------------------------------------------------ import keys
 
     def imported_keys(self, account: str, keys: Iterable[str]) -> dict[str, str]:

@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -366,22 +365,6 @@ def test_before_any_login_the_import_waits_for_one(run: Run, emu: Any) -> None:
 
 
 # --------------------------------------------------------------------------- time zones
-
-
-@pytest.fixture
-def zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    name: str = request.param
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield name
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @pytest.mark.parametrize(
