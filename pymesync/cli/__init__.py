@@ -24,7 +24,7 @@ import click
 
 from pymesync import config as cfg
 from pymesync import durations, tables
-from pymesync.cli import demo, entries, queue, reads, settings, timer, tools
+from pymesync.cli import demo, entries, queue, reads, settings, timer, tools, undo
 from pymesync.cli.app import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -167,3 +167,4 @@ main.add_command(timer.restart)
 
 main.add_command(report)
 main.add_command(export)
+main.add_command(undo.undo)

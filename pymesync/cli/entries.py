@@ -11,6 +11,7 @@ import click
 
 from pymesync import durations
 from pymesync.cli.app import App, CliError, pass_app
+from pymesync.cli.confirm import confirm, describe_time, yes_option
 from pymesync.cli.ids import resolve_time
 from pymesync.cli.outcome import WriteOutcome, finish_write, saved, state_of
 from pymesync.cli.output import emit_json, json_option
@@ -313,13 +314,18 @@ def edit(
 
 @click.command()
 @click.argument("uuid")
+@yes_option("remove")
 @json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app
-def rm(app: App, uuid: str, as_json: bool) -> None:
-    """Delete a time entry (by uuid or unique prefix)."""
+def rm(app: App, uuid: str, yes: bool, as_json: bool) -> None:
+    """Delete a time entry (by uuid or unique prefix).
+
+    Asks first (on a terminal) unless --yes.
+    """
     app.out_to_stderr = as_json
     ts = app.client()
     target = resolve_time(ts, uuid)
+    confirm(f"Remove {describe_time(ts, target)}?", yes, "nothing removed")
     saved(lambda: ts.delete_time(target), "nothing was removed")
     done = json_outcome("removed") if as_json else None
     if state_of(ts, target) == "unknown":
