@@ -24,7 +24,7 @@ import click
 
 from pymesync import config as cfg
 from pymesync import durations, tables
-from pymesync.cli import demo, entries, queue, reads, settings, timer, tools, undo
+from pymesync.cli import complete, demo, entries, queue, reads, settings, timer, tools, undo
 from pymesync.cli.app import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -168,3 +168,4 @@ main.add_command(timer.restart)
 main.add_command(report)
 main.add_command(export)
 main.add_command(undo.undo)
+main.add_command(complete.completion)

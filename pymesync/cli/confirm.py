@@ -46,7 +46,7 @@ def confirm(question: str, yes: bool, refused: str) -> None:
             f'{refused}: stdin is not a terminal to ask "{question}"; give --yes to confirm'
         )
     try:
-        answer = click.confirm(question, default=False)
+        answer = click.confirm(question, default=False, err=True)  # (stdout: the answer)
     except click.Abort:  # Ctrl-C or end of input at the question
         answer = False
         click.echo("", err=True)

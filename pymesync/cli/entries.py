@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import durations
+from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.confirm import confirm, describe_time, yes_option
 from pymesync.cli.ids import resolve_time
@@ -186,7 +187,13 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
 
 @click.command("log")
 @click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
-@click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
+@click.option(
+    "--project",
+    "-p",
+    metavar="SLUG",
+    help="Project slug (else default_project).",
+    shell_complete=complete.project,
+)
 @click.option(
     "--activity",
     "-a",
@@ -194,6 +201,7 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
     multiple=True,
     metavar="SLUG",
     help="Activity slug; repeat for several (else default_activity, else the project's).",
+    shell_complete=complete.activity,
 )
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
@@ -238,13 +246,21 @@ def log_command(
 
 
 @click.command()
-@click.argument("uuid")
+@click.argument("uuid", shell_complete=complete.time_entry)
 @click.option(
     "--duration", type=DURATION, metavar="DURATION", help="New duration (1h30m, 90m, ...)."
 )
-@click.option("--project", "-p", metavar="SLUG", help="New project.")
 @click.option(
-    "--activity", "-a", "activities", multiple=True, metavar="SLUG", help="New activities."
+    "--project", "-p", metavar="SLUG", help="New project.", shell_complete=complete.project
+)
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="New activities.",
+    shell_complete=complete.activity,
 )
 @click.option("--notes", "-n", metavar="TEXT", help="New notes.")
 @click.option("--issue", metavar="URI", help="New issue URI.")
@@ -313,7 +329,7 @@ def edit(
 
 
 @click.command()
-@click.argument("uuid")
+@click.argument("uuid", shell_complete=complete.time_entry)
 @yes_option("remove")
 @json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app

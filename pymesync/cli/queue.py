@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import tables
+from pymesync.cli import complete
 from pymesync.cli.app import EXIT_FAILED, EXIT_LOGIN, EXIT_OFFLINE, App, CliError, pass_app
 from pymesync.cli.confirm import confirm, describe_time, yes_option
 from pymesync.cli.ids import resolve_op, short
@@ -397,7 +398,7 @@ def on_failed(
 
 
 @failed.command("retry")
-@click.argument("op_id")
+@click.argument("op_id", shell_complete=complete.failed_op)
 @pass_app
 def failed_retry(app: App, op_id: str) -> None:
     """Send a failed operation again at the next sync.
@@ -409,7 +410,7 @@ def failed_retry(app: App, op_id: str) -> None:
 
 
 @failed.command("discard")
-@click.argument("op_id")
+@click.argument("op_id", shell_complete=complete.failed_op)
 @yes_option("discard")
 @pass_app
 def failed_discard(app: App, op_id: str, yes: bool) -> None:
