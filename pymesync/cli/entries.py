@@ -289,12 +289,36 @@ def edit(
 ) -> None:
     """Change a time entry.
 
-    UUID is a full uuid (local or the server's) or a unique prefix.
+    UUID is a full uuid (local or the server's) or a unique prefix. With no field
+    option, the entry opens in $VISUAL or $EDITOR as TOML text.
     """
     app.out_to_stderr = as_json
-    changes: dict[str, Any] = {}
     if duration is not None:
         app.out(duration.explain())
+    changes = edit_changes(duration, project, activities, notes, issue, day)
+    if not changes:
+        from pymesync.cli.editor import edit_in_editor
+
+        edit_in_editor(app, uuid, allow_long)
+        return
+    check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
+    ts = app.client()
+    target = resolve_time(ts, uuid)
+    check_changes(app, ts, changes, allow_long)
+    write_changes(app, ts, target, changes, as_json)
+
+
+def edit_changes(
+    duration: Duration | None,
+    project: str | None,
+    activities: Sequence[str],
+    notes: str | None,
+    issue: str | None,
+    day: dt.date | None,
+) -> dict[str, Any]:
+    """The changes of ``edit``'s field options (empty notes or issue refused)."""
+    changes: dict[str, Any] = {}
+    if duration is not None:
         changes["duration"] = duration.seconds
     if project is not None:
         changes["project"] = project
@@ -306,14 +330,21 @@ def edit(
         changes["issue_uri"] = issue
     if day is not None:
         changes["date_worked"] = day.isoformat()
-    if not changes:
-        raise CliError(
-            "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
-        )
+    return changes
+
+
+def check_changes(app: App, ts: TimeSync, changes: dict[str, Any], allow_long: bool) -> None:
+    """``edit``'s checks of ``changes`` before anything is queued: no more than 24 hours
+    (unless ``allow_long``), no future date, projects and activities the cache knows."""
     check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
-    ts = app.client()
-    target = resolve_time(ts, uuid)
-    check_known(app, ts, project, activities)
+    check_known(app, ts, changes.get("project"), changes.get("activities") or ())
+
+
+def write_changes(
+    app: App, ts: TimeSync, target: str, changes: dict[str, Any], as_json: bool = False
+) -> None:
+    """Queue ``changes`` to the time ``target`` and say what happened (the push; with
+    ``as_json`` also as one JSON object)."""
     # an entry the server refused: the change folds into the refused write, sent again
     before = state_of(ts, target)
     saved(lambda: ts.update_time(changes, target), "nothing was changed")
