@@ -1,6 +1,7 @@
 """``pymesync edit ID`` with no field option: the entry as TOML text in ``$VISUAL`` or
 ``$EDITOR``, read back on save and checked exactly as ``edit``'s options are
-(:func:`~pymesync.cli.entries.edit_changes`, :func:`~pymesync.cli.entries.check_changes`).
+(:func:`~pymesync.cli.entries.edit_changes`, :func:`~pymesync.cli.entries.check_changes`,
+handed in by ``edit``: this module never imports it).
 
 A text the checks refuse opens again, the error as a comment at the top and the text
 as it was saved. Saving the text as it was opened (or quitting without saving) changes
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,6 +30,16 @@ from pymesync.errors import ValidationError
 
 if TYPE_CHECKING:
     from pymesync.client import TimeSync
+
+#: How ``edit`` makes its changes from its options (``edit_changes``).
+Build = Callable[..., dict[str, Any]]
+#: ``edit``'s steps (:mod:`pymesync.cli.entries`): make the changes from the fields,
+#: check them (``check_changes``), queue them and say so (``write_changes``).
+EditSteps = tuple[
+    Build,
+    Callable[[App, "TimeSync", dict[str, Any], bool], None],
+    Callable[[App, "TimeSync", str, dict[str, Any]], None],
+]
 
 #: The fields of the text, in order, and the entry's field each one stands for.
 FIELDS = {
@@ -111,11 +123,12 @@ def _string(value: Any, name: str) -> str:
     return value
 
 
-def changes_of(text: str, was: dict[str, Any]) -> tuple[dict[str, Any], Duration | None]:
+def changes_of(
+    text: str, was: dict[str, Any], build: Build
+) -> tuple[dict[str, Any], Duration | None]:
     """The entry's changes the saved ``text`` asks for (fields equal to ``was`` are not
-    changes), and the duration when it changed; CliError for a text that cannot be."""
-    from pymesync.cli.entries import edit_changes
-
+    changes; ``build`` makes them as from ``edit``'s options), and the duration when it
+    changed; CliError for a text that cannot be."""
     fields = _load(text)
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
@@ -150,7 +163,7 @@ def changes_of(text: str, was: dict[str, Any]) -> tuple[dict[str, Any], Duration
             raise CliError("project cannot be empty")
     notes = None if "notes" not in asked else _string(asked["notes"], "notes")
     issue = None if "issue" not in asked else _string(asked["issue"], "issue")
-    changes = edit_changes(duration, project, activities, notes, issue, day)
+    changes = build(duration, project, activities, notes, issue, day)
     return changes, duration
 
 
@@ -166,11 +179,10 @@ def _empty(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
-def edit_in_editor(app: App, uuid: str, allow_long: bool) -> None:
+def edit_in_editor(app: App, uuid: str, allow_long: bool, steps: EditSteps) -> None:
     """Open the entry ``uuid`` in the editor until the text is valid (then queue its
-    changes, as ``edit`` does), unchanged or emptied (see the module)."""
-    from pymesync.cli.entries import check_changes, write_changes
-
+    changes with ``edit``'s own ``steps``), unchanged or emptied (see the module)."""
+    build, check_changes, write_changes = steps
     editor = _editor()
     ts = app.client()
     target = resolve_time(ts, uuid)
@@ -190,7 +202,7 @@ def edit_in_editor(app: App, uuid: str, allow_long: bool) -> None:
             app.out(f"nothing changed: the text was emptied ({target} is as it was)")
             return
         try:
-            changes, duration = changes_of(text, was)
+            changes, duration = changes_of(text, was, build)
             if changes:
                 check_changes(app, ts, changes, allow_long)
         except (CliError, GrammarError) as refused:

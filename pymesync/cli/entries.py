@@ -299,7 +299,7 @@ def edit(
     if not changes:
         from pymesync.cli.editor import edit_in_editor
 
-        edit_in_editor(app, uuid, allow_long)
+        edit_in_editor(app, uuid, allow_long, (edit_changes, check_changes, write_changes))
         return
     check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
     ts = app.client()
