@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 import pymesync
-from pymesync.cli import confirm
 
 from .conftest import Run
 from .helpers import Pymesync, offline, one_error_line
@@ -45,7 +44,7 @@ def kept(run: Run, notes: str) -> bool:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if stdin were a terminal (the answers come from the runner's input)."""
-    monkeypatch.setattr(confirm, "interactive", lambda: True)
+    monkeypatch.setattr("pymesync.cli.confirm.interactive", lambda: True)
 
 
 def test_rm_without_yes_and_no_terminal_refuses_and_keeps_the_entry(run: Run, alice: Any) -> None:
