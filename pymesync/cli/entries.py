@@ -4,6 +4,7 @@ bad entry before anything is queued."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -299,7 +300,8 @@ def edit(
     if not changes:
         from pymesync.cli.editor import edit_in_editor
 
-        edit_in_editor(app, uuid, allow_long, (edit_changes, check_changes, write_changes))
+        write = functools.partial(write_changes, as_json=as_json)
+        edit_in_editor(app, uuid, allow_long, (edit_changes, check_changes, write))
         return
     check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
     ts = app.client()

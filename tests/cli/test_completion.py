@@ -80,6 +80,8 @@ def test_project_and_activity_slugs_come_from_the_cache(pymesync: Pymesync, alic
     assert complete(pymesync, "pymesync log 1h -a d")[0] == ["dev", "docs"]
     assert complete(pymesync, "pymesync edit abc --activity ")[0] == ["dev", "docs", "plan"]
     assert complete(pymesync, "pymesync times -p t")[0] == ["timesync", "ts"]
+    assert complete(pymesync, "pymesync report -p t")[0] == ["timesync", "ts"]
+    assert complete(pymesync, "pymesync export --activity p")[0] == ["plan"]
     assert complete(pymesync, "pymesync log 1h -p nothing-like-it")[0] == []
     assert alice.request_count() == requests  # never the network
 

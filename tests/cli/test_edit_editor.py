@@ -205,3 +205,12 @@ def test_offline_the_edit_folds_into_the_queue_and_undo_takes_it_back(
     assert f"updated {local} (activities, duration): queued" in result.stdout
     assert queued(run) == 1
     assert "undid the edit: 1h gwm dev 'offline'" in run("undo").stdout
+
+
+def test_json_says_what_the_editor_changed(run: Run, alice: Any, editor: Editor) -> None:
+    uuid = logged(run)
+    env = editor.will(["replace", "design review", "as json"])
+    result = run("edit", uuid[:8], "--json", env=env)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["changes"] == {"notes": "as json"}
