@@ -42,7 +42,9 @@ def _account_and_db(ctx: click.Context) -> tuple[str, str | None]:
     user = app.settings.get("username")
     if not url or not user:
         raise LookupError("no account configured")
-    return f"{url}|{user}", app.db()
+    from pymesync.accounts import base_url, user_account
+
+    return user_account(base_url(str(url)), str(user)), app.db()
 
 
 def _names(ctx: click.Context, what: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
