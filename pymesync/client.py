@@ -835,6 +835,26 @@ class TimeSync:
         with backend.batch(lambda: self.token, commit=commit):
             yield keys
 
+    # ------------------------------------------------------------------ undo
+
+    def undo(self) -> dict[str, Any]:
+        """Revert the last local change of this account that has not been sent yet,
+        from the local store alone (never the network): a create is removed from the
+        queue with its provisional entry, an update gives the entry back its state
+        before it (the queue's folded operation as it was), a delete brings the entry
+        back, and a timer's stop removes all the entries it made. Returns ``{"kind":
+        "create"|"update"|"delete"|"stop", "entity", "target", "ids", "restored",
+        "replaced"}`` (``restored``: each id's cached object now, None for one removed
+        or deleted; ``replaced``: what the cache showed before the undo).
+
+        Raises (or, without ``raise_errors``, answers with)
+        :class:`~pymesync.errors.NothingToUndoError` when there is nothing to take
+        back: no change recorded, or the last one has already been synced, is being
+        sent by a running sync, was refused by the server, or was changed since; an
+        older change is never undone in its place. Batches of writes (:meth:`batch`,
+        imports) are not undone."""
+        return self._one(lambda: self._queue().store.undo(self._account()))
+
 
 class ImportBatch:
     """The import keys of the entries created inside :meth:`TimeSync.import_batch`."""

@@ -25,6 +25,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotAuthenticatedError",
     "NotFoundError",
+    "NothingToUndoError",
     "PymesyncError",
     "RateLimitedError",
     "ServerError",
@@ -237,3 +238,9 @@ def from_response(status: int, body: dict[str, Any]) -> TimeSyncError:
     if cls is AuthenticationError and "bad api token" in str(body.get("text", "")).lower():
         cls = TokenRejectedError
     return cls(status, body)
+
+
+class NothingToUndoError(PymesyncError):
+    """:meth:`TimeSync.undo() <pymesync.TimeSync.undo>` found nothing it can take back:
+    no local change, or the last one was already synced, is being sent, was refused by
+    the server or changed since. The message says which; nothing was changed."""

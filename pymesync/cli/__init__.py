@@ -24,7 +24,18 @@ import click
 
 from pymesync import config as cfg
 from pymesync import durations, tables
-from pymesync.cli import demo, entries, imports, queue, reads, settings, timer, tools
+from pymesync.cli import (
+    complete,
+    demo,
+    entries,
+    imports,
+    queue,
+    reads,
+    settings,
+    timer,
+    tools,
+    undo,
+)
 from pymesync.cli.app import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -168,3 +179,5 @@ main.add_command(timer.restart)
 main.add_command(report)
 main.add_command(export)
 main.add_command(imports.import_command)
+main.add_command(undo.undo)
+main.add_command(complete.completion)

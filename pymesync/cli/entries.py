@@ -4,13 +4,16 @@ bad entry before anything is queued."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pymesync import durations
+from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
+from pymesync.cli.confirm import confirm, describe_time, yes_option
 from pymesync.cli.ids import resolve_time
 from pymesync.cli.outcome import WriteOutcome, finish_write, saved, state_of
 from pymesync.cli.output import emit_json, json_option
@@ -185,7 +188,13 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
 
 @click.command("log")
 @click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
-@click.option("--project", "-p", metavar="SLUG", help="Project slug (else default_project).")
+@click.option(
+    "--project",
+    "-p",
+    metavar="SLUG",
+    help="Project slug (else default_project).",
+    shell_complete=complete.project,
+)
 @click.option(
     "--activity",
     "-a",
@@ -193,6 +202,7 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
     multiple=True,
     metavar="SLUG",
     help="Activity slug; repeat for several (else default_activity, else the project's).",
+    shell_complete=complete.activity,
 )
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
@@ -237,13 +247,21 @@ def log_command(
 
 
 @click.command()
-@click.argument("uuid")
+@click.argument("uuid", shell_complete=complete.time_entry)
 @click.option(
     "--duration", type=DURATION, metavar="DURATION", help="New duration (1h30m, 90m, ...)."
 )
-@click.option("--project", "-p", metavar="SLUG", help="New project.")
 @click.option(
-    "--activity", "-a", "activities", multiple=True, metavar="SLUG", help="New activities."
+    "--project", "-p", metavar="SLUG", help="New project.", shell_complete=complete.project
+)
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="New activities.",
+    shell_complete=complete.activity,
 )
 @click.option("--notes", "-n", metavar="TEXT", help="New notes.")
 @click.option("--issue", metavar="URI", help="New issue URI.")
@@ -272,12 +290,37 @@ def edit(
 ) -> None:
     """Change a time entry.
 
-    UUID is a full uuid (local or the server's) or a unique prefix.
+    UUID is a full uuid (local or the server's) or a unique prefix. With no field
+    option, the entry opens in $VISUAL or $EDITOR as TOML text.
     """
     app.out_to_stderr = as_json
-    changes: dict[str, Any] = {}
     if duration is not None:
         app.out(duration.explain())
+    changes = edit_changes(duration, project, activities, notes, issue, day)
+    if not changes:
+        from pymesync.cli.editor import edit_in_editor
+
+        write = functools.partial(write_changes, as_json=as_json)
+        edit_in_editor(app, uuid, allow_long, (edit_changes, check_changes, write))
+        return
+    check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
+    ts = app.client()
+    target = resolve_time(ts, uuid)
+    check_changes(app, ts, changes, allow_long)
+    write_changes(app, ts, target, changes, as_json)
+
+
+def edit_changes(
+    duration: Duration | None,
+    project: str | None,
+    activities: Sequence[str],
+    notes: str | None,
+    issue: str | None,
+    day: dt.date | None,
+) -> dict[str, Any]:
+    """The changes of ``edit``'s field options (empty notes or issue refused)."""
+    changes: dict[str, Any] = {}
+    if duration is not None:
         changes["duration"] = duration.seconds
     if project is not None:
         changes["project"] = project
@@ -289,14 +332,21 @@ def edit(
         changes["issue_uri"] = issue
     if day is not None:
         changes["date_worked"] = day.isoformat()
-    if not changes:
-        raise CliError(
-            "nothing to change: give --duration, --project, --activity, --notes, --issue or --date"
-        )
+    return changes
+
+
+def check_changes(app: App, ts: TimeSync, changes: dict[str, Any], allow_long: bool) -> None:
+    """``edit``'s checks of ``changes`` before anything is queued: no more than 24 hours
+    (unless ``allow_long``), no future date, projects and activities the cache knows."""
     check_entry(changes.get("duration"), changes.get("date_worked"), allow_long)
-    ts = app.client()
-    target = resolve_time(ts, uuid)
-    check_known(app, ts, project, activities)
+    check_known(app, ts, changes.get("project"), changes.get("activities") or ())
+
+
+def write_changes(
+    app: App, ts: TimeSync, target: str, changes: dict[str, Any], as_json: bool = False
+) -> None:
+    """Queue ``changes`` to the time ``target`` and say what happened (the push; with
+    ``as_json`` also as one JSON object)."""
     # an entry the server refused: the change folds into the refused write, sent again
     before = state_of(ts, target)
     saved(lambda: ts.update_time(changes, target), "nothing was changed")
@@ -312,14 +362,19 @@ def edit(
 
 
 @click.command()
-@click.argument("uuid")
+@click.argument("uuid", shell_complete=complete.time_entry)
+@yes_option("remove")
 @json_option("What happened as one JSON object (the lines for people on stderr).")
 @pass_app
-def rm(app: App, uuid: str, as_json: bool) -> None:
-    """Delete a time entry (by uuid or unique prefix)."""
+def rm(app: App, uuid: str, yes: bool, as_json: bool) -> None:
+    """Delete a time entry (by uuid or unique prefix).
+
+    Asks first (on a terminal) unless --yes.
+    """
     app.out_to_stderr = as_json
     ts = app.client()
     target = resolve_time(ts, uuid)
+    confirm(f"Remove {describe_time(ts, target)}?", yes, "nothing removed")
     saved(lambda: ts.delete_time(target), "nothing was removed")
     done = json_outcome("removed") if as_json else None
     if state_of(ts, target) == "unknown":

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.output import first_slug, read_note
 from pymesync.cli.params import FIRST_DAY, LAST_DAY
@@ -120,10 +121,34 @@ def _umask() -> int:
     default=None,
     help="Start a CSV with a UTF-8 byte order mark (default: with -o yes, on stdout no).",
 )
-@click.option("--user", "-u", "users", multiple=True, metavar="NAME", help="Whose (default: you).")
+@click.option(
+    "--user",
+    "-u",
+    "users",
+    multiple=True,
+    metavar="NAME",
+    help="Whose (default: you).",
+    shell_complete=complete.user,
+)
 @click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
-@click.option("--project", "-p", "projects", multiple=True, metavar="SLUG", help="Project.")
-@click.option("--activity", "-a", "activities", multiple=True, metavar="SLUG", help="Activity.")
+@click.option(
+    "--project",
+    "-p",
+    "projects",
+    multiple=True,
+    metavar="SLUG",
+    help="Project.",
+    shell_complete=complete.project,
+)
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="Activity.",
+    shell_complete=complete.activity,
+)
 @click.option("--from", "start", type=FIRST_DAY, metavar="DAY", help="First day (inclusive).")
 @click.option("--to", "end", type=LAST_DAY, metavar="DAY", help="Last day (inclusive).")
 @click.option("--deleted", is_flag=True, help="Include deleted entries (deleted_at set).")

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import tables
+from pymesync.cli import complete
 from pymesync.cli.app import EXIT_FAILED, EXIT_LOGIN, EXIT_OFFLINE, App, CliError, pass_app
+from pymesync.cli.confirm import confirm, describe_time, yes_option
 from pymesync.cli.ids import resolve_op, short
 from pymesync.cli.outcome import op_error
 from pymesync.cli.output import (
@@ -373,6 +375,19 @@ def failed_list(app: App, as_json: bool) -> None:
     )
 
 
+def discarded_what(ts: TimeSync, op_id: str) -> str:
+    """``the failed create of 1h30m gwm ... (op 1a2b3c4d)``: what discarding drops."""
+    for op in ts.failed():
+        if isinstance(op, dict) and op.get("op_id") == op_id:
+            what = f"the {op.get('state')} {op.get('kind')} of "
+            if op.get("entity") == "time":
+                what += describe_time(ts, str(op.get("target")))
+            else:
+                what += f"{op.get('entity')} {op.get('target')}"
+            return f"{what} (operation {short(op_id)})"
+    return f"the operation {short(op_id)}"
+
+
 def on_failed(
     app: App, op_id: str, act: Callable[[TimeSync, str], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -383,7 +398,7 @@ def on_failed(
 
 
 @failed.command("retry")
-@click.argument("op_id")
+@click.argument("op_id", shell_complete=complete.failed_op)
 @pass_app
 def failed_retry(app: App, op_id: str) -> None:
     """Send a failed operation again at the next sync.
@@ -395,13 +410,19 @@ def failed_retry(app: App, op_id: str) -> None:
 
 
 @failed.command("discard")
-@click.argument("op_id")
+@click.argument("op_id", shell_complete=complete.failed_op)
+@yes_option("discard")
 @pass_app
-def failed_discard(app: App, op_id: str) -> None:
+def failed_discard(app: App, op_id: str, yes: bool) -> None:
     """Drop a failed operation for good.
 
-    OP_ID is the id or a unique prefix.
+    OP_ID is the id or a unique prefix. Asks first (on a terminal) unless --yes.
     """
-    op = on_failed(app, op_id, lambda ts, ident: ts.discard(ident))
+
+    def discard(ts: TimeSync, ident: str) -> dict[str, Any]:
+        confirm(f"Discard {discarded_what(ts, ident)}?", yes, "nothing discarded")
+        return ts.discard(ident)
+
+    op = on_failed(app, op_id, discard)
     extra = " and the later changes to that object" if op.get("kind") == "create" else ""
     app.out(f"discarded {op['op_id']} ({op['kind']} {op['entity']}){extra}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import durations, tables
+from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.ids import short
 from pymesync.cli.outcome import failure, op_error
@@ -206,10 +207,34 @@ def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]
 
 
 @click.command()
-@click.option("--user", "-u", "users", multiple=True, metavar="NAME", help="Whose (default: you).")
+@click.option(
+    "--user",
+    "-u",
+    "users",
+    multiple=True,
+    metavar="NAME",
+    help="Whose (default: you).",
+    shell_complete=complete.user,
+)
 @click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
-@click.option("--project", "-p", "projects", multiple=True, metavar="SLUG", help="Project.")
-@click.option("--activity", "-a", "activities", multiple=True, metavar="SLUG", help="Activity.")
+@click.option(
+    "--project",
+    "-p",
+    "projects",
+    multiple=True,
+    metavar="SLUG",
+    help="Project.",
+    shell_complete=complete.project,
+)
+@click.option(
+    "--activity",
+    "-a",
+    "activities",
+    multiple=True,
+    metavar="SLUG",
+    help="Activity.",
+    shell_complete=complete.activity,
+)
 @click.option(
     "--from",
     "start",

@@ -223,3 +223,25 @@ class StorePeek:
         if self._revision in _WITHOUT_TIMERS:
             return None
         return self._read(lambda db: timers.get(db, account), None)
+
+    # ------------------------------------------------------------------ shell completion
+
+    def names(self, account: str, what: str, prefix: str, limit: int = 50) -> list[Any]:
+        """Names for shell completion (:mod:`pymesync.store.names`) starting with
+        ``prefix``: ``what`` is ``"project"``, ``"activity"`` (slugs), ``"user"``,
+        ``"time"`` (entry ids) or ``"failed"`` (operation ids); ``(name, object)``
+        pairs, at most ``limit`` (nothing when there is no store yet)."""
+        from . import names
+
+        def read(db: sqlite3.Connection) -> list[Any]:
+            if what in ("project", "activity"):
+                return names.slugs(db, account, what, prefix, limit)
+            if what == "user":
+                return names.users(db, account, prefix, limit)
+            if what == "time":
+                return names.times(db, account, prefix, limit)
+            if what == "failed":
+                return names.failed_ops(db, account, prefix, limit)
+            raise ValueError(f"no names of {what!r}")
+
+        return self._read(read, [])

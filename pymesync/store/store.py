@@ -27,7 +27,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import cache, idmap, queue, state, timers
+from . import cache, idmap, queue, state, timers, undo
 from .errors import StoreError, from_sqlite_error
 from .location import check_integrity, connect_plain, resolve_path
 from .migrator import ensure_schema
@@ -291,7 +291,10 @@ class Store:
         """
         when = _now(now)
         with self._write() as db:
-            return queue.enqueue(db, op, provisional, when)
+            snap = undo.before(db, op, provisional)  # (for undo_last: the journal)
+            result = queue.enqueue(db, op, provisional, when)
+            undo.remember(db, snap, op.kind, result, when)
+            return result
 
     def enqueue_many(
         self,
@@ -324,7 +327,10 @@ class Store:
         """
         when = _now(now)
         with self._write() as db, _bulk(db):
-            return queue.enqueue_many(db, items, when, new_ids)
+            results = queue.enqueue_many(db, items, when, new_ids)
+            for account in {r.operation.account for r in results if r.operation is not None}:
+                undo.remember_barrier(db, account, when)  # (undo does not revert a batch)
+            return results
 
     def pending(self, account: str, *, now: datetime | None = None) -> Iterator[Operation]:
         """Stream the account's pending operations in queue order.
@@ -800,6 +806,7 @@ class Store:
         with self._write() as db:
             running = timers.take(db, account, started_at)
             results = queue.enqueue_many(db, items, when, new_ids)
+            undo.remember_created(db, account, "stop", results, when)
             timers.retire(db, account, kept or running, when)
             if then is not None:
                 timers.put(db, account, timers.RUNNING, then, when)
@@ -883,6 +890,16 @@ class Store:
             if stray:
                 raise ValueError(f"import key {stray[0]!r}: its entry is not in this batch")
             imports.record(db, account, fresh, when)
+            undo.remember_barrier(db, account, when)  # (undo does not revert an import)
         if taken is not None:
             taken.update(found)
         return results
+
+    # ------------------------------------------------------------------ undo
+
+    def undo(self, account: str) -> dict[str, Any]:
+        """Revert the account's last local change when it has not been sent (see
+        :mod:`pymesync.store.undo`), in one durable transaction: what was undone, or
+        :class:`~pymesync.errors.NothingToUndoError` (nothing changed)."""
+        with self._write() as db:
+            return undo.undo_last(db, account)

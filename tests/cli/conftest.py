@@ -15,7 +15,7 @@ from pymesync.config import ENV_VARS
 
 from .helpers import Pymesync, local_zone
 
-OTHER_ENV = ("NO_COLOR", "PYMESYNC_PASSWORD", "PYMESYNC_PASSWORD_COMMAND")
+OTHER_ENV = ("NO_COLOR", "PYMESYNC_PASSWORD", "PYMESYNC_PASSWORD_COMMAND", "VISUAL", "EDITOR")
 
 Run = Callable[..., Result]
 

@@ -276,7 +276,7 @@ def test_edit_offline_by_local_uuid(run: Run, alice: Any) -> None:
 
 def test_rm(run: Run, alice: Any) -> None:
     uuid = logged(run, "1h", "-p", "gwm", "-n", "doomed")
-    result = run("rm", uuid[:8])
+    result = run("rm", "--yes", uuid[:8])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"removed {uuid}: queued\nsynced\n"
     assert uuid not in [t["uuid"] for t in my_times(run)]
@@ -284,13 +284,13 @@ def test_rm(run: Run, alice: Any) -> None:
     assert entry["deleted_at"]
     table = run("times", "--deleted").stdout
     assert "synced, deleted" in table
-    assert "no time entry" in one_error_line(run("rm", uuid[:8]), 1)
+    assert "no time entry" in one_error_line(run("rm", "--yes", uuid[:8]), 1)
 
 
 def test_rm_offline(run: Run, alice: Any) -> None:
     uuid = logged(run, "1h", "-p", "gwm")
     offline(alice)
-    result = run("rm", uuid[:8])
+    result = run("rm", "--yes", uuid[:8])
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"removed {uuid}: queued\nnot sent (server unreachable): stays queued, will sync later\n"
@@ -460,10 +460,10 @@ def test_failed_operations_list_retry_discard(run: Run, alice: Any) -> None:
     retried = run("failed", "retry", first[:8])
     assert retried.stdout == f"{first} (create time) will be sent at the next `pymesync sync`\n"
     assert one_error_line(run("sync"), cli.EXIT_FAILED)
-    discarded = run("failed", "discard", second)
+    discarded = run("failed", "discard", "--yes", second)
     assert discarded.exit_code == 0
     assert discarded.stdout.startswith(f"discarded {second} (create time)")
-    assert run("failed", "discard", first[:10]).exit_code == 0
+    assert run("failed", "discard", "--yes", first[:10]).exit_code == 0
     assert run("failed", "list").stdout == "no failed operations\n"
     assert run("sync").exit_code == 0
     assert "no failed operation" in one_error_line(run("failed", "retry", "abc"), 1)
@@ -586,7 +586,7 @@ def test_ambiguous_prefix_is_one_clear_error(run: Run, alice: Any) -> None:
         if uuid[0] in seen:
             break
         seen[uuid[0]] = uuid
-    message = one_error_line(run("rm", uuid[0]), 1)
+    message = one_error_line(run("rm", "--yes", uuid[0]), 1)
     assert message.startswith(f"'{uuid[0]}' is ambiguous: ")
     assert "time entries start with it" in message and message.endswith("give more characters")
     assert uuid in [t["uuid"] for t in my_times(run)]
@@ -609,7 +609,7 @@ def test_log_takes_a_duration_of_several_words(run: Run, alice: Any) -> None:
 def test_the_deleted_total_does_not_count_deleted_time(run: Run, alice: Any) -> None:
     kept = logged(run, "1h", "-p", "gwm", "-a", "dev", "-n", "kept")
     gone = logged(run, "2h", "-p", "gwm", "-a", "dev", "-n", "gone")
-    assert run("rm", gone).exit_code == 0
+    assert run("rm", "--yes", gone).exit_code == 0
     data = json.loads(run("times", "--json", "--deleted").stdout)
     mine = [t for t in data["times"] if t["uuid"] in (kept, gone)]
     assert len(mine) == 2

@@ -57,7 +57,7 @@ def test_offline_log_status_sync_times_edit_rm(pymesync: Pymesync, server: Any) 
     (two,) = [t for t in data["times"] if t["uuid"] == server_two]
     assert (two["duration"], two["notes"]) == (3600, "by prefix")
 
-    removed = pymesync("rm", server_two[:8])
+    removed = pymesync("rm", "--yes", server_two[:8])
     assert removed.stdout == f"removed {server_two}: queued\nsynced\n"
     assert server_two not in [t["uuid"] for t in pymesync.json("times")["times"]]
     final = pymesync.json("status")

@@ -98,7 +98,7 @@ def test_writes_answer_and_exit_promptly_against_a_black_holed_server(
     edited, took = timed(pymesync, "edit", local[:8], "--notes", "edited on the wifi")
     assert took < BOUND, took
     assert edited.stdout.splitlines()[0].endswith(": queued")
-    removed, took = timed(pymesync, "rm", local[:8])
+    removed, took = timed(pymesync, "rm", "--yes", local[:8])
     assert took < BOUND, took
     assert removed.stdout.startswith(f"removed {synced}: queued\n")  # (the local uuid names it)
 

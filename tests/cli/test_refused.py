@@ -119,7 +119,7 @@ def test_rm_by_prefix_drops_it_and_sends_nothing(run: Run, alice: Any) -> None:
     uuid = refused(run, alice)
     posts = alice.request_count("POST /times")
 
-    result = run("rm", uuid[:8])
+    result = run("rm", "--yes", uuid[:8])
 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"removed {uuid}: it had not reached the server, nothing to sync\n"
