@@ -172,10 +172,10 @@ def export(
     included, with their sync_state), from the local cache when the server cannot be
     reached (and it says so on stderr).
     """
-    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     if bom and fmt != "csv":
         raise CliError("--bom is for --format csv")
     ts = app.client()
+    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     first = start.isoformat() if start else ""
     answer, why = read_times(app, ts, query)
     found = [t for t in answer if isinstance(t, dict) and str(t.get("date_worked") or "") >= first]

@@ -91,8 +91,8 @@ def show_times(
     as_json: bool = False,
 ) -> None:
     """The times table (or JSON) with totals and sync states."""
-    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     ts = app.client()
+    query = times_query(app, users, all_users, projects, activities, start, end, deleted)
     first = start.isoformat() if start else ""
     answer, why = read_times(app, ts, query)
     found = [t for t in answer if isinstance(t, dict) and str(t.get("date_worked") or "") >= first]

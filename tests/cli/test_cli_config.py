@@ -150,6 +150,8 @@ def test_config_path(run: Run, private_config: Path) -> None:
     [
         ["status"],
         ["times"],
+        ["report"],
+        ["export"],
         ["sync"],
         ["log", "1h", "-p", "gwm"],
         ["failed", "list"],

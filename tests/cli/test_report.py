@@ -171,7 +171,7 @@ def test_an_entry_edited_offline_counts_with_its_new_values(run: Run, alice: Any
     assert report_json(run, "--week", MONDAY)["total_seconds"] == 3 * 3600
     offline(alice)
     assert run("edit", kept, "--duration", "1h30m", "-a", "docs").exit_code == 0
-    assert run("rm", gone).exit_code == 0
+    assert run("rm", "--yes", gone).exit_code == 0
     data = report_json(run, "--week", MONDAY, "--by", "activity")
     assert data["source"] == "cache"
     assert data["total_seconds"] == 5400 and data["entries"] == 1
