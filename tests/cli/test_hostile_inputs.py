@@ -84,3 +84,58 @@ def test_a_huge_field_is_a_problem_of_its_row_not_of_the_file(
     report = json.loads(done.stdout)
     assert report["counts"] == {"new": 1, "already_imported": 0, "problems": 1}
     assert [e["line"] for e in report["entries"] if e["status"] == "problem"] == [2]
+
+
+def _script(tmp_path: Path, name: str, body: str) -> str:
+    import sys
+
+    path = tmp_path / f"{name}.py"
+    path.write_text("import pathlib, sys\npath = pathlib.Path(sys.argv[1])\n" + body)
+    return f"{sys.executable} {path}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("path.unlink()\n", "the editor removed the file instead of saving it: nothing changed"),
+        (
+            "path.write_bytes(b'notes = \"caf\\xff\"\\n')\n",
+            "the editor saved text that is not UTF-8: nothing changed",
+        ),
+    ],
+)
+def test_an_editor_that_removes_the_file_or_saves_bytes_is_one_line(
+    run: Run, alice: Any, tmp_path: Path, body: str, message: str
+) -> None:
+    """These gave tracebacks (FileNotFoundError, UnicodeDecodeError) from click.edit."""
+    logged = run("log", "1h", "-p", "gwm", "-a", "dev", "-n", "kept", "--json")
+    assert logged.exit_code == 0, logged.output
+    import json
+
+    uuid = json.loads(logged.stdout)["uuid"]
+    done = run("edit", uuid[:8], env={"EDITOR": _script(tmp_path, "ed", body)})
+    assert one_error_line(done, 1) == message
+    assert "kept" in run("times", "--from", "today").stdout
+
+
+def test_an_editor_saving_the_same_refused_text_again_gives_up(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    """A scripted or broken editor that writes the same bad TOML at every opening (the
+    error comment dropped) re-opened it forever."""
+    import json
+
+    logged = run("log", "1h", "-p", "gwm", "-a", "dev", "-n", "kept", "--json")
+    uuid = json.loads(logged.stdout)["uuid"]
+    body = (
+        f"count = pathlib.Path({str(tmp_path / 'openings')!r})\n"
+        "n = int(count.read_text()) if count.exists() else 0\n"
+        "if n > 5: raise SystemExit(0)  # (the old code kept opening it)\n"
+        "count.write_text(str(n + 1))\n"
+        "path.write_text('duration = \"1h\\n')\n"
+    )
+    done = run("edit", uuid[:8], env={"EDITOR": _script(tmp_path, "bad", body)})
+    message = one_error_line(done, 1)
+    assert message.endswith("(the text was saved unchanged: nothing changed)"), message
+    assert (tmp_path / "openings").read_text() == "2"
+    assert "kept" in run("times", "--from", "today").stdout
