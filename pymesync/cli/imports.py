@@ -108,7 +108,16 @@ def choose_format(file: str, name: str, data: bytes, given: str | None) -> str:
         return given
     from pymesync import importers
 
-    found = importers.detect_format(name, data[:8192])
+    head = data[:8192]
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") and all(
+        key in head for key in (b'"date_worked"', b'"sync_state"')
+    ):
+        raise CliError(
+            f"{'standard input' if file == '-' else file} is a `pymesync export --format"
+            " json` file, which import does not read: export with --format csv to import"
+            " it again"
+        )
+    found = importers.detect_format(name, head)
     if found is None:
         raise CliError(
             f"cannot tell the format of {'standard input' if file == '-' else file}:"

@@ -139,3 +139,17 @@ def test_an_editor_saving_the_same_refused_text_again_gives_up(
     assert message.endswith("(the text was saved unchanged: nothing changed)"), message
     assert (tmp_path / "openings").read_text() == "2"
     assert "kept" in run("times", "--from", "today").stdout
+
+
+def test_a_pymesync_json_export_is_named_not_read_as_timewarrior(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    """`pymesync export --format json` then `pymesync import` guessed Timewarrior and
+    listed every record as `start is not a Timewarrior time (...): None`."""
+    assert run("log", "1h", "-p", "gwm", "-a", "dev").exit_code == 0
+    path = tmp_path / "times.json"
+    assert run("export", "--format", "json", "-o", str(path)).exit_code == 0
+    done = run("import", str(path), "--dry-run")
+    message = one_error_line(done, 1)
+    assert "is a `pymesync export --format json` file" in message
+    assert "--format csv" in message
