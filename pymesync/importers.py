@@ -299,6 +299,9 @@ class _Rows:
         self.lines = _lines(data)
         self.first = next(self.lines, None)
         self.delimiter = delimiter
+        #: Records that are not CSV (a quote never closed, text after a closing quote,
+        #: a field over the csv module's limit): (line, why), each skipped.
+        self.errors: list[tuple[int, str]] = []
 
     def header_text(self) -> str:
         return (self.first or "").strip()
@@ -312,17 +315,38 @@ class _Rows:
             yield self.first
             yield from self.lines
 
-        reader = csv.reader(all_lines(), delimiter=self.delimiter or ",", strict=False)
+        reader = csv.reader(all_lines(), delimiter=self.delimiter or ",", strict=True)
         previous = 0
-        try:
-            for row in reader:
-                start = previous + 1
+        while True:
+            start = previous + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
                 previous = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                yield start, row
-        except csv.Error as exc:
-            raise ImportFileError(f"not a CSV file (line {previous + 1}: {exc})") from None
+                if start == 1:
+                    raise ImportFileError(f"not a CSV file (line 1: {exc})") from None
+                self.errors.append((start, _csv_error(exc, start, previous)))
+                continue
+            previous = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            yield start, row
+
+
+def _csv_error(exc: csv.Error, start: int, end: int) -> str:
+    """Why the record from line ``start`` to ``end`` is not CSV, in one line."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quoted field is never closed: the file's end came first" + (
+            f" (lines {start}-{end} were read as this one record)" if end > start else ""
+        )
+    if "expected after" in text:
+        return 'text after a closing quote (a quote inside a quoted field is written twice: "")'
+    if "field limit" in text:
+        return f"a field longer than {csv.field_size_limit()} characters"
+    return f"not CSV ({text})"
 
 
 def _header_names(row: Sequence[str]) -> list[str]:
@@ -598,6 +622,8 @@ def read_toggl(data: Source) -> ImportResult:
             out.entries.append(_toggl_row(row, columns, line, keys))
         except _RecordError as exc:
             out.problem(line, str(exc))
+    for line, message in rows.errors:
+        out.problem(line, message)
     return out.result()
 
 
@@ -733,6 +759,8 @@ def read_csv(data: Source) -> ImportResult:
             out.entries.append(_csv_row(row, columns, len(names), line, keys))
         except _RecordError as exc:
             out.problem(line, str(exc))
+    for line, message in rows.errors:
+        out.problem(line, message)
     return out.result()
 
 

@@ -190,13 +190,15 @@ def edit_in_editor(app: App, uuid: str, allow_long: bool, steps: EditSteps) -> N
     was = current(entry)
     shown = render(target, was)
     error: str | None = None
+    last_saved: str | None = None
     while True:
-        saved_text = click.edit(shown, editor=editor, extension=".toml", require_save=True)
-        if saved_text is None or saved_text == shown:
+        saved_text = _open(shown, editor)
+        if saved_text is None or saved_text == shown or (error and saved_text == last_saved):
             if error is None:
                 app.out(f"nothing changed: {target} is as it was")
                 return
             raise CliError(f"{error} (the text was saved unchanged: nothing changed)")
+        last_saved = saved_text
         text = _without_error(saved_text)
         if _empty(text):
             app.out(f"nothing changed: the text was emptied ({target} is as it was)")
@@ -221,6 +223,19 @@ def edit_in_editor(app: App, uuid: str, allow_long: bool, steps: EditSteps) -> N
             except ValidationError as refused:  # (the library's own checks)
                 error = refused.message
         shown = f"# Error: {error}\n" + text
+
+
+def _open(shown: str, editor: str) -> str | None:
+    """The text saved in the editor (None: not saved); an editor that removes the file
+    or saves bytes that are not UTF-8 is one error line, nothing changed."""
+    try:
+        return click.edit(shown, editor=editor, extension=".toml", require_save=True)
+    except UnicodeDecodeError:
+        raise CliError("the editor saved text that is not UTF-8: nothing changed") from None
+    except FileNotFoundError:
+        raise CliError(
+            "the editor removed the file instead of saving it: nothing changed"
+        ) from None
 
 
 def _cached(ts: TimeSync, target: str) -> dict[str, Any]:

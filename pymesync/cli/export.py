@@ -74,7 +74,17 @@ def csv_text(times: list[dict[str, Any]]) -> str:
 
 def write_file(path: Path, data: bytes) -> None:
     """``data`` into ``path`` whole or not at all: a temporary file in the same folder,
-    flushed to disk, then renamed over ``path``."""
+    flushed to disk, then renamed over ``path``. A symbolic link is followed (the file it
+    names is replaced, the link stays), and what is not a regular file (``/dev/stdout``,
+    a named pipe, a device) is written to as it is, never replaced."""
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with path.open("wb") as out:
+                out.write(data)
+        except OSError as error:
+            raise CliError(f"cannot write {path}: {error.strerror or error}") from None
+        return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"cannot write {path}: no folder {folder}")

@@ -108,7 +108,16 @@ def choose_format(file: str, name: str, data: bytes, given: str | None) -> str:
         return given
     from pymesync import importers
 
-    found = importers.detect_format(name, data[:8192])
+    head = data[:8192]
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") and all(
+        key in head for key in (b'"date_worked"', b'"sync_state"')
+    ):
+        raise CliError(
+            f"{'standard input' if file == '-' else file} is a `pymesync export --format"
+            " json` file, which import does not read: export with --format csv to import"
+            " it again"
+        )
+    found = importers.detect_format(name, head)
     if found is None:
         raise CliError(
             f"cannot tell the format of {'standard input' if file == '-' else file}:"
@@ -479,35 +488,38 @@ def import_command(
         activities = importers.parse_mapping(map_activity, "activity")
     except ValueError as error:
         raise CliError(str(error)) from None
-    name, data = read_source(file)
-    chosen = choose_format(file, name, data, fmt)
-    tag = project_tag_option(project_tag, chosen)
-    try:
-        result = importers.read_import(data, chosen, project_tag=tag)
-    except importers.ImportFileError as error:
-        raise CliError(f"{'standard input' if file == '-' else file}: {error}") from None
-    username = str(app.settings.require("username"))
-    default_activity = app.settings.get("default_activity")
-    ts = app.client()
-    check = Checker(
-        ts,
-        username,
-        file_users,
-        str(default_activity) if default_activity else None,
-        allow_long,
-        durations.local_today(),
-    )
-    mapped = (
-        importers.apply_mapping(result.entries, projects, activities)
-        if projects or activities
-        else result.entries
-    )
-    rows = check_all(result, mapped, check)
-    keyed = [row for row in rows if row.status == "new" and row.entry is not None]
-    done = ts.imported(row.entry.key for row in keyed if row.entry is not None)
-    for row in keyed:
-        if row.entry is not None and row.entry.key in done:
-            row.status, row.uuid = "imported", done[row.entry.key]
+    try:  # (reading and checking the file: Ctrl-C leaves nothing queued)
+        name, data = read_source(file)
+        chosen = choose_format(file, name, data, fmt)
+        tag = project_tag_option(project_tag, chosen)
+        try:
+            result = importers.read_import(data, chosen, project_tag=tag)
+        except importers.ImportFileError as error:
+            raise CliError(f"{'standard input' if file == '-' else file}: {error}") from None
+        username = str(app.settings.require("username"))
+        default_activity = app.settings.get("default_activity")
+        ts = app.client()
+        check = Checker(
+            ts,
+            username,
+            file_users,
+            str(default_activity) if default_activity else None,
+            allow_long,
+            durations.local_today(),
+        )
+        mapped = (
+            importers.apply_mapping(result.entries, projects, activities)
+            if projects or activities
+            else result.entries
+        )
+        rows = check_all(result, mapped, check)
+        keyed = [row for row in rows if row.status == "new" and row.entry is not None]
+        done = ts.imported(row.entry.key for row in keyed if row.entry is not None)
+        for row in keyed:
+            if row.entry is not None and row.entry.key in done:
+                row.status, row.uuid = "imported", done[row.entry.key]
+    except KeyboardInterrupt:
+        raise CliError("interrupted: nothing was imported", EXIT_INTERRUPTED) from None
     progress = not as_json and not dry_run and tables.is_terminal(sys.stderr)
     if not dry_run:
         queue_rows(app, ts, rows, progress and len(keyed) >= PROGRESS_FROM)

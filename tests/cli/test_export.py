@@ -179,13 +179,13 @@ def test_edit_and_rm_json(run: Run, alice: Any) -> None:
     assert data["action"] == "updated" and data["uuid"] == uuid and data["outcome"] == "synced"
     assert data["changes"] == {"duration": 7200, "notes": "longer"}
     assert "updated" in result.stderr
-    result = run("rm", uuid, "--json")
+    result = run("rm", uuid, "--yes", "--json")
     data = json.loads(result.stdout)
     assert (data["action"], data["uuid"], data["outcome"]) == ("removed", uuid, "synced")
     # an entry that never reached the server (logged out: never sent) is dropped
     assert run("logout").exit_code == 0
     local = logged(run, "1h", "-p", "gwm", "-d", DAY)["uuid"]
-    data = json.loads(run("rm", local, "--json").stdout)
+    data = json.loads(run("rm", local, "--yes", "--json").stdout)
     assert (data["uuid"], data["outcome"], data["state"]) == (local, "dropped", "unknown")
 
 
@@ -201,3 +201,33 @@ def test_a_refused_log_prints_its_json_then_the_error(
     data = json.loads(result.stdout)
     assert (data["outcome"], data["state"], data["server_id"]) == ("failed", "failed", None)
     assert "the server refused it" in one_error_line(result, 4)
+
+
+def test_a_link_is_followed_and_what_is_not_a_file_is_written_not_replaced(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    """`-o` naming a symbolic link updates the file it names (the link stays), and one
+    naming a named pipe (as `/dev/stdout` or a device) writes into it: replacing it by a
+    regular file (as root, `export -o /dev/full` replaced the device node) is wrong."""
+    import os
+    import stat
+    import threading
+
+    some_entries(run)
+    target = tmp_path / "times.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert run("export", "-o", str(link), "--from", DAY).exit_code == 0
+    assert link.is_symlink() and target.read_bytes().startswith(b"\xef\xbb\xbfuuid,date,")
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = run("export", "-o", str(pipe), "--from", DAY)
+    reader.join(5)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert got and got[0].startswith(b"\xef\xbb\xbfuuid,date,")
