@@ -98,6 +98,9 @@ class MainGroup(click.Group):
             raise CliError(str(error)) from None
         except PymesyncError as error:
             raise translate(error, ctx.obj if isinstance(ctx.obj, App) else None) from None
+        except KeyboardInterrupt:
+            # (commands that write say themselves what was kept; a read just stops)
+            raise CliError("interrupted", EXIT_INTERRUPTED) from None
 
 
 def _check_argument(arg: str) -> None:

@@ -346,3 +346,22 @@ def test_times_against_a_black_holed_server_answers_from_the_cache_soon(
     assert "offline: from the local cache" in done.stderr
     assert "cached before the wifi" in done.stdout
     assert took < 9, took
+
+
+@pytest.mark.parametrize("command", [["times"], ["report"], ["export"]])
+def test_ctrl_c_while_a_read_waits_for_the_server_is_one_line(
+    pymesync: Pymesync, server: Any, command: list[str]
+) -> None:
+    """A read waiting (up to 5 s) on a server that never answers, interrupted: one line
+    and exit status 130, not click's ``Aborted!`` with status 1."""
+    logged_in(pymesync, server)
+    server.hang_next(10**6)
+    proc = subprocess.Popen(
+        [pymesync.exe, *command], env=pymesync.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.0)  # started, its request out and unanswered
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == cli.EXIT_INTERRUPTED, (out, err)
+    assert err.strip() == "Error: interrupted"
