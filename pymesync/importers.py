@@ -93,7 +93,9 @@ class ImportedEntry:
     ``date_worked`` is the local date (machine time zone) of the start; ``duration`` is
     whole seconds, more than zero (it may be more than a day: the command decides);
     ``start``/``end`` are aware datetimes when the source has them; ``line`` is the line
-    (CSV) or record (JSON, 1 = first) the entry comes from.
+    (CSV) or record (JSON, 1 = first) the entry comes from; ``uuid`` is the TimeSync
+    uuid a row of ``pymesync export`` names (the command skips an entry it already
+    knows under that uuid: exporting and importing again creates nothing twice).
     """
 
     key: str
@@ -108,6 +110,7 @@ class ImportedEntry:
     user: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    uuid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -797,6 +800,9 @@ def _csv_row(
         part.strip() for part in (cell("activities") or "").split(";") if part.strip()
     )
     notes, issue_uri, user = cell("notes"), cell("issue_uri"), cell("user")
+    deleted_at = cell("deleted_at")
+    if deleted_at:
+        raise _RecordError(f"a deleted entry (deleted_at {deleted_at}): not imported")
     when = f"{date_worked} {start:%H:%M:%S}" if start else str(date_worked)
     identity = _digest(when, duration, project, notes, issue_uri, user, *activities)
     return ImportedEntry(
@@ -812,6 +818,7 @@ def _csv_row(
         user=user,
         start=start,
         end=end,
+        uuid=cell("uuid") or None,
     )
 
 

@@ -518,6 +518,11 @@ def import_command(
         for row in keyed:
             if row.entry is not None and row.entry.key in done:
                 row.status, row.uuid = "imported", done[row.entry.key]
+            elif row.entry is not None and row.entry.uuid:
+                # a row of `pymesync export`: an entry this account knows already
+                known = ts.ids_starting("time", row.entry.uuid)
+                if row.entry.uuid in known:
+                    row.status, row.uuid = "imported", known[row.entry.uuid]
     except KeyboardInterrupt:
         raise CliError("interrupted: nothing was imported", EXIT_INTERRUPTED) from None
     progress = not as_json and not dry_run and tables.is_terminal(sys.stderr)

@@ -497,3 +497,34 @@ def test_the_command_takes_every_format_the_readers_read() -> None:
     from pymesync.cli import imports
 
     assert imports.FORMATS == importers.FORMATS
+
+
+def test_an_export_imported_back_creates_nothing_twice(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    """`export` then `import` of the same entries: each row names its uuid, which this
+    account knows, so nothing is queued (the server never deduplicates creates); a row
+    of a deleted entry (`export --deleted`) is a problem, not a live entry again."""
+    before = seeded(alice)
+    for notes in ("exported one", "exported two"):
+        assert run("log", "25m", "-p", "gwm", "-a", "dev", "-n", notes).exit_code == 0
+    assert run("sync").exit_code == 0
+    mine = new_on_server(alice, before)
+    assert len(mine) == 2
+    out = tmp_path / "round.csv"
+    assert run("export", "--from", "-7d", "-o", str(out)).exit_code == 0
+    again = run("import", str(out))
+    assert again.exit_code == 0, again.output
+    assert "0 new," in again.stdout and "0 problems" in again.stdout, again.stdout
+    assert queued(run) == 0
+    assert run("sync").exit_code == 0
+    assert len(new_on_server(alice, before)) == 2
+    gone = str(mine[0]["uuid"])
+    assert run("rm", "--yes", gone).exit_code == 0
+    assert run("sync").exit_code == 0
+    out_deleted = tmp_path / "with-deleted.csv"
+    assert run("export", "--from", "-7d", "--deleted", "-o", str(out_deleted)).exit_code == 0
+    back = run("import", str(out_deleted))
+    assert back.exit_code == EXIT_PROBLEMS, back.output
+    assert "a deleted entry (deleted_at" in back.output
+    assert queued(run) == 0
