@@ -275,7 +275,9 @@ class Sender:
         )
         try:
             candidates = self.http(wire.times_request(query), token)
-        except errors.TimeSyncError:
+        except errors.TimeSyncError as error:
+            if error.transient:  # (a 5xx or 429 is no answer: look again later)
+                raise
             return None
         found_list = candidates if isinstance(candidates, list) else []
         uuids = [c["uuid"] for c in found_list if isinstance(c, dict) and "uuid" in c]

@@ -398,6 +398,18 @@ def test_slow_answers_everywhere_still_give_each_entry_once(emu: Any) -> None:
         assert len(on_server(emu, f"slow {i}")) == 2
 
 
+def test_a_look_the_server_fails_is_not_taken_for_nothing_found(emu: Any) -> None:
+    """The POST was committed but its answer lost; the look for it gets a 500: that is
+    no answer (looked for again), not "not there" (which would send it a second time)."""
+    ts = client(emu)
+    ts.create_time(standup(notes="look failed"))
+    emu.lose_response_next(1, route="POST /times")
+    emu.fail_next(1, route="GET /times")
+    drain(ts)
+    assert len(on_server(emu, "look failed")) == 1
+    assert emu.request_count("POST /times") == 1
+
+
 def test_a_timed_out_write_is_looked_for_a_deadline_after_its_own_timeout(emu: Any) -> None:
     """Three writes, two threads: the third goes out only once the first two timed out.
     None is looked for before a request's deadline has passed since its own timeout
