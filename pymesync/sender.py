@@ -50,12 +50,15 @@ class Attempt:
 
     ``unknown``: a request of it may have been carried out without an answer seen;
     ``adopted``: its server object was found by reconciliation, not made by it;
-    ``lease_until``: its lease as renewed during this push."""
+    ``lease_until``: its lease as renewed during this push;
+    ``settle_until``: for a create whose request may still be being carried out, when
+    it may be sent again if it is not found on the server (until then, it is held)."""
 
     unknown: bool
     relogged: bool = False
     adopted: bool = False
     lease_until: dt.datetime | None = None
+    settle_until: dt.datetime | None = None
 
 
 def server_key(entity: str, obj: Any) -> str | None:
@@ -104,6 +107,15 @@ class Sender:
             if found is not None:
                 attempt.adopted = True
                 return found, found, server_key(entity, found)
+            if attempt.settle_until is not None:
+                # a slow server may commit it later still: one more look before a resend
+                wait = max(0.0, (attempt.settle_until - self.clock()).total_seconds())
+                raise Held(
+                    "not found on the server yet (it may still be committing it): "
+                    f"looking once more in {wait:.0f} s before sending it again",
+                    retry_in=wait,
+                    look_after=attempt.settle_until,
+                )
         try:
             answer = self.send(wire.write_request(entity, None, payload), token, entity)
         except (errors.ConflictError, errors.BadObjectError) as error:
@@ -263,7 +275,9 @@ class Sender:
         )
         try:
             candidates = self.http(wire.times_request(query), token)
-        except errors.TimeSyncError:
+        except errors.TimeSyncError as error:
+            if error.transient:  # (a 5xx or 429 is no answer: look again later)
+                raise
             return None
         found_list = candidates if isinstance(candidates, list) else []
         uuids = [c["uuid"] for c in found_list if isinstance(c, dict) and "uuid" in c]

@@ -13,7 +13,11 @@ payload the engine cannot handle) fails that operation, never the pass.
 A write whose request may have reached the server is never sent again before the
 server has been asked whether it did arrive (reconciliation, :mod:`pymesync.sender`);
 one whose answer timed out is only looked for after waiting at least the request's
-deadline again, since a slow server may still be committing it.
+deadline again (counted from the moment it timed out), since a slow server may still
+be committing it; a time entry that this first look does not find is looked for once
+more, :attr:`RetryPolicy.settle_deadlines` deadlines after the timeout, before it is sent
+again (TimeSync cannot deduplicate creates: a server slow to commit costs a little
+delay, never a duplicate).
 
 Decisions are values (:class:`RetryPolicy`, :class:`OpResult`, :class:`SyncReport`),
 so the loop itself stays a thin step that carries them out.
@@ -80,6 +84,13 @@ class RetryPolicy:
     #: defers the operation to a later pass instead of blocking this one).
     pass_base: float = 0.2
     pass_cap: float = 5.0
+    #: A time entry whose create timed out (or was abandoned in flight) and that the
+    #: first look, a request's deadline later, does not find on the server is looked for
+    #: once more this many request deadlines after the timeout before it is sent again:
+    #: the server may still have been committing it. TimeSync has no idempotency key, so
+    #: no wait makes a resend certain; a longer one only makes a duplicate less likely
+    #: (a request that was really lost costs this much delay).
+    settle_deadlines: float = 3.0
 
     def delay(
         self, attempts: int, retry_after: float | None = None, rng: random.Random | None = None
@@ -387,13 +398,13 @@ class SyncWorker:
                 if tally.stopped is None and free > 0 and (not running or chunk_free):
                     # (the pass's clock moves on from ``now``: a lease taken an hour into
                     # a long pass must not have run out when it is taken)
+                    mark = time.monotonic()
                     moment = (
-                        self.clock()
-                        if now is None
-                        else now + dt.timedelta(seconds=time.monotonic() - started)
+                        self.clock() if now is None else now + dt.timedelta(seconds=mark - started)
                     )
                     for op in self._claim(moment, free):
-                        running[pool.submit(self._push_safe, op, moment, stopping)] = op
+                        push = pool.submit(self._push_safe, op, moment, stopping, mark)
+                        running[push] = op
                     drained = len(running) < window
                 if not running and not ready:
                     break
@@ -473,10 +484,16 @@ class SyncWorker:
         self._look_again(op, "the server entry found for it belongs to another queued entry", now)
 
     def _look_again(
-        self, op: Operation, message: str, now: dt.datetime, look_after: dt.datetime | None = None
+        self,
+        op: Operation,
+        message: str,
+        now: dt.datetime,
+        look_after: dt.datetime | None = None,
+        resend_after: dt.datetime | None = None,
     ) -> None:
         """Give ``op`` back to the queue as "may have been sent": it is looked for on the
-        server (not before ``look_after``, if given) before anything is sent again."""
+        server (not before ``look_after``, if given) before anything is sent again (and,
+        while not found, not sent before ``resend_after``, if given)."""
         error: dict[str, Any] = {
             "status": None,
             "body": None,
@@ -485,6 +502,8 @@ class SyncWorker:
         }
         if look_after is not None:
             error["look_after"] = look_after.isoformat()
+        if resend_after is not None:
+            error["resend_after"] = resend_after.isoformat()
         self.store.fail(
             op.op_id,
             error=error,
@@ -560,16 +579,20 @@ class SyncWorker:
         adopted = {r.op_id for r in results if r.adopted}
         return set(self.store.ack_many(items, now=now or self.clock(), adopted=adopted))
 
-    def _push_safe(self, op: Operation, now: dt.datetime, stopping: threading.Event) -> OpResult:
+    def _push_safe(
+        self, op: Operation, now: dt.datetime, stopping: threading.Event, mark: float
+    ) -> OpResult:
         """:meth:`_push`, with a lost lease or a vanished operation as outcome "lost",
         and anything unexpected while handling this one operation recorded as its
         failure (the pass, and the other operations, go on). ``stopping`` is the pass's
-        stop signal: once set, this push starts no request and gives the lease back."""
+        stop signal: once set, this push starts no request and gives the lease back.
+        ``now`` is the pass's time when ``op`` was claimed, ``mark`` the
+        :func:`time.monotonic` reading at that moment."""
         attempt = Attempt(unknown=False)
         lost = OpResult(op.op_id, op.entity, op.kind, op.target, "lost")
         self._per_thread.push = _Push(op, attempt, stopping)
         try:
-            return self._push(op, now, attempt)
+            return self._push(op, now, attempt, mark)
         except _Abandoned:
             with contextlib.suppress(errors.StaleOperationError):
                 self._give_back(op, attempt)
@@ -593,7 +616,8 @@ class SyncWorker:
             self.store.release(op.op_id, now=moment, owner=self.owner)
             return
         later = moment + dt.timedelta(seconds=self.request_span)
-        self._look_again(op, "the sync stopped while this was being sent", moment, later)
+        message = "the sync stopped while this was being sent"
+        self._look_again(op, message, moment, later, self._resend_after(op, moment))
 
     def _poisoned(
         self, op: Operation, exc: Exception, attempt: Attempt, now: dt.datetime
@@ -606,11 +630,14 @@ class SyncWorker:
         error = errors.PymesyncError(message)
         return OpResult(op.op_id, op.entity, op.kind, op.target, "failed", error=error)
 
-    def _push(self, op: Operation, now: dt.datetime, attempt: Attempt) -> OpResult:
+    def _push(self, op: Operation, now: dt.datetime, attempt: Attempt, mark: float) -> OpResult:
         """Send ``op``: reconciling first where it may have been sent already."""
         base = OpResult(op.op_id, op.entity, op.kind, op.target, "synced")
         last = op.last_error or {}
         attempt.unknown = op.outcome_unknown or bool(last.get("maybe_sent"))
+        if attempt.unknown:
+            settle = _parse_time(last.get("resend_after"))
+            attempt.settle_until = settle if settle is not None and settle > now else None
         try:
             if attempt.unknown:
                 self._check_look_after(op, last, now)
@@ -627,6 +654,7 @@ class SyncWorker:
                 error["maybe_sent"] = True
                 if held.look_after is not None:
                     error["look_after"] = held.look_after.isoformat()
+                _keep_resend_after(last, error)
             self.store.fail(
                 op.op_id,
                 error=error,
@@ -649,7 +677,9 @@ class SyncWorker:
                 self.store.set_state(self.account, "last_error", record)
             return replace(base, outcome="needs_login", error=missing.error)
         except errors.PymesyncError as error:
-            return self._failed(op, base, error, attempt, now)
+            # (the moment it failed: the claim's, plus the time spent since)
+            ended = now + dt.timedelta(seconds=max(0.0, time.monotonic() - mark))
+            return self._failed(op, base, error, attempt, ended)
         # acked by the caller, together with the others that finished meanwhile
         return replace(
             base, answer=answer, canonical=canonical, server_key=key, adopted=attempt.adopted
@@ -706,9 +736,16 @@ class SyncWorker:
             wait = self.policy.delay(op.attempts + 1, error.retry_after)
             if attempt.unknown and error.timed_out:
                 # a slow server may still be committing it: look only after that long
+                # (from now, the moment it timed out), and a time entry not found then
+                # once more before sending it again
                 wait = max(wait, self.request_span)
                 look_after = now + dt.timedelta(seconds=self.request_span)
                 record["look_after"] = look_after.isoformat()
+                resend_after = self._resend_after(op, now)
+                if resend_after is not None:
+                    record["resend_after"] = resend_after.isoformat()
+            if attempt.unknown:
+                _keep_resend_after(op.last_error or {}, record)
             self.store.fail(
                 op.op_id,
                 error=record,
@@ -720,6 +757,16 @@ class SyncWorker:
             return replace(base, outcome="deferred", error=error)
         self.store.fail(op.op_id, error=record, permanent=True, now=now, owner=self.owner)
         return replace(base, outcome="failed", error=error)
+
+    def _resend_after(self, op: Operation, now: dt.datetime) -> dt.datetime | None:
+        """For a time entry's create whose request ended unanswered at ``now`` (timed
+        out or abandoned): when it may be sent again if the looks do not find it (see
+        :attr:`RetryPolicy.settle_deadlines`). None for anything else (a project,
+        activity or user has a unique key: a second create of it fails and is adopted)."""
+        if op.kind != "create" or op.entity != "time":
+            return None
+        settle = max(1.0, self.policy.settle_deadlines) * self.request_span
+        return now + dt.timedelta(seconds=settle)
 
     def _known_token(self) -> str | None:
         """``self.token()``, asked once per claim round (it may read the store) and
@@ -918,6 +965,13 @@ def _parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _keep_resend_after(last: dict[str, Any], record: dict[str, Any]) -> None:
+    """Carry the settle window of an earlier timeout (``resend_after``) over into the
+    new error record of an operation that may have been sent, unless it has its own."""
+    if "resend_after" in last and "resend_after" not in record:
+        record["resend_after"] = last["resend_after"]
 
 
 def _maybe_sent(op: Operation) -> bool:

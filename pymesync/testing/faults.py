@@ -1,5 +1,6 @@
 """Fault rules: latency, 5xx, 429, lost responses, drops before commit, garbled bodies,
-slow answers, trickled answers and hung requests.
+slow answers, trickled answers, hung requests and writes committed only after the
+client's next look.
 
 Every rule may be limited to one HTTP method and/or one route template (``/times``,
 ``/times/{uuid}``...; ``route="POST /times"`` sets both).  Count-based rules fire on the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,16 +29,26 @@ KINDS = (
     "slow_answer",
     "trickle",
     "hang",
+    "commit_after_look",
 )
 """Every fault kind."""
-PRE_KINDS = ("fail", "rate_limit", "drop_before_commit", "hang")
-"""Kinds that fire instead of processing the request (nothing is committed)."""
-WRITE_ONLY_KINDS = ("lose_response", "drop_before_commit", "slow_answer")
+PRE_KINDS = ("fail", "rate_limit", "drop_before_commit", "hang", "commit_after_look")
+"""Kinds that fire instead of processing the request (nothing is committed then)."""
+WRITE_ONLY_KINDS = ("lose_response", "drop_before_commit", "slow_answer", "commit_after_look")
 """Kinds that, without an explicit method, only match writes (POST/DELETE, not /login)."""
-DEFAULT_SECONDS = {"latency": 0.0, "slow_answer": 1.0, "trickle": 0.5, "hang": 3600.0}
+DEFAULT_SECONDS = {
+    "latency": 0.0,
+    "slow_answer": 1.0,
+    "trickle": 0.5,
+    "hang": 3600.0,
+    "commit_after_look": 3600.0,
+}
 """The kinds with a ``seconds`` parameter, and its default: ``latency`` delays the request,
 ``slow_answer`` waits between commit and answer, ``trickle`` between two bytes of the
-answer, ``hang`` before hanging up unanswered (or until the emulator stops)."""
+answer, ``hang`` and ``commit_after_look`` before hanging up unanswered (or until the
+emulator stops). ``commit_after_look`` holds a write unprocessed and carries it out just
+after the emulator has worked out its answer to the next GET of the same route (the
+client's look for it, which therefore does not see it; a later look does)."""
 FAIL_STATUSES = (500, 502, 503, 504)
 """Statuses ``fail`` can send: 500 is NODE's JSON ``Server error``, the others HTML pages."""
 GARBLE_MODES = ("truncate", "garbage", "short", "null", "list", "html", "no_uuid")
@@ -95,6 +107,7 @@ def make_fault(kind: str, params: dict[str, Any]) -> Fault:
         "slow_answer": {"seconds"},
         "trickle": {"seconds"},
         "hang": {"seconds"},
+        "commit_after_look": {"seconds"},
     }[kind]
     unknown = set(params) - allowed
     if unknown:
@@ -156,6 +169,8 @@ class FaultPlan:
         """Start with no rules."""
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        # writes held by commit_after_look: (route template, carry it out)
+        self._after_look: list[tuple[str | None, Callable[[], object]]] = []
 
     def add(self, fault: Fault) -> Fault:
         """Activate a rule."""
@@ -164,9 +179,23 @@ class FaultPlan:
         return fault
 
     def clear(self) -> None:
-        """Remove every rule."""
+        """Remove every rule (writes held by ``commit_after_look`` are dropped)."""
         with self._lock:
             self._faults.clear()
+            self._after_look.clear()
+
+    def commit_after_look(self, template: str | None, commit: Callable[[], object]) -> None:
+        """Hold ``commit`` until the next GET of ``template`` has been worked out."""
+        with self._lock:
+            self._after_look.append((template, commit))
+
+    def looked(self, template: str | None) -> None:
+        """A GET of ``template`` was just worked out: carry out the writes held for it."""
+        with self._lock:
+            due = [commit for route, commit in self._after_look if route == template]
+            self._after_look = [held for held in self._after_look if held[0] != template]
+        for commit in due:
+            commit()
 
     def describe(self) -> list[dict[str, Any]]:
         """The active rules, oldest first."""

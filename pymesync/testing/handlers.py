@@ -245,6 +245,13 @@ class Handler(BaseHTTPRequestHandler):
             if fault.kind == "drop_before_commit":
                 self._drop()
                 return
+            if fault.kind == "commit_after_look":
+                ctype = self.headers.get("Content-Type")
+                held = (emu, method, subpath or "", path, query, ctype, raw)
+                emu.fault_plan.commit_after_look(template, lambda: dispatch_api(*held))
+                self._stopped_within(fault.seconds)
+                self._drop()
+                return
             response = fault_response(fault)
         elif subpath is None:
             response = cannot(method, path)
@@ -257,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
                 if emu.verbose:
                     traceback.print_exc()
                 response = error_response(E.server_error())
+            if method in ("GET", "HEAD"):
+                emu.fault_plan.looked(template)  # (writes held until the client looked)
         entry["status"] = response.status
         if fault is None:
             self._send(response, method)

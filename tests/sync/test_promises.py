@@ -382,6 +382,8 @@ def test_a_server_slow_to_commit_gets_each_write_once(emu: Any) -> None:
         ts.create_time(standup(notes=f"slow commit {i % 3}"))  # pairs of identical entries
     emu.add_latency(1.2, route="POST /times", n=6)
     drain(ts, seconds=60)
+    # (a resend commits at once, before the slow original: counted, it is never missed)
+    assert emu.request_count("POST /times") == 6
     for i in range(3):
         assert len(on_server(emu, f"slow commit {i}")) == 2
 
@@ -394,6 +396,66 @@ def test_slow_answers_everywhere_still_give_each_entry_once(emu: Any) -> None:
     drain(ts, seconds=60)
     for i in range(3):
         assert len(on_server(emu, f"slow {i}")) == 2
+
+
+def test_a_look_the_server_fails_is_not_taken_for_nothing_found(emu: Any) -> None:
+    """The POST was committed but its answer lost; the look for it gets a 500: that is
+    no answer (looked for again), not "not there" (which would send it a second time)."""
+    ts = client(emu)
+    ts.create_time(standup(notes="look failed"))
+    emu.lose_response_next(1, route="POST /times")
+    emu.fail_next(1, route="GET /times")
+    drain(ts)
+    assert len(on_server(emu, "look failed")) == 1
+    assert emu.request_count("POST /times") == 1
+
+
+def test_a_timed_out_write_is_looked_for_a_deadline_after_its_own_timeout(emu: Any) -> None:
+    """Three writes, two threads: the third goes out only once the first two timed out.
+    None is looked for before a request's deadline has passed since its own timeout
+    (it was measured from the moment the pass claimed it: the third was due the moment
+    it timed out, the first two half a deadline after theirs)."""
+    ts = client(emu, timeout=1.0, sync_concurrency=2)  # deadline 2 s
+    for i in range(3):
+        ts.create_time(standup(notes=f"hung {i}"))
+    emu.add_fault("hang", route="POST /times", n=3, seconds=30)
+    assert ts.sync().count("deferred") == 3
+    emu.clear_faults()
+    emu.reset_stats()
+    ts.sync()  # at once: each timed out less than a deadline ago
+    assert emu.request_count("GET /times") == 0
+    assert emu.request_count("POST /times") == 0
+
+
+def test_a_write_committed_after_the_first_look_is_sent_once(emu: Any) -> None:
+    """The server commits the POST only after the client's first look for it (a server
+    slower to commit than a deadline): not found then, it is looked for once more
+    before being sent again, found, adopted, never sent a second time."""
+    ts = client(emu, timeout=0.5)  # deadline 1 s
+    local = ts.create_time(standup(notes="late commit"))["uuid"]
+    emu.add_fault("commit_after_look", route="POST /times", seconds=1)
+    drain(ts)
+    assert len(on_server(emu, "late commit")) == 1
+    assert emu.request_count("POST /times") == 1
+    assert emu.request_count("GET /times") >= 2  # (looked for twice)
+    [only] = on_server(emu, "late commit")
+    assert resolved(ts, local) == only["uuid"]
+
+
+def test_a_timed_out_write_that_never_arrived_is_sent_after_the_settle_window(
+    emu: Any,
+) -> None:
+    """A POST that timed out and never reached the database (nothing to find): sent
+    again, once, but only after the settle window (3 deadlines after its timeout)."""
+    ts = client(emu, timeout=0.5)  # deadline 1 s: timed out after 0.5 s
+    local = ts.create_time(standup(notes="never arrived"))["uuid"]
+    emu.add_fault("hang", route="POST /times", seconds=30)
+    started = time.monotonic()
+    drain(ts)
+    assert time.monotonic() - started >= 3.5
+    assert emu.request_count("POST /times") == 2
+    [only] = on_server(emu, "never arrived")
+    assert resolved(ts, local) == only["uuid"]
 
 
 # ---------------------------------------------------------------- 6. deadlines
