@@ -191,7 +191,9 @@ def edit_in_editor(app: App, uuid: str, allow_long: bool, steps: EditSteps) -> N
     shown = render(target, was)
     error: str | None = None
     last_saved: str | None = None
-    while True:
+    for refusals in range(MAX_REFUSALS + 1):
+        if refusals == MAX_REFUSALS:
+            raise CliError(f"{error} (refused {MAX_REFUSALS} times in a row: nothing changed)")
         saved_text = _open(shown, editor)
         if saved_text is None or saved_text == shown or (error and saved_text == last_saved):
             if error is None:
@@ -225,6 +227,11 @@ def edit_in_editor(app: App, uuid: str, allow_long: bool, steps: EditSteps) -> N
         shown = f"# Error: {error}\n" + text
 
 
+#: How many refused saves in a row before ``edit`` gives up (an editor or script that
+#: writes a new invalid text each time would otherwise be opened again forever).
+MAX_REFUSALS = 10
+
+
 def _open(shown: str, editor: str) -> str | None:
     """The text saved in the editor (None: not saved); an editor that removes the file
     or saves bytes that are not UTF-8 is one error line, nothing changed."""
@@ -236,6 +243,8 @@ def _open(shown: str, editor: str) -> str | None:
         raise CliError(
             "the editor removed the file instead of saving it: nothing changed"
         ) from None
+    except click.ClickException as failed:  # (exited with an error, or could not run)
+        raise CliError(f"the editor failed ({failed.format_message()}): nothing changed") from None
 
 
 def _cached(ts: TimeSync, target: str) -> dict[str, Any]:

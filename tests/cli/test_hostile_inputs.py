@@ -153,3 +153,39 @@ def test_a_pymesync_json_export_is_named_not_read_as_timewarrior(
     message = one_error_line(done, 1)
     assert "is a `pymesync export --format json` file" in message
     assert "--format csv" in message
+
+
+def test_an_editor_saving_a_new_refused_text_each_time_gives_up_after_ten(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    """A script writing a different invalid text at every opening was opened forever."""
+    import json
+
+    logged = run("log", "1h", "-p", "gwm", "-a", "dev", "-n", "kept", "--json")
+    uuid = json.loads(logged.stdout)["uuid"]
+    body = (
+        f"count = pathlib.Path({str(tmp_path / 'openings')!r})\n"
+        "n = int(count.read_text()) if count.exists() else 0\n"
+        "if n > 20: raise SystemExit(0)  # (the old code kept opening it)\n"
+        "count.write_text(str(n + 1))\n"
+        "path.write_text(f'duration = \"{n}fortnights\"\\n')\n"
+    )
+    done = run("edit", uuid[:8], env={"EDITOR": _script(tmp_path, "new", body)})
+    message = one_error_line(done, 1)
+    assert message.endswith("(refused 10 times in a row: nothing changed)"), message
+    assert (tmp_path / "openings").read_text() == "10"
+    assert "kept" in run("times", "--from", "today").stdout
+
+
+def test_an_editor_that_exits_with_an_error_changes_nothing(
+    run: Run, alice: Any, tmp_path: Path
+) -> None:
+    import json
+
+    logged = run("log", "1h", "-p", "gwm", "-a", "dev", "-n", "kept", "--json")
+    uuid = json.loads(logged.stdout)["uuid"]
+    body = "path.write_text('notes = \"changed\"\\n')\nraise SystemExit(3)\n"
+    done = run("edit", uuid[:8], env={"EDITOR": _script(tmp_path, "fails", body)})
+    message = one_error_line(done, 1)
+    assert message.startswith("the editor failed (") and message.endswith("nothing changed")
+    assert "kept" in run("times", "--from", "today").stdout
