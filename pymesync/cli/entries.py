@@ -114,7 +114,8 @@ def chosen_project(
             "no project: give --project or run `pymesync config set default_project SLUG`"
         )
     default = app.settings.get("default_activity")
-    return str(slug), list(activities) or ([default] if default else [])
+    # (an activity given twice is one activity: ``-a dev -a dev``)
+    return str(slug), list(dict.fromkeys(activities)) or ([default] if default else [])
 
 
 def text_option(value: str | None, what: str) -> str | None:
@@ -325,7 +326,7 @@ def edit_changes(
     if project is not None:
         changes["project"] = project
     if activities:
-        changes["activities"] = list(activities)
+        changes["activities"] = list(dict.fromkeys(activities))
     if _text(notes, "--notes") is not None:
         changes["notes"] = notes
     if _text(issue, "--issue") is not None:

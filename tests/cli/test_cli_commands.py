@@ -628,3 +628,14 @@ def test_the_cache_note_gives_the_age_once(run: Run, alice: Any) -> None:
     (note,) = [line for line in result.stderr.splitlines() if "local cache" in line]
     assert note.startswith("offline: from the local cache, last refreshed ")
     assert not re.search(r", ([^,]+), \1$", note), note
+
+
+def test_an_activity_given_twice_is_sent_once(run: Run, alice: Any) -> None:
+    offline(alice)
+    logged = run("log", "20m", "-p", "gwm", "-a", "dev", "-a", "docs", "-a", "dev", "--json")
+    assert logged.exit_code == 0, logged.output
+    uuid = json.loads(logged.stdout)["uuid"]
+    assert json.loads(logged.stdout)["entry"]["activities"] == ["dev", "docs"]
+    edited = run("edit", uuid[:8], "-a", "plan", "-a", "plan", "--json")
+    assert edited.exit_code == 0, edited.output
+    assert json.loads(edited.stdout)["changes"]["activities"] == ["plan"]
