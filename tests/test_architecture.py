@@ -182,4 +182,4 @@ def test_the_checks_see_lazy_and_relative_imports() -> None:
     inside, _ = imports("offline.syncing", PACKAGE / "offline" / "syncing.py")
     assert "sync" in inside  # lazy, inside Syncing.worker_for
     inside, _ = imports("__init__", PACKAGE / "__init__.py")
-    assert {"client", "errors"} <= inside  # ``from pymesync import errors``
+    assert {"client", "errors"} <= inside  # ``from pymesync import errors``; client lazily
