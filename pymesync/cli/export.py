@@ -15,11 +15,17 @@ from typing import Any
 
 import click
 
-from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.output import first_slug, read_note
 from pymesync.cli.params import FIRST_DAY, LAST_DAY
-from pymesync.cli.reads import read_times, refusals, time_states, times_query, with_state
+from pymesync.cli.reads import (
+    filter_options,
+    read_times,
+    refusals,
+    time_states,
+    times_query,
+    with_state,
+)
 
 #: The CSV's columns: the generic CSV import's (``date``, ``duration`` in seconds,
 #: ``project`` as its shortest slug, ``activities`` separated by ``;``, ...), then the
@@ -131,34 +137,7 @@ def _umask() -> int:
     default=None,
     help="Start a CSV with a UTF-8 byte order mark (default: with -o yes, on stdout no).",
 )
-@click.option(
-    "--user",
-    "-u",
-    "users",
-    multiple=True,
-    metavar="NAME",
-    help="Whose (default: you).",
-    shell_complete=complete.user,
-)
-@click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
-@click.option(
-    "--project",
-    "-p",
-    "projects",
-    multiple=True,
-    metavar="SLUG",
-    help="Project.",
-    shell_complete=complete.project,
-)
-@click.option(
-    "--activity",
-    "-a",
-    "activities",
-    multiple=True,
-    metavar="SLUG",
-    help="Activity.",
-    shell_complete=complete.activity,
-)
+@filter_options
 @click.option("--from", "start", type=FIRST_DAY, metavar="DAY", help="First day (inclusive).")
 @click.option("--to", "end", type=LAST_DAY, metavar="DAY", help="Last day (inclusive).")
 @click.option("--deleted", is_flag=True, help="Include deleted entries (deleted_at set).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -41,6 +41,49 @@ def read_times(app: App, ts: TimeSync, query: dict[str, Any]) -> tuple[list[Any]
         return ts.get_times(query), "offline"
     except TokenRejectedError:
         return ts.cached_times(query), "the server refused the login (run `pymesync login`)"
+
+
+_C = TypeVar("_C", bound="Callable[..., Any]")
+
+_FILTERS = (
+    click.option(
+        "--user",
+        "-u",
+        "users",
+        multiple=True,
+        metavar="NAME",
+        help="Whose (default: you).",
+        shell_complete=complete.user,
+    ),
+    click.option("--all-users", is_flag=True, help="Everyone's times that you may see."),
+    click.option(
+        "--project",
+        "-p",
+        "projects",
+        multiple=True,
+        metavar="SLUG",
+        help="Project.",
+        shell_complete=complete.project,
+    ),
+    click.option(
+        "--activity",
+        "-a",
+        "activities",
+        multiple=True,
+        metavar="SLUG",
+        help="Activity.",
+        shell_complete=complete.activity,
+    ),
+)
+
+
+def filter_options(command: _C) -> _C:
+    """The options ``times``, ``report`` and ``export`` share to pick whose and which
+    times (``--user``, ``--all-users``, ``--project``, ``--activity``; see
+    :func:`times_query`)."""
+    for option in reversed(_FILTERS):
+        command = option(command)
+    return command
 
 
 def times_query(
@@ -207,34 +250,7 @@ def time_states(ts: TimeSync, times: Sequence[dict[str, Any]]) -> dict[str, str]
 
 
 @click.command()
-@click.option(
-    "--user",
-    "-u",
-    "users",
-    multiple=True,
-    metavar="NAME",
-    help="Whose (default: you).",
-    shell_complete=complete.user,
-)
-@click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
-@click.option(
-    "--project",
-    "-p",
-    "projects",
-    multiple=True,
-    metavar="SLUG",
-    help="Project.",
-    shell_complete=complete.project,
-)
-@click.option(
-    "--activity",
-    "-a",
-    "activities",
-    multiple=True,
-    metavar="SLUG",
-    help="Activity.",
-    shell_complete=complete.activity,
-)
+@filter_options
 @click.option(
     "--from",
     "start",

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import durations, summary, tables, when
-from pymesync.cli import complete
 from pymesync.cli.app import App, CliError, pass_app
 from pymesync.cli.output import emit_json, first_slug, json_option, read_info, read_note
 from pymesync.cli.params import DAY, FIRST_DAY, LAST_DAY, PERIOD
-from pymesync.cli.reads import times_query
+from pymesync.cli.reads import filter_options, times_query
 from pymesync.errors import TokenRejectedError
 
 if TYPE_CHECKING:
@@ -243,34 +242,7 @@ def _legend(root: summary.Group) -> str:
     type=click.Choice(summary.KEYS),
     help="Group by project, activity, day or user; repeat to nest (default: project, activity).",
 )
-@click.option(
-    "--user",
-    "-u",
-    "users",
-    multiple=True,
-    metavar="NAME",
-    help="Whose (default: you).",
-    shell_complete=complete.user,
-)
-@click.option("--all-users", is_flag=True, help="Everyone's times that you may see.")
-@click.option(
-    "--project",
-    "-p",
-    "projects",
-    multiple=True,
-    metavar="SLUG",
-    help="Project.",
-    shell_complete=complete.project,
-)
-@click.option(
-    "--activity",
-    "-a",
-    "activities",
-    multiple=True,
-    metavar="SLUG",
-    help="Activity.",
-    shell_complete=complete.activity,
-)
+@filter_options
 @click.option("--chart", is_flag=True, help="A bar chart of the first --by instead of a table.")
 @json_option("The same numbers as JSON.")
 @pass_app
