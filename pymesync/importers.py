@@ -295,6 +295,19 @@ def _lines(data: Source) -> Iterator[str]:
         yield pending.replace("\x00", _NUL_MARK)
 
 
+def _csv_header(data: Source) -> tuple[_Rows, Iterator[tuple[int, list[str]]], list[str]]:
+    """A CSV file's rows (their delimiter picked from the header line), the iterator
+    past the header, and the header's column names; an empty file is an error."""
+    rows = _Rows(data)
+    header_line = rows.header_text()
+    if not header_line:
+        raise ImportFileError("the file is empty: nothing to import")
+    rows.delimiter = _pick_delimiter(header_line)
+    iterator = iter(rows)
+    _, header = next(iterator)
+    return rows, iterator, _header_names(header)
+
+
 class _Rows:
     """CSV rows with the line each starts on; blank lines skipped."""
 
@@ -589,14 +602,7 @@ def read_toggl(data: Source) -> ImportResult:
       daylight-saving change where the wall times are not). A decimal-hours ``Duration``
       (``1.50``) is only used when the row has no end time; otherwise end minus start.
     """
-    rows = _Rows(data)
-    header_line = rows.header_text()
-    if not header_line:
-        raise ImportFileError("the file is empty: nothing to import")
-    rows.delimiter = _pick_delimiter(header_line)
-    iterator = iter(rows)
-    _, header = next(iterator)
-    names = _header_names(header)
+    rows, iterator, names = _csv_header(data)
     columns: dict[str, int] = {}
     for index, name in enumerate(names):
         known = _TOGGL_COLUMNS.get(name)
@@ -616,7 +622,7 @@ def read_toggl(data: Source) -> ImportResult:
     if missing:
         raise ImportFileError(
             f"not a Toggl Track detailed CSV export: no {', '.join(missing)} column"
-            f" (header: {header_line[:120]})"
+            f" (header: {rows.header_text()[:120]})"
         )
     out = _Collector("toggl", "line")
     keys = _Keys("toggl")
@@ -730,14 +736,7 @@ def read_csv(data: Source) -> ImportResult:
     silently), and so is a column given twice. Comma-separated; a file whose header has no comma but
     semicolons (Excel in some languages) or tabs is read with those.
     """
-    rows = _Rows(data)
-    header_line = rows.header_text()
-    if not header_line:
-        raise ImportFileError("the file is empty: nothing to import")
-    rows.delimiter = _pick_delimiter(header_line)
-    iterator = iter(rows)
-    _, header = next(iterator)
-    names = _header_names(header)
+    rows, iterator, names = _csv_header(data)
     known = (*CSV_COLUMNS, *CSV_EXPORT_COLUMNS)
     unknown = [name or "(empty)" for name in names if name not in known]
     doubled = sorted({name for name in names if names.count(name) > 1})

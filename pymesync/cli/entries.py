@@ -187,16 +187,15 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
     return emit
 
 
-@click.command("log")
-@click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
-@click.option(
+#: ``--project`` and ``--activity`` of a new entry (``log``, ``start``).
+project_option = click.option(
     "--project",
     "-p",
     metavar="SLUG",
     help="Project slug (else default_project).",
     shell_complete=complete.project,
 )
-@click.option(
+activities_option = click.option(
     "--activity",
     "-a",
     "activities",
@@ -205,6 +204,12 @@ def json_outcome(action: str, **extra: Any) -> Callable[[WriteOutcome], None]:
     help="Activity slug; repeat for several (else default_activity, else the project's).",
     shell_complete=complete.activity,
 )
+
+
+@click.command("log")
+@click.argument("duration", nargs=-1, required=True, metavar="DURATION", callback=joined)
+@project_option
+@activities_option
 @click.option("--notes", "-n", metavar="TEXT", help="What you did.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
 @click.option(

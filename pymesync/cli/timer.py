@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pymesync import durations
-from pymesync.cli import complete
 from pymesync.cli.app import EXIT_FAILED, App, CliError, pass_app
 from pymesync.cli.entries import (
     MAX_ENTRY_SECONDS,
+    activities_option,
     check_known,
     chosen_project,
+    project_option,
     text_option,
 )
 from pymesync.cli.ids import short
@@ -205,22 +206,8 @@ _AT_HELP = "When: 9:00, 5pm, -15m, yesterday 17:30 (default: now)."
 
 
 @click.command("start")
-@click.option(
-    "--project",
-    "-p",
-    metavar="SLUG",
-    help="Project slug (else default_project).",
-    shell_complete=complete.project,
-)
-@click.option(
-    "--activity",
-    "-a",
-    "activities",
-    multiple=True,
-    metavar="SLUG",
-    help="Activity slug; repeat for several (else default_activity, else the project's).",
-    shell_complete=complete.activity,
-)
+@project_option
+@activities_option
 @click.option("--notes", "-n", metavar="TEXT", help="What you are doing.")
 @click.option("--issue", metavar="URI", help="An issue URI.")
 @click.option(
