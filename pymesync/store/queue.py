@@ -348,8 +348,14 @@ _ALL_FOR_TARGET = (
 
 def _refused(row: QueueRow) -> bool:
     """Whether the server refused the operation for good, so that it did not carry it
-    out: failed (not a conflict), with no sign that it may have been carried out."""
-    return row.state == "failed" and not _maybe_sent(row.last_error)
+    out: failed (not a conflict) with the server's 4xx answer, and no sign that it may
+    have been carried out. An operation failed by a local error (no status: the sync
+    could not handle it, perhaps after the server had carried it out) is not."""
+    if row.state != "failed" or row.last_error is None:
+        return False
+    error = load_json(row.last_error)
+    status = error.get("status") if isinstance(error, dict) else None
+    return isinstance(status, int) and 400 <= status < 500 and not _maybe_sent(row.last_error)
 
 
 def _unsent(row: QueueRow) -> bool:

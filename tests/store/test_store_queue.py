@@ -669,3 +669,23 @@ def test_records_are_copies(store: Store) -> None:
     result.operation.payload["x"] = 999
     (stored,) = store.operations()
     assert stored.payload == {"x": 1}
+
+
+def test_a_create_failed_by_a_local_error_is_not_taken_for_refused(store: Store) -> None:
+    """A create the sync failed for a local reason (no server status: it may have raised
+    after the server had carried it out) is never folded into and sent again by a later
+    edit; the edit waits behind it as its own operation."""
+    first = op("create", "L1", {"duration": 60, "notes": "a"})
+    store.enqueue(first, provisional("L1", {"duration": 60, "notes": "a"}), now=T0)
+    store.claim(ACCOUNT, "w", 30, now=at(1))
+    local = {"status": None, "body": None, "message": "could not be sent: KeyError: 'x'"}
+    store.fail(first.op_id, error=local, permanent=True, now=at(2))
+    result = store.enqueue(
+        op("update", "L1", {"notes": "b"}),
+        provisional("L1", {"duration": 60, "notes": "b"}),
+        now=at(3),
+    )
+    assert result.outcome != "merged"
+    failed, queued = store.operations()
+    assert failed.op_id == first.op_id and failed.state == "failed" and failed.kind == "create"
+    assert queued.kind == "update" and queued.state == "pending"
