@@ -688,14 +688,14 @@ class TimeSync:
         store, never the network."""
         from pymesync import stopwatch
 
-        return self._one(lambda: stopwatch.current(self._queue(), self._timing()[1]))
+        return self._one(lambda: stopwatch.current(*self._timing()[:2]))
 
     def last_timer(self) -> dict[str, Any] | None:
         """The last timer stopped or cancelled (what :meth:`restart_timer` starts
         again), as :meth:`timer` shows it, or None."""
         from pymesync import stopwatch
 
-        return self._one(lambda: stopwatch.current(self._queue(), self._timing()[1], "last"))
+        return self._one(lambda: stopwatch.current(*self._timing()[:2], "last"))
 
     def start_timer(
         self,
@@ -754,7 +754,7 @@ class TimeSync:
         :meth:`restart_timer`); returns it."""
         from pymesync import stopwatch
 
-        return self._one(lambda: stopwatch.cancel(self._queue(), self._timing()[1]))
+        return self._one(lambda: stopwatch.cancel(*self._timing()[:2]))
 
     def time_totals(
         self, query_parameters: dict[str, Any] | None = None, *, cached_only: bool = False

@@ -4,12 +4,10 @@ into a file (written whole or not at all)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +52,8 @@ def _cell(value: Any) -> str:
 def csv_text(times: list[dict[str, Any]]) -> str:
     """The entries as CSV: a header, one row each, every line ending CRLF, fields quoted
     where RFC 4180 needs it."""
+    import csv  # (here: every command imports this module)
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -94,6 +94,8 @@ def write_file(path: Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"cannot write {path}: no folder {folder}")
+    import tempfile  # (here: every command imports this module)
+
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     except OSError as error:

@@ -37,13 +37,9 @@ if TYPE_CHECKING:
 BAR_THRESHOLD = 3
 
 
-def status_data(app: App) -> dict[str, Any]:
-    """The account's queue status plus the login state (never the token)."""
-    return _read_status(app)[0]
-
-
 def _read_status(app: App) -> tuple[dict[str, Any], bool]:
-    """:func:`status_data`, and whether the store exists yet.
+    """The account's queue status plus the login state (never the token), and whether
+    the store exists yet.
 
     Read through a :class:`~pymesync.store.StorePeek` (read-only, no SQLAlchemy): the
     same account, token and queue ``TimeSync.resume(...).status()`` would find, without

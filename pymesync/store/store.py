@@ -878,7 +878,6 @@ class Store:
         from . import imports
 
         when = _now(now)
-        found: dict[str, str] = {}
         with self._write() as db, _bulk(db):
             found = imports.known(db, account, (key for key, _ in keys))
             queued: set[str] = set()
