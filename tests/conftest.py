@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,3 +17,84 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "store" / "pymesync.sqlite3"
     monkeypatch.setenv("PYMESYNC_DB", str(path))
     return path
+
+
+# ---------------------------------------------------------------- both store backends
+#
+# The store and sync suites run every test twice: on a SQLite file and on a PostgreSQL
+# database (a fresh one per test, copied from a migrated template). A test that reads
+# the SQLite file itself (it asks for ``db_path``) runs on SQLite only.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise every test that uses ``store_backend`` (the store and sync suites
+    ask for it in their conftest) with both backends."""
+    if "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: Any) -> str:
+    """The name of a database holding the store's current schema, to copy per test."""
+    from pymesync.store import Store
+
+    name = "pymesync_template"
+    postgres_server.create_database(name)
+    Store.open(postgres_server.url(name)).close()
+    return name
+
+
+@pytest.fixture
+def store_backend(
+    request: pytest.FixtureRequest, private_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """``sqlite`` or ``postgresql``; on PostgreSQL, ``PYMESYNC_DB`` names a fresh
+    database with the current schema (dropped after the test)."""
+    backend = str(request.param)
+    if backend == "sqlite":
+        yield backend
+        return
+    if "db_path" in request.fixturenames:
+        pytest.skip("reads the SQLite file itself")
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.create_database(name, template=template)
+    monkeypatch.setenv("PYMESYNC_DB", server.url(name))
+    try:
+        yield backend
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def store_target(store_backend: str, tmp_path: Path) -> str | Path:
+    """What ``Store.open`` is given in a test: a file in ``tmp_path``, or the URL of
+    the test's PostgreSQL database."""
+    if store_backend == "postgresql":
+        return os.environ["PYMESYNC_DB"]
+    return tmp_path / "db.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:  # TEMPORARY: replaced by the harness
+    import psycopg
+
+    class _Dev:
+        def url(self, name: str) -> str:
+            return f"postgresql+psycopg://postgres@127.0.0.1:55432/{name}"
+
+        def _run(self, sql: str) -> None:
+            with psycopg.connect("host=127.0.0.1 port=55432 user=postgres dbname=postgres", autocommit=True) as c:
+                c.execute(sql)
+
+        def create_database(self, name: str, template: str | None = None) -> None:
+            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            self._run(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+
+        def drop_database(self, name: str) -> None:
+            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    return _Dev()

@@ -17,6 +17,28 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: A flag: SQLite's BOOLEAN (an integer), and on PostgreSQL a smallint (0/1) likewise,
+#: so that the store's statements (``deleted = 0``) read the same on both.
+_FLAG = sa.Boolean().with_variant(sa.SmallInteger(), "postgresql")
+
+
+def byte_order_text(tables: Sequence[str]) -> None:
+    """On PostgreSQL, give every text column of ``tables`` the "C" collation: keys,
+    ids and slugs then compare and sort by their bytes (UTF-8: by code point), as in
+    SQLite, whatever the database's locale (a prefix lookup is a range of keys)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    rows = bind.exec_driver_sql(
+        "SELECT table_name, column_name, data_type, character_maximum_length"
+        " FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND data_type IN ('text', 'character varying')"
+    ).fetchall()
+    for table, column, data_type, length in rows:
+        if table in tables:
+            kind = "text" if data_type == "text" else f"varchar({int(length)})"
+            op.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE {kind} COLLATE "C"')
+
 
 def upgrade() -> None:
     """Create every table of the first schema."""
@@ -67,9 +89,9 @@ def upgrade() -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=True),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("deleted", _FLAG, nullable=False),
         sa.Column("fetched_at", sa.String(length=27), nullable=False),
-        sa.Column("local", sa.Boolean(), nullable=False),
+        sa.Column("local", _FLAG, nullable=False),
         sa.Column("user", sa.Text(), nullable=True),
         sa.Column("date_worked", sa.String(length=10), nullable=True),
         sa.CheckConstraint(
@@ -145,6 +167,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.String(length=27), nullable=False),
         sa.PrimaryKeyConstraint("account", "key", name="pk_sync_state"),
     )
+    byte_order_text(("operations", "cache", "cache_tags", "id_map", "credentials", "sync_state"))
 
 
 def downgrade() -> None:

@@ -53,6 +53,15 @@ _CACHE_COLUMNS = (
     'account, entity, "key", payload, revision, deleted, fetched_at, local, "user", date_worked'
 )
 _TAG_COLUMNS = 'account, entity, "key", tag_kind, value'
+_TAG_TEXT = (
+    ("account", "text"),
+    ("entity", "varchar(16)"),
+    ("key", "text"),
+    ("tag_kind", "varchar(16)"),
+    ("value", "text"),
+)
+#: As in 0001: an integer flag on both databases.
+_FLAG = sa.Boolean().with_variant(sa.SmallInteger(), "postgresql")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -100,9 +109,9 @@ def _cache(name: str, check: str, names: str) -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=True),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("deleted", _FLAG, nullable=False),
         sa.Column("fetched_at", sa.String(length=27), nullable=False),
-        sa.Column("local", sa.Boolean(), nullable=False),
+        sa.Column("local", _FLAG, nullable=False),
         sa.Column("user", sa.Text(), nullable=True),
         sa.Column("date_worked", sa.String(length=10), nullable=True),
         sa.CheckConstraint(_check(check, "entity", _ENTITIES), name=op.f(f"{names}_entity")),
@@ -214,16 +223,66 @@ def _common_indexes() -> None:
     )
 
 
+def _postgres() -> bool:
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
+def _checks_pg(style: str, names: dict[str, str]) -> None:
+    """PostgreSQL: the CHECKs of ``style`` with the names SQLite's rebuild gives them
+    (PostgreSQL checks an IN list as cheaply: only the names matter)."""
+    bind = op.get_bind()
+    for table in ("operations", "cache", "cache_tags"):
+        for (name,) in bind.exec_driver_sql(
+            "SELECT conname FROM pg_constraint WHERE contype = 'c'"
+            f" AND conrelid = '{table}'::regclass"
+        ).fetchall():
+            op.drop_constraint(op.f(name), table, type_="check")
+    prefix = names["operations"]
+    for column, values in (("kind", _KINDS), ("entity", _ENTITIES), ("state", _STATES)):
+        op.create_check_constraint(
+            op.f(f"{prefix}_{column}"), "operations", _check(style, column, values)
+        )
+    op.create_check_constraint(
+        op.f(f"{names['cache']}_entity"), "cache", _check(style, "entity", _ENTITIES)
+    )
+    tags = "ck_cache_tags_tag_kind" if style == "or" else "ck_cache_tags_ck_cache_tags_tag_kind"
+    op.create_check_constraint(op.f(tags), "cache_tags", _check(style, "tag_kind", _TAG_KINDS))
+
+
+def _tags_pg(style: str) -> None:
+    """PostgreSQL: the tags table of ``style`` ("or": 0002, "in": 0001) rebuilt under a
+    temporary name, its constraints renamed once the old one is gone (PostgreSQL's
+    constraint names are unique in a schema; its columns cannot be reordered)."""
+    op.execute("ALTER TABLE cache_tags RENAME CONSTRAINT pk_cache_tags TO pk_cache_tags_old")
+    if style == "or":
+        _cache_tags("_new_cache_tags")
+    else:
+        _cache_tags_0001("_new_cache_tags")
+    for column, kind in _TAG_TEXT:  # (keys in byte order, as 0001 made them)
+        op.execute(f'ALTER TABLE _new_cache_tags ALTER COLUMN "{column}" TYPE {kind} COLLATE "C"')
+    op.execute(
+        f"INSERT INTO _new_cache_tags ({_TAG_COLUMNS}) SELECT {_TAG_COLUMNS} FROM cache_tags"
+    )
+    op.drop_table("cache_tags")
+    op.rename_table("_new_cache_tags", "cache_tags")
+
+
 def upgrade() -> None:
     """Rebuild the three tables (cheap CHECKs, tags as an inverted index); new indexes."""
-    _rebuild("or", {"operations": "ck_operations", "cache": "ck_cache"})
-    _common_indexes()
+    if _postgres():
+        _tags_pg("or")
+        _checks_pg("or", {"operations": "ck_operations", "cache": "ck_cache"})
+        op.drop_index("ix_cache_account_entity_user", table_name="cache")
+    else:
+        _rebuild("or", {"operations": "ck_operations", "cache": "ck_cache"})
+        _common_indexes()
     op.create_index(
         "ix_operations_account_next_attempt_at",
         "operations",
         ["account", "next_attempt_at"],
         unique=False,
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
+        postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
     )
     op.create_index(
         "ix_cache_account_entity_user_date_worked",
@@ -236,11 +295,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to the 0001 tables (IN-list CHECKs, tags by object with a foreign key) and
     indexes."""
-    _rebuild(
-        "in",
-        {"operations": "ck_operations_ck_operations", "cache": "ck_cache_ck_cache"},
-    )
-    _common_indexes()
+    names = {"operations": "ck_operations_ck_operations", "cache": "ck_cache_ck_cache"}
+    if _postgres():
+        op.drop_index("ix_operations_account_next_attempt_at", table_name="operations")
+        op.drop_index("ix_cache_account_entity_user_date_worked", table_name="cache")
+        _tags_pg("in")
+        _checks_pg("in", names)
+    else:
+        _rebuild("in", names)
+        _common_indexes()
     op.create_index(
         "ix_cache_tags_account_entity_tag_kind_value_key",
         "cache_tags",

@@ -27,6 +27,14 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_TEXT_COLUMNS = {
+    "timers": [("account", "text"), ("slot", "varchar(16)"), ("project", "text"),
+               ("activities", "text"), ("notes", "text"), ("issue_uri", "text"),
+               ("started_at", "varchar(27)"), ("updated_at", "varchar(27)")],
+    "import_keys": [("account", "text"), ("import_key", "text"), ("local_id", "text"),
+                    ("imported_at", "varchar(27)")],
+}  # fmt: skip
+
 
 def upgrade() -> None:
     """Create ``timers`` and ``import_keys``."""
@@ -52,6 +60,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account", "import_key", name=op.f("pk_import_keys")),
         sqlite_with_rowid=False,
     )
+    if op.get_bind().dialect.name == "postgresql":  # (keys in byte order, as in 0001)
+        for table, columns in _TEXT_COLUMNS.items():
+            for column, kind in columns:
+                op.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE {kind} COLLATE "C"')
 
 
 def downgrade() -> None:

@@ -29,6 +29,7 @@ from .errors import (
     SchemaTooNewError,
     StoreError,
     StoreLocationError,
+    StoreUnavailableError,
     UnknownOperationError,
 )
 from .records import (
@@ -72,6 +73,7 @@ __all__ = [
     "StoreError",
     "StoreLocationError",
     "StorePeek",
+    "StoreUnavailableError",
     "UnknownOperationError",
     "default_path",
     "migrate",

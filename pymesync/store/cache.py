@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from . import idmap
 from .codec import dump_json, format_utc, load_json, parse_utc
 from .columns import CACHE_COLUMNS, CACHE_RECORD_COLUMNS, insert_head, quoted, row_template
+from .dbapi import on_postgres
 from .records import ENTITIES, CacheObject, Entity, PutResult
 from .values import insert_rows, select_in
 
@@ -67,9 +68,10 @@ _DELETE_TAG = (
     "DELETE FROM cache_tags"
     " WHERE account = ? AND entity = ? AND tag_kind = ? AND value = ? AND key = ?"
 )
-_INSERT_TAG_HEAD = "INSERT OR IGNORE INTO cache_tags (account, entity, tag_kind, value, key)"
+_INSERT_TAG_HEAD = "INSERT INTO cache_tags (account, entity, tag_kind, value, key)"
 _INSERT_TAG_ROW = "(?, ?, ?, ?, ?)"
-_INSERT_TAG = f"{_INSERT_TAG_HEAD} VALUES {_INSERT_TAG_ROW}"
+_INSERT_TAG_TAIL = " ON CONFLICT DO NOTHING"
+_INSERT_TAG = f"{_INSERT_TAG_HEAD} VALUES {_INSERT_TAG_ROW}{_INSERT_TAG_TAIL}"
 _GET = f"SELECT {_COLUMNS} FROM cache WHERE account = ? AND entity = ? AND key = ?"
 
 
@@ -259,7 +261,7 @@ def write_rows(
     insert_rows(db, _UPSERT_HEAD, _UPSERT_ROW, rows, tail=_UPSERT_TAIL)
     if len(fresh) > 1:
         fresh.sort()
-    insert_rows(db, _INSERT_TAG_HEAD, _INSERT_TAG_ROW, fresh)
+    insert_rows(db, _INSERT_TAG_HEAD, _INSERT_TAG_ROW, fresh, tail=_INSERT_TAG_TAIL)
 
 
 def _old_payloads(
@@ -340,6 +342,9 @@ def _statistics_stale(db: sqlite3.Connection, written: int) -> bool:
     or more (small writes leave the proportions as they were)."""
     if written < ANALYZE_AFTER:
         return False
+    if on_postgres(db):  # (-1: never analysed; autovacuum's counts too)
+        rows = db.execute("SELECT reltuples FROM pg_class WHERE oid = 'cache'::regclass")
+        return written * 4 >= float(rows.fetchone()[0])
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is None:
         return True
     row = db.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'cache' LIMIT 1").fetchone()
@@ -347,7 +352,7 @@ def _statistics_stale(db: sqlite3.Connection, written: int) -> bool:
 
 
 def analyze(db: sqlite3.Connection) -> None:
-    """Refresh the statistics SQLite's planner chooses the cache's indexes by
+    """Refresh the statistics the planner chooses the cache's indexes by
     (``ANALYZE`` of ``cache`` and ``cache_tags``), inside the caller's transaction.
 
     :func:`query_times` leaves the choice of its leading index to the planner; these

@@ -19,6 +19,7 @@ __all__ = [
     "SchemaTooNewError",
     "StoreError",
     "StoreLocationError",
+    "StoreUnavailableError",
     "UnknownOperationError",
     "from_sqlite_error",
     "size_limit_error",
@@ -36,6 +37,12 @@ class StoreError(PymesyncError):
     def __init__(self, message: str) -> None:
         """Keep ``message`` as the error text."""
         super().__init__(message)
+
+
+class StoreUnavailableError(StoreError):
+    """The store's database server cannot be reached (a store on PostgreSQL: the server
+    is down, the network or the credentials fail). Nothing of the call was written: a
+    transaction cut off before its commit is rolled back by the server."""
 
 
 class SchemaTooNewError(StoreError):

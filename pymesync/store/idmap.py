@@ -32,13 +32,14 @@ def map_id(
     Returns the other local id that had ``server_id`` and let go of it, if any."""
     if local_id == server_id:
         return None
-    try:  # a server id is mapped once at most: usually it is new
-        db.execute(_MAP, (account, entity, local_id, server_id))
-    except sqlite3.IntegrityError:  # another local id had it: that one lets go
-        previous = local_id_for(db, account, entity, server_id)
+    # A server id is mapped once at most: usually it is new. (Looked up first rather
+    # than caught as a unique violation: on PostgreSQL an error ends the transaction.)
+    previous = local_id_for(db, account, entity, server_id)
+    if previous is not None and previous != local_id:  # another local id had it: it lets go
         db.execute(_UNMAP_SERVER_ID, (account, entity, server_id, local_id))
         db.execute(_MAP, (account, entity, local_id, server_id))
         return previous
+    db.execute(_MAP, (account, entity, local_id, server_id))
     return None
 
 

@@ -8,6 +8,7 @@ loading SQLAlchemy or Alembic. :mod:`pymesync.store.engine` re-exports its names
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Collection
 from pathlib import Path
@@ -83,6 +84,28 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
     else:
         chosen = Path(path)
     return chosen.expanduser().absolute()
+
+
+#: A database URL: a scheme, then ``://`` (``postgresql+psycopg://...``).
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_database_url(text: str | os.PathLike[str]) -> bool:
+    """Whether ``text`` names a database by URL (``postgresql+psycopg://...``,
+    ``sqlite:///path``) rather than a file path."""
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+def resolve_target(path: str | os.PathLike[str] | None = None) -> Path | str:
+    """Where the store is: the absolute path of a SQLite file (as :func:`resolve_path`),
+    or the URL of a database server (``path`` or ``$PYMESYNC_DB`` a URL other than
+    ``sqlite:///PATH``, which is the file ``PATH``)."""
+    given = os.environ.get(ENV_VAR, "") if path is None or str(path) == "" else path
+    if isinstance(given, str) and is_database_url(given):
+        if given.startswith("sqlite:///"):
+            return resolve_path(given[len("sqlite:///") :] or None)
+        return given
+    return resolve_path(path)
 
 
 def prepare_location(path: Path) -> bool:
@@ -175,7 +198,7 @@ def schema_versions(conn: sqlite3.Connection) -> list[str]:
 
 
 def classify_schema(
-    path: Path, tables: Collection[str], versions: Collection[str]
+    path: Path | str, tables: Collection[str], versions: Collection[str]
 ) -> tuple[str, str | None]:
     """``(status, revision)`` of a database holding ``tables``, whose ``alembic_version``
     holds ``versions`` (see :func:`read_schema_revision`)."""
@@ -184,7 +207,8 @@ def classify_schema(
         return SchemaStatus.EMPTY, None
     if "alembic_version" not in user_tables:
         raise CorruptDatabaseError(
-            f"{path} is a SQLite database but not a pymesync store (it has no "
+            f"{path} is a {'SQLite ' if isinstance(path, Path) else ''}database but not a"
+            " pymesync store (it has no "
             "alembic_version table). pymesync left it untouched."
         )
     if not versions:

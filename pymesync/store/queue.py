@@ -15,6 +15,7 @@ object by ``ix_operations_account_entity_target`` (whose entries end with the ro
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import operator
@@ -27,6 +28,7 @@ from typing import Any
 from . import cache, idmap
 from .codec import dump_json, format_utc, load_json, parse_utc
 from .columns import FRESH, QUEUE_COLUMNS, QUEUE_SELECT, QueueRow, insert_head, row_template
+from .dbapi import account_lock, for_update, on_postgres
 from .errors import DuplicateOperationError, OperationStateError, UnknownOperationError
 from .records import (
     KINDS,
@@ -68,6 +70,7 @@ _KINDS: dict[str, OpKind] = {kind: kind for kind in KINDS}
 _STATES: dict[str, OpState] = {state: state for state in STATES}
 
 _BY_OP_ID = f"SELECT {QUEUE_SELECT} FROM operations WHERE op_id = ?"
+_TARGET_OF = "SELECT account, entity, target FROM operations WHERE op_id = ?"
 _ANY_FOR_TARGET = "SELECT 1 FROM operations WHERE account = ? AND entity = ? AND target = ? LIMIT 1"
 _LAST_FOR_TARGET = (
     f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ? AND target = ?"
@@ -89,6 +92,11 @@ def _getter(columns: Iterable[str]) -> Callable[[QueueRow], tuple[Any, ...]]:
 _INSERT_HEAD = insert_head("operations", QUEUE_COLUMNS)
 _INSERT = f"{_INSERT_HEAD} VALUES {row_template(QUEUE_COLUMNS, {**FRESH, 'id': None})}"
 _insert_values = _getter(name for name in QUEUE_COLUMNS if name not in FRESH and name != "id")
+# (PostgreSQL takes the id from the table's sequence: the column is left out)
+_INSERT_PG = (
+    f"{insert_head('operations', QUEUE_COLUMNS[1:])}"
+    f" VALUES {row_template(QUEUE_COLUMNS[1:], FRESH)} RETURNING id"
+)
 _INSERT_WITH_ID_ROW = row_template(QUEUE_COLUMNS, FRESH)
 _insert_with_id_values = _getter(name for name in QUEUE_COLUMNS if name not in FRESH)
 # Claimable, in queue order, with no earlier queued operation on the same object. The
@@ -107,6 +115,7 @@ _CLAIMABLE_EXPIRED = (
     f"SELECT {QUEUE_SELECT} FROM operations AS o WHERE o.account = ? AND o.state = 'inflight'"
     f" AND o.lease_expires_at <= ?{_NOT_BLOCKED} ORDER BY o.id LIMIT ?"
 )
+_SKIP_LOCKED = " FOR UPDATE OF o SKIP LOCKED"
 _LEASE = (
     "UPDATE operations SET state = 'inflight', lease_owner = ?, lease_expires_at = ?,"
     " first_sent_at = coalesce(first_sent_at, ?), updated_at = ?, attempts = attempts + ?"
@@ -210,8 +219,9 @@ def _appended(row: QueueRow, payload: dict[str, Any] | None, now: datetime) -> E
 
 
 def get_row(db: sqlite3.Connection, op_id: str) -> QueueRow:
-    """The queue row with ``op_id``, or :class:`UnknownOperationError`."""
-    row = _one(db, _BY_OP_ID, (op_id,))
+    """The queue row with ``op_id``, or :class:`UnknownOperationError`; for a write
+    transaction that changes it (locked on PostgreSQL: see :func:`~.dbapi.for_update`)."""
+    row = _one(db, _BY_OP_ID + for_update(db), (op_id,))
     if row is None:
         raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
     return row
@@ -268,7 +278,7 @@ def enqueue(
     if db.execute("SELECT 1 FROM operations WHERE op_id = ?", (op.op_id,)).fetchone():
         raise DuplicateOperationError(f"An operation with op_id {op.op_id!r} is already queued")
     target = idmap.resolve_id(db, account, entity, op.target)
-    last = _one(db, _LAST_FOR_TARGET, (account, entity, target))
+    last = _one(db, _LAST_FOR_TARGET + for_update(db), (account, entity, target))
     result: EnqueueResult | None = None
     refused = None if last is None else _refused_chain(db, last)
     if refused is not None:
@@ -315,8 +325,11 @@ def enqueue(
     if result is None:
         payload = None if op.payload is None else dict(op.payload)
         row = _new_row(op, target, None if payload is None else dump_json(payload), now_text)
-        cursor = db.execute(_INSERT, _insert_values(row))
-        result = _appended(row._replace(id=int(cursor.lastrowid or 0)), payload, now)
+        if on_postgres(db):
+            new_id = db.execute(_INSERT_PG, _insert_values(row)).fetchone()[0]
+        else:
+            new_id = db.execute(_INSERT, _insert_values(row)).lastrowid
+        result = _appended(row._replace(id=int(new_id or 0)), payload, now)
     if provisional is not None:
         if provisional.account != account or provisional.entity != entity:
             raise ValueError("the provisional object must belong to the operation's account/entity")
@@ -483,11 +496,19 @@ class _Batch:
     ) -> None:
         self.db, self.now, self.now_text = db, now, now_text
         self.new_ids = new_ids
-        row = db.execute(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'operations'), 0),"
-            " coalesce((SELECT max(id) FROM operations), 0))"
-        ).fetchone()
-        self.next_id = int(row[0]) + 1
+        #: On PostgreSQL, queue ids are drawn from the table's sequence (writers of
+        #: other accounts append at the same time), a few hundred at a time; on SQLite
+        #: (one writer) they follow the highest one.
+        self.postgres = on_postgres(db)
+        self.drawn: collections.deque[int] = collections.deque()
+        self.locked: set[str] = set()
+        self.next_id = 0
+        if not self.postgres:
+            row = db.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'operations'),"
+                " 0), coalesce((SELECT max(id) FROM operations), 0))"
+            ).fetchone()
+            self.next_id = int(row[0]) + 1
         self.ops: list[tuple[Any, ...]] = []
         self.rows: list[Sequence[Any]] = []
         self.stale: list[cache.TagRow] = []
@@ -498,6 +519,22 @@ class _Batch:
         #: know them now, so they are looked up like any other.
         self.used: set[str] = set()
 
+    def new_id(self) -> int:
+        """The queue id of the next appended operation."""
+        if not self.postgres:
+            self.next_id += 1
+            return self.next_id - 1
+        if not self.drawn:
+            self.drawn.extend(
+                int(row[0])
+                for row in self.db.execute(
+                    "SELECT nextval(pg_get_serial_sequence('operations', 'id'))"
+                    " FROM generate_series(1, ?) ORDER BY 1",
+                    (_BATCH,),
+                )
+            )
+        return self.drawn.popleft()
+
     def settle(self) -> None:
         """Wait until the buffers handed to the writer are written (see the class)."""
         if self.writer is not None:
@@ -506,6 +543,11 @@ class _Batch:
     def prefetch(self, chunk: Sequence[tuple[NewOperation, CacheObject | None]]) -> None:
         """Look up, for the whole chunk, what each :func:`enqueue` would look up."""
         db, new_ids, used = self.db, self.new_ids, self.used
+        if self.postgres:  # (the writes of each account, one transaction at a time)
+            for account in sorted({op.account for op, _ in chunk} - self.locked):
+                if isinstance(account, str):
+                    account_lock(db, account)
+                    self.locked.add(account)
         op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
         if new_ids:
             op_ids = [op_id for op_id in op_ids if op_id not in new_ids or op_id in used]
@@ -609,10 +651,9 @@ class _Batch:
             return self._one_by_one(op, provisional, name, key_name)
         payload = None if op.payload is None else dict(op.payload)
         text = None if payload is None else dump_json(payload)
-        row = _new_row(op, target, text, self.now_text, self.next_id)
+        row = _new_row(op, target, text, self.now_text, self.new_id())
         self.ops.append(_insert_with_id_values(row))
         result = _appended(row, payload, self.now)
-        self.next_id += 1
         self.added_ids.add(op.op_id)
         self.busy.add(name)
         if provisional is not None and key_name is not None:
@@ -650,6 +691,7 @@ class _Batch:
         if result.outcome == "appended" and result.operation is not None:
             self.added_ids.add(op.op_id)
             self.next_id = max(self.next_id, result.operation.id + 1)
+            self.drawn.clear()  # (drawn before that one's: they would go before it)
         for removed in result.removed:
             self.added_ids.discard(removed)
             self.removed_ids.add(removed)
@@ -712,6 +754,7 @@ def enqueue_many(
     results: list[EnqueueResult] = []
     iterator = iter(items)
     pipeline = worth_a_thread() if PIPELINE is None else PIPELINE
+    pipeline = pipeline and not batch.postgres  # (the thread overlaps SQLite's work)
     try:
         while chunk := list(itertools.islice(iterator, _BATCH)):
             batch.prefetch(chunk)
@@ -765,8 +808,11 @@ def claim(
         raise ValueError("lease_seconds must be positive")
     now_text = format_utc(now)
     params = (account, now_text, limit)
-    rows = _rows(db, _CLAIMABLE_PENDING, params)
-    expired = _rows(db, _CLAIMABLE_EXPIRED, params)
+    # On PostgreSQL claimers run side by side: each locks the rows it takes and skips
+    # those another one (or a writer) holds (on SQLite one write runs at a time).
+    lock = _SKIP_LOCKED if on_postgres(db) else ""
+    rows = _rows(db, _CLAIMABLE_PENDING + lock, params)
+    expired = _rows(db, _CLAIMABLE_EXPIRED + lock, params)
     if expired:
         rows = sorted([*rows, *expired], key=lambda row: row.id)[:limit]
     # (last_error, id) of the claimed operations whose previous sender vanished
@@ -815,6 +861,19 @@ def _vanished(row: QueueRow) -> str:
     return dump_json(record)
 
 
+def lock_account_of(db: sqlite3.Connection, op_id: str, held: set[str] | None = None) -> None:
+    """On PostgreSQL, take the lock of the account of the queued operation ``op_id``
+    (see :func:`~.dbapi.account_lock`) before changing what else it touches, unless
+    it is in ``held`` (the accounts locked already; the account is added); nothing
+    when it is not queued, and nothing on SQLite."""
+    if on_postgres(db):
+        row = db.execute(_TARGET_OF, (op_id,)).fetchone()
+        if row is not None and (held is None or row[0] not in held):
+            account_lock(db, str(row[0]))
+            if held is not None:
+                held.add(str(row[0]))
+
+
 def ack(
     db: sqlite3.Connection,
     op_id: str,
@@ -823,6 +882,7 @@ def ack(
     now: datetime,
 ) -> None:
     """Finish an operation the server accepted (see Store.ack)."""
+    lock_account_of(db, op_id)
     taken = _take(db, op_id)
     if taken is None:
         raise UnknownOperationError(f"No queued operation has op_id {op_id!r}")
@@ -936,9 +996,6 @@ def _acked(
 AckItem = tuple[str, dict[str, Any] | None, str | None]
 
 
-_TARGET_OF = "SELECT account, entity, target FROM operations WHERE op_id = ?"
-
-
 def ack_many(
     db: sqlite3.Connection,
     items: Iterable[AckItem],
@@ -949,7 +1006,9 @@ def ack_many(
     ``adopted`` creates whose reserved server id another local id holds now (see
     Store.ack_many); returns the op_ids acked."""
     acked: list[str] = []
+    held: set[str] = set()
     for op_id, server_object, server_key in items:
+        lock_account_of(db, op_id, held)
         if op_id in adopted and server_key is not None:
             row = db.execute(_TARGET_OF, (op_id,)).fetchone()
             holder = None if row is None else idmap.local_id_for(db, row[0], row[1], server_key)
@@ -1049,6 +1108,7 @@ def release(
 
 def retry(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
     """Make a failed, conflicting or backing-off operation claimable now."""
+    lock_account_of(db, op_id)
     row = get_row(db, op_id)
     if row.state == "inflight":
         raise OperationStateError(f"Operation {op_id} is being sent; it cannot be retried now")
@@ -1070,6 +1130,7 @@ def expedite(db: sqlite3.Connection, account: str, now: datetime) -> int:
 
 def discard(db: sqlite3.Connection, op_id: str, now: datetime) -> Operation:
     """Drop an operation from the queue (see Store.discard)."""
+    lock_account_of(db, op_id)
     row = get_row(db, op_id)
     record = to_record(row)
     if (

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -109,6 +110,9 @@ class JSONText(TypeDecorator[Any]):
 
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+#: A flag column: BOOLEAN on SQLite (an integer there), a smallint 0/1 on PostgreSQL,
+#: so that the store's statements read it the same way on both.
+_FLAG = Boolean().with_variant(SmallInteger(), "postgresql")
 
 #: The values of every ``entity`` column.
 ENTITY_NAMES = ("time", "project", "activity", "user")
@@ -181,6 +185,7 @@ operations_table = _table(
         "account",
         "next_attempt_at",
         sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
     ),
     sqlite_autoincrement=True,
 )
@@ -197,9 +202,9 @@ cache_table = _table(
         Column("key", Text, primary_key=True),
         Column("payload", JSONText, nullable=False),
         Column("revision", Integer, nullable=True),
-        Column("deleted", Boolean, nullable=False, default=False),
+        Column("deleted", _FLAG, nullable=False, default=False),
         Column("fetched_at", UTCDateTime, nullable=False),
-        Column("local", Boolean, nullable=False, default=False),
+        Column("local", _FLAG, nullable=False, default=False),
         Column("user", Text, nullable=True),
         Column("date_worked", String(10), nullable=True),
     ),

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import cache, idmap, queue, state, timers, undo
+from .dbapi import on_postgres
 from .errors import StoreError, from_sqlite_error
-from .location import check_integrity, connect_plain, resolve_path
+from .location import check_integrity, connect_plain, resolve_target
 from .migrator import ensure_schema
 from .records import (
     CacheObject,
@@ -79,10 +80,35 @@ def _now(now: datetime | None) -> datetime:
     return now
 
 
-def _translate(exc: Exception, path: Path) -> StoreError:
+def _translate(exc: Exception, path: str) -> StoreError:
     """A :class:`StoreError` for a ``sqlite3`` error, or SQLAlchemy's wrapping of one."""
     orig = exc if isinstance(exc, sqlite3.Error) else getattr(exc, "orig", None)
     return from_sqlite_error(orig if orig is not None else exc, path)
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is psycopg's (or SQLAlchemy's wrapping of a driver error)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return True
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
+
+
+def _pg_rollback(lent: Any, db: Any) -> None:
+    """End a failed transaction on PostgreSQL: ROLLBACK, or, when the connection itself
+    failed, drop it from the pool (the server rolls back what it had)."""
+    raw = db.raw
+    if raw.closed or raw.broken:
+        lent.invalidate()
+        return
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except Exception:
+            lent.invalidate()
 
 
 #: Page cache of a connection during a bulk write, in KiB (SQLite's default is 2 MiB).
@@ -98,6 +124,9 @@ def _bulk(db: sqlite3.Connection) -> Iterator[None]:
     in the middle of the transaction and read them back. The memory is only taken as
     pages are used, and freed when the cache is set back.
     """
+    if on_postgres(db):  # (the server's shared buffers serve every connection)
+        yield
+        return
     previous = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
     try:
@@ -113,12 +142,20 @@ class Store:
     open store across ``fork``).
     """
 
-    def __init__(self, path: Path, engine: Engine | None) -> None:
+    def __init__(self, path: Path | None, engine: Engine | None, *, url: str | None = None) -> None:
         """Wrap an engine (its pool lends the connections; None: no pool, a connection
-        per transaction) on an up-to-date database; use :meth:`open`."""
+        per transaction) on an up-to-date database: the SQLite file ``path``, or the
+        PostgreSQL database ``url``; use :meth:`open`."""
         self._path = path
+        self._url = url
         self._engine = engine
         self._closed = False
+        if url is not None:
+            from .postgres import display_url
+
+            self._where = display_url(url)
+        else:
+            self._where = str(path)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,13 +189,25 @@ class Store:
         SQLAlchemy's connection pool (:func:`~pymesync.store.engine.create_store_engine`),
         whose connections keep their prepared statements between transactions.
 
+        ``path`` (or ``$PYMESYNC_DB``) may instead be a SQLAlchemy URL of a PostgreSQL
+        database, ``postgresql+psycopg://alice@db.example/pymesync`` (see
+        docs/deploying.md; needs ``pip install 'pymesync[postgresql]'``): the store's
+        tables are created or upgraded there, by the same migrations, and every process
+        that opens the same URL shares one queue and one cache. ``quick_check`` and
+        ``pooled`` do not apply (a PostgreSQL store is always pooled).
+        :class:`~pymesync.store.errors.StoreUnavailableError` when the server cannot be
+        reached.
+
         Raises :class:`~pymesync.store.errors.StoreLocationError` (folder or file not
         usable), :class:`~pymesync.store.errors.CorruptDatabaseError` (not a SQLite
         database, not a pymesync store, or damaged) or
         :class:`~pymesync.store.errors.SchemaTooNewError` (written by a newer
         pymesync); in each case the file is left exactly as it was.
         """
-        resolved = resolve_path(path)
+        target = resolve_target(path)
+        if isinstance(target, str):
+            return cls._open_url(target)
+        resolved = target
         ensure_schema(resolved, quick_check=quick_check)
         if not pooled:
             return cls(resolved, None)
@@ -166,16 +215,55 @@ class Store:
 
         return cls(resolved, create_store_engine(resolved))
 
+    @classmethod
+    def _open_url(cls, url: str) -> Store:
+        from .postgres import create_pg_engine, ensure_pg_schema, from_pg_error
+
+        engine = create_pg_engine(url)
+        try:
+            ensure_pg_schema(engine, url)
+        except StoreError:
+            engine.dispose()
+            raise
+        except Exception as exc:
+            engine.dispose()
+            if _is_driver_error(exc):
+                raise from_pg_error(exc, url) from exc
+            raise
+        return cls(None, engine, url=url)
+
     @property
-    def path(self) -> Path:
-        """The absolute path of the database file."""
+    def path(self) -> Path | None:
+        """The absolute path of the database file (None for a store on PostgreSQL)."""
         return self._path
+
+    @property
+    def url(self) -> str | None:
+        """The URL of a store on PostgreSQL, its password replaced by ``***`` (None for
+        a SQLite file)."""
+        return None if self._url is None else self._where
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as it may be shown: the file's path, or the URL without
+        its password."""
+        return self._where
+
+    @property
+    def shared(self) -> bool:
+        """Whether the store is on a database server (PostgreSQL), where processes on
+        several hosts may share it (several sync daemons included)."""
+        return self._url is not None
 
     def check(self) -> None:
         """Check the whole file (SQLite's ``PRAGMA integrity_check``: every page, every
         index against its table); a full read, for when it is asked for (``pymesync
         doctor``). Raises :class:`~pymesync.store.errors.CorruptDatabaseError` when it
         finds damage; changes nothing."""
+        if self._path is None:  # PostgreSQL checks its pages itself: one read tells
+            with self._read() as db:  # that the server answers and the schema is there
+                db.execute("SELECT count(*) FROM alembic_version").fetchone()
+            return
         with self._read() as db:
             problems = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
         check_integrity(self._path, problems, "integrity_check")
@@ -196,7 +284,7 @@ class Store:
 
     def __repr__(self) -> str:
         """``Store('/path/to/pymesync.sqlite3')`` (never shows any credential)."""
-        return f"Store({str(self._path)!r}{', closed' if self._closed else ''})"
+        return f"Store({self._where!r}{', closed' if self._closed else ''})"
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
@@ -216,35 +304,82 @@ class Store:
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise _translate(exc, self._path) from exc
+            raise _translate(exc, self._where) from exc
         finally:
             # (back to the pool, which rolls back whatever a failed ROLLBACK left open)
+            lent.close()
+
+    @contextlib.contextmanager
+    def _pg_transaction(self, begin: str, account: str | None) -> Iterator[sqlite3.Connection]:
+        """As :meth:`_transaction`, on PostgreSQL: a pooled connection in its
+        :class:`~pymesync.store.postgres.PgConnection` (typed as the ``sqlite3`` one it
+        stands for), and for a write of ``account`` that account's lock first. A
+        connection that fails is dropped from the pool; driver errors become
+        :class:`StoreError` (:class:`StoreUnavailableError` for a lost server)."""
+        from .postgres import PgConnection, from_pg_error, lock_account
+
+        self._check_open()
+        assert self._engine is not None and self._url is not None
+        try:
+            lent = self._engine.raw_connection()
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise from_pg_error(exc, self._url) from exc
+            raise
+        db = lent.info.get("pymesync")
+        if db is None:
+            db = lent.info["pymesync"] = PgConnection(lent.driver_connection)
+        try:
+            try:
+                db.execute(begin)
+                if account is not None:
+                    lock_account(db, account)
+                yield db  # type: ignore[misc]  # (it offers what the modules use)
+                db.execute("COMMIT")
+            except BaseException:
+                _pg_rollback(lent, db)
+                raise
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise from_pg_error(exc, self._url) from exc
+            raise
+        finally:
             lent.close()
 
     def _lend(self) -> _Lent:
         """A connection for one transaction: checked out of the engine's pool, or
         opened (no pool)."""
+        assert self._path is not None
         if self._engine is None:
             try:
                 return _Unpooled(connect_plain(self._path))
             except sqlite3.Error as exc:
-                raise _translate(exc, self._path) from exc
+                raise _translate(exc, self._where) from exc
         from sqlalchemy.exc import DBAPIError
 
         try:
             return self._engine.raw_connection()
         except DBAPIError as exc:
-            raise _translate(exc, self._path) from exc
+            raise _translate(exc, self._where) from exc
 
-    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    def _write(
+        self, account: str | None = None
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction; on PostgreSQL, holding ``account``'s lock when given
+        (every write of an account's queue, cache or state passes it; the sync's claims
+        and lease changes lock rows instead: see :mod:`pymesync.store.postgres`)."""
+        if self._url is not None:
+            return self._pg_transaction("BEGIN", account)
         return self._transaction("BEGIN IMMEDIATE")
 
     def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        if self._url is not None:
+            return self._pg_transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", None)
         return self._transaction("BEGIN")
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreError(f"The store {self._path} is closed")
+            raise StoreError(f"The store {self._where} is closed")
 
     # ------------------------------------------------------------------ queue
 
@@ -290,7 +425,7 @@ class Store:
         is already queued, ValueError for a malformed operation.
         """
         when = _now(now)
-        with self._write() as db:
+        with self._write(op.account if isinstance(op.account, str) else None) as db:
             snap = undo.before(db, op, provisional)  # (for undo_last: the journal)
             result = queue.enqueue(db, op, provisional, when)
             undo.remember(db, snap, op.kind, result, when)
@@ -354,7 +489,7 @@ class Store:
         holds the backing-off operations).
         """
         when = _now(now)
-        with self._write() as db:
+        with self._write(account) as db:
             return queue.expedite(db, account, when)
 
     def pending_targets(
@@ -608,7 +743,7 @@ class Store:
         """
         cache.check_entity(entity)
         when = _now(now)
-        with self._write() as db, _bulk(db):
+        with self._write(account) as db, _bulk(db):
             return cache.put_objects(db, account, entity, objs, when, local=local, force=force)
 
     def get_object(self, account: str, entity: str, key: str) -> CacheObject | None:
@@ -679,20 +814,20 @@ class Store:
 
     def remove_object(self, account: str, entity: str, key: str) -> bool:
         """Remove one object from the cache; True if it was there."""
-        with self._write() as db:
+        with self._write(account) as db:
             return cache.remove_object(db, account, entity, key)
 
     # ------------------------------------------------------------------ ids
 
     def map_id(self, account: str, entity: str, local_id: str, server_id: str) -> None:
         """Record that the object created as ``local_id`` is ``server_id`` on the server."""
-        with self._write() as db:
+        with self._write(account) as db:
             idmap.map_id(db, account, entity, local_id, server_id)
 
     def reserve_id(self, account: str, entity: str, local_id: str, server_id: str) -> bool:
         """Claim ``server_id`` for the object created as ``local_id``, atomically: False
         when another local id already holds it (see :func:`idmap.reserve`)."""
-        with self._write() as db:
+        with self._write(account) as db:
             return idmap.reserve(db, account, entity, local_id, server_id)
 
     def resolve_id(self, account: str, entity: str, ident: str) -> str:
@@ -776,7 +911,7 @@ class Store:
         """Make ``timer`` the account's running timer;
         :class:`~pymesync.errors.TimerStateError` when one is running already."""
         when = _now(now)
-        with self._write() as db:
+        with self._write(account) as db:
             if timers.get(db, account) is not None:
                 raise timers.TimerStateError("a timer is running already")
             timers.put(db, account, timers.RUNNING, timer, when)
@@ -803,7 +938,7 @@ class Store:
         more or another one runs (a process stopped it meanwhile).
         """
         when = _now(now)
-        with self._write() as db:
+        with self._write(account) as db:
             running = timers.take(db, account, started_at)
             results = queue.enqueue_many(db, items, when, new_ids)
             undo.remember_created(db, account, "stop", results, when)
@@ -816,7 +951,7 @@ class Store:
         """Drop the running timer (kept as the ``last`` one; nothing is queued) and
         return it; :class:`~pymesync.errors.TimerStateError` when none runs."""
         when = _now(now)
-        with self._write() as db:
+        with self._write(account) as db:
             running = timers.take(db, account)
             timers.retire(db, account, running, when)
             return running
@@ -878,7 +1013,7 @@ class Store:
         from . import imports
 
         when = _now(now)
-        with self._write() as db, _bulk(db):
+        with self._write(account) as db, _bulk(db):
             found = imports.known(db, account, (key for key, _ in keys))
             queued: set[str] = set()
             results = queue.enqueue_many(
@@ -900,5 +1035,5 @@ class Store:
         """Revert the account's last local change when it has not been sent (see
         :mod:`pymesync.store.undo`), in one durable transaction: what was undone, or
         :class:`~pymesync.errors.NothingToUndoError` (nothing changed)."""
-        with self._write() as db:
+        with self._write(account) as db:
             return undo.undo_last(db, account)

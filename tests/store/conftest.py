@@ -16,10 +16,16 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "db.sqlite3"
 
 
+@pytest.fixture(autouse=True)
+def _both_backends(store_backend: str) -> str:
+    """Every store test runs on SQLite and on PostgreSQL (see tests/conftest.py)."""
+    return store_backend
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    """A freshly created store."""
-    s = Store.open(db_path)
+def store(store_target: str | Path) -> Iterator[Store]:
+    """A freshly created store (on the test's backend)."""
+    s = Store.open(store_target)
     try:
         yield s
     finally:
