@@ -623,8 +623,16 @@ class TimeSync:
     def store_path(self) -> Path | None:
         """The absolute path of the local store (the ``db`` argument, else
         ``$PYMESYNC_DB``, else the user data dir's); None in test mode and ``direct``
-        mode. Reading it neither opens nor creates the store."""
+        mode, and for a store on PostgreSQL (see :attr:`store_location`). Reading it
+        neither opens nor creates the store."""
         return None if self._offline is None else self._offline.store_path
+
+    @property
+    def store_location(self) -> str | None:
+        """Where the local store is, as it may be shown: the file's path, or the URL of
+        a store on PostgreSQL with its password replaced by ``***``; None in test mode
+        and ``direct`` mode. Reading it neither opens nor creates the store."""
+        return None if self._offline is None else self._offline.store_location
 
     def sync_worker(self) -> SyncWorker:
         """A :class:`~pymesync.sync.SyncWorker` for this account: the engine behind

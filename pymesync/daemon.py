@@ -114,13 +114,18 @@ def run_daemon(
     """
     worker = ts.sync_worker()
     path = worker.store.path
+    # One daemon per SQLite file; on PostgreSQL (no path) several daemons, on several
+    # hosts, share one queue: their claims lock rows (see docs/deploying.md).
+    held = contextlib.nullcontext() if path is None else store_lock(path)
     log = logger or LOG
     guard = RedactingFilter(lambda: ts.token)
     log.addFilter(guard)
     stop = stop or threading.Event()
     try:
-        with store_lock(path), _stop_on_signals(stop):
-            log.info("syncing %s every %s s (store %s)", worker.account, interval, path)
+        with held, _stop_on_signals(stop):
+            log.info(
+                "syncing %s every %s s (store %s)", worker.account, interval, worker.store.location
+            )
             failures = 0
             warned_login = False
             while not stop.is_set():

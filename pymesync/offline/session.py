@@ -93,13 +93,30 @@ class Session:
         return self._store
 
     @property
-    def store_path(self) -> Path:
-        """The store's absolute path (resolved, not opened, while the store is closed)."""
+    def store_path(self) -> Path | None:
+        """The store's absolute path (resolved, not opened, while the store is closed);
+        None for a store on PostgreSQL."""
         if self._store is not None:
             return self._store.path
-        from pymesync.store.location import resolve_path
+        from pymesync.store.location import resolve_target
 
-        return resolve_path(self.db)
+        target = resolve_target(self.db)
+        return target if isinstance(target, Path) else None
+
+    @property
+    def store_location(self) -> str:
+        """Where the store is, as it may be shown: its path, or its URL without the
+        password (resolved, not opened, while the store is closed)."""
+        if self._store is not None:
+            return self._store.location
+        from pymesync.store.location import resolve_target
+
+        target = resolve_target(self.db)
+        if isinstance(target, Path):
+            return str(target)
+        from pymesync.store.postgres import display_url
+
+        return display_url(target)
 
     def close(self) -> None:
         """Close the store."""

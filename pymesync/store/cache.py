@@ -565,6 +565,9 @@ class TimesFilter:
         )
 
 
+#: One row per time of a join with several matching tags (grouped by the cache's primary
+#: key, on which its other columns depend: SQL, not only SQLite, allows them then).
+_ONCE = " GROUP BY cache.account, cache.entity, cache.key"
 #: The columns of :data:`_COLUMNS`, of the ``cache`` table of a join.
 _CACHE_COLUMNS = ", ".join(f"cache.{quoted(name)}" for name in CACHE_RECORD_COLUMNS)
 
@@ -608,7 +611,7 @@ def times_query(account: str, f: TimesFilter) -> tuple[str, list[Any]]:
     several = len(f.projects) > 1 or len(f.activities) > 1  # (a time may match twice)
     sql = (
         f"SELECT {_CACHE_COLUMNS} FROM cache{''.join(joins)} WHERE {' AND '.join(where)}"
-        f"{' GROUP BY cache.key' if several else ''} ORDER BY cache.date_worked, cache.key"
+        f"{_ONCE if several else ''} ORDER BY cache.date_worked, cache.key"
     )
     return sql, params
 

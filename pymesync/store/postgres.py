@@ -27,6 +27,7 @@ snapshot, as a SQLite read sees.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,9 @@ __all__ = [
 LOCK_NAMESPACE = 0x70796D65  # "pyme"
 #: The second key of the migration lock (an account's lock is the hash of its name).
 _MIGRATION_KEY = 0
+#: Seconds a connection attempt may take (libpq's ``connect_timeout``) unless the URL
+#: or ``PGCONNECT_TIMEOUT`` says otherwise.
+CONNECT_TIMEOUT = 10
 #: Connections kept by a process's pool (a sync pass sends with up to 16 threads).
 POOL_SIZE = 20
 
@@ -194,9 +198,17 @@ def create_pg_engine(url: str) -> Engine:
         import psycopg  # noqa: F401
     except ImportError as exc:
         raise StoreError(f"The store {display_url(url)} needs psycopg: {_INSTALL_HINT}") from exc
+    # libpq waits for ever for a host that never answers: a bound, unless the URL
+    # (or the service file, PGCONNECT_TIMEOUT) sets one.
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query and "service" not in parsed.query:
+        connect_args["connect_timeout"] = int(
+            os.environ.get("PGCONNECT_TIMEOUT") or CONNECT_TIMEOUT
+        )
     try:
         engine = create_engine(
             parsed,
+            connect_args=connect_args,
             hide_parameters=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_SIZE,
