@@ -133,7 +133,11 @@ def _one_line(error: click.UsageError) -> CliError:
 @click.version_option(package_name="pymesync")
 @click.option("--url", metavar="URL", help="TimeSync base URL, with /v0 (else base_url).")
 @click.option("--user", "username", metavar="NAME", help="Your username (else username).")
-@click.option("--db", metavar="FILE", help="The local store (else db, $PYMESYNC_DB).")
+@click.option(
+    "--db",
+    metavar="FILE|URL",
+    help="The store: a SQLite file, or a postgresql+psycopg:// URL (else db, $PYMESYNC_DB).",
+)
 @click.pass_context
 def main(ctx: click.Context, url: str | None, username: str | None, db: str | None) -> None:
     """pymesync: log time to TimeSync, online or offline.

@@ -89,11 +89,26 @@ def translate(error: PymesyncError, app: App | None = None) -> CliError:
     if isinstance(error, TimeSyncError):
         detail = f"{error.error}: {error.text}" if error.text else error.error
         return CliError(f"the server refused it ({error.status} {detail})")
-    from pymesync.store.errors import StoreError
+    from pymesync.store.errors import StoreError, StoreUnavailableError
 
+    if isinstance(error, StoreUnavailableError):  # (names the store, its password hidden)
+        return CliError(error.message)
     if isinstance(error, StoreError):
         return CliError(f"local store: {error.message}")
     return CliError(error.message)
+
+
+def shown_store(db: str | None) -> str:
+    """The store ``db`` (a path, a URL, None: the default) as it may be shown: the
+    absolute path of a SQLite file, or a database URL with its password as ``***``."""
+    from pymesync.store.location import resolve_target
+
+    target = resolve_target(db)
+    if isinstance(target, str):
+        from pymesync.store.postgres import display_url
+
+        return display_url(target)
+    return str(target)
 
 
 @dataclass
@@ -134,9 +149,20 @@ class App:
         return self._settings
 
     def db(self) -> str | None:
-        """The store's path from the configuration (None: the library's default)."""
+        """The store from the configuration (None: the library's default): a SQLite
+        file's path (``~`` expanded), or a database URL as it was given
+        (``postgresql+psycopg://...``)."""
         value = self.settings.get("db")
-        return None if value is None else str(Path(value).expanduser())
+        if value is None:
+            return None
+        from pymesync.store.location import is_database_url
+
+        return value if is_database_url(value) else str(Path(value).expanduser())
+
+    def db_shown(self) -> str:
+        """Where the store is, as it may be shown: the file's path, or the URL without
+        its password."""
+        return shown_store(self.db())
 
     def client(self, *, pooled: bool = False) -> TimeSync:
         """A client for the configured account with its stored token (if any); errors

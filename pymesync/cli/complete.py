@@ -48,10 +48,14 @@ def _account_and_db(ctx: click.Context) -> tuple[str, str | None]:
 
 
 def _names(ctx: click.Context, what: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    from pymesync.store.location import resolve_target
     from pymesync.store.peek import StorePeek
 
     account, db = _account_and_db(ctx)
-    with StorePeek.open(db) as peek:
+    target = resolve_target(db)
+    if isinstance(target, str):  # (a database server: a completion never uses the network)
+        return []
+    with StorePeek.open(target) as peek:
         return list(peek.names(account, what, prefix, LIMIT))
 
 

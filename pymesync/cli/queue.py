@@ -30,6 +30,7 @@ from pymesync.errors import (
 
 if TYPE_CHECKING:
     from pymesync.client import TimeSync
+    from pymesync.store import QueueSummary
     from pymesync.sync import OpResult, SyncReport
 
 
@@ -47,16 +48,65 @@ def _read_status(app: App) -> tuple[dict[str, Any], bool]:
     """
     from pymesync.accounts import resumed
     from pymesync.status import account_status
+    from pymesync.store.location import resolve_target
     from pymesync.store.peek import StorePeek
 
     url = app.settings.require("base_url")
     user = app.settings.require("username")
-    with StorePeek.open(app.db()) as peek:
+    target = resolve_target(app.db())
+    if isinstance(target, str):  # a PostgreSQL database: SQLAlchemy and a connection
+        return _read_shared_status(target, url, user)
+    with StorePeek.open(target) as peek:
         account, token = resumed(url, user, peek.load_token)  # what TimeSync.resume finds
         data = account_status(peek, account, dt.datetime.now(dt.timezone.utc))
         data.update(_login_state(token))
         data["store"] = str(peek.path)
         return data, peek.exists
+
+
+def _read_shared_status(db_url: str, url: str, user: str) -> tuple[dict[str, Any], bool]:
+    """:func:`_read_status` for a store on PostgreSQL (``db_url``): read through a
+    :class:`~pymesync.store.Store` when the database holds one (nothing is created or
+    upgraded: an empty database is "no store yet", as a missing file is); ``store`` is
+    the URL without its password."""
+    from pymesync.accounts import resumed
+    from pymesync.cli.tools import open_existing_store
+    from pymesync.status import account_status
+    from pymesync.store.postgres import display_url
+
+    now = dt.datetime.now(dt.timezone.utc)
+    found = open_existing_store(db_url)
+    if found is None:
+        account, token = resumed(url, user, lambda account: None)
+        data = account_status(_NoStore(), account, now)
+        exists = False
+    else:
+        with found as store:
+            account, token = resumed(url, user, store.load_token)
+            data = account_status(store, account, now)
+        exists = True
+    data.update(_login_state(token))
+    data["store"] = display_url(db_url)
+    return data, exists
+
+
+class _NoStore:
+    """What :func:`~pymesync.status.account_status` reads from a database without a
+    store yet: nothing queued, no state, no timer."""
+
+    def queue_summary(self, account: str, *, now: dt.datetime | None = None) -> QueueSummary:
+        """Nothing queued."""
+        from pymesync.store.records import STATES, QueueSummary
+
+        return QueueSummary(dict.fromkeys(STATES, 0), None, None)
+
+    def all_states(self, account: str) -> dict[str, Any]:
+        """No state."""
+        return {}
+
+    def timer(self, account: str) -> None:
+        """No timer."""
+        return None
 
 
 def _login_state(token: str | None) -> dict[str, Any]:
@@ -298,7 +348,8 @@ def sync(app: App, as_json: bool, budget: float) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Log every pass, not only changes.")
 @pass_app
 def daemon(app: App, interval: float, verbose: bool) -> None:
-    """Keep syncing in the foreground (one daemon per store).
+    """Keep syncing in the foreground (one daemon per SQLite store; on PostgreSQL
+    several, on several hosts, share the queue).
 
     Stops on SIGTERM or Ctrl-C after the operation in flight.
     """

@@ -107,7 +107,7 @@ def config_set(key: str, value: str) -> None:
     clean = cfg.normalise(key, value)
     stored = cfg.read_file(path, check_keys=False)
     cfg.write_file(path, {**stored, key: clean})
-    click.echo(f"{key} = {clean} (saved in {path})")
+    click.echo(f"{key} = {_shown(key, clean)} (saved in {path})")
     override = os.environ.get(cfg.ENV_VARS[key])
     if override:
         click.echo(f"Warning: {cfg.ENV_VARS[key]} is set and overrides it", err=True)
@@ -128,7 +128,7 @@ def config_get(app: App, key: str) -> None:
     value = app.settings.get(key)
     if value is None:
         raise CliError(f"{key} is not set")
-    click.echo(value)
+    click.echo(_shown(key, value))
 
 
 @config_group.command("list")
@@ -142,7 +142,8 @@ def config_list(app: App, as_json: bool) -> None:
             {
                 "path": str(settings.path),
                 "values": {
-                    k: {"value": s.value, "source": s.source} for k, s in settings.values.items()
+                    k: {"value": _shown(k, s.value), "source": s.source}
+                    for k, s in settings.values.items()
                 },
             }
         )
@@ -152,13 +153,25 @@ def config_list(app: App, as_json: bool) -> None:
         [
             [
                 key,
-                "" if s.value is None else s.value,
+                _shown(key, s.value) or "",
                 _source(key, s.source),
             ]
             for key, s in settings.values.items()
         ],
     )
     app.note(f"config file: {settings.path}")
+
+
+def _shown(key: str, value: str | None) -> str | None:
+    """``value`` of ``key`` as it may be printed: a database URL (the ``db`` key) has
+    its password replaced by ``***``; the file keeps it."""
+    from pymesync.store.location import is_database_url
+
+    if key != "db" or value is None or not is_database_url(value):
+        return value
+    from pymesync.store.postgres import display_url
+
+    return display_url(value)
 
 
 def _source(key: str, source: str | None) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pymesync.cli.app import App, pass_app
+
+if TYPE_CHECKING:
+    from pymesync.store import Store
 
 
 @click.command()
@@ -26,33 +29,135 @@ def emulator(port: int, seed_data: bool, db: str | None, prefix: str) -> None:
 
 
 def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The ``--db FILE`` option of the commands that work on the store itself."""
+    """The ``--db FILE|URL`` option of the commands that work on the store itself."""
     return click.option(
         "--db",
-        type=click.Path(dir_okay=False),
+        metavar="FILE|URL",
         envvar="PYMESYNC_DB",
-        help=f"The store to {what} (default: $PYMESYNC_DB, the db setting, or the user data dir).",
+        help=f"The store to {what}: a SQLite file or a postgresql+psycopg:// URL (default:"
+        " $PYMESYNC_DB, the db setting, or the user data dir).",
     )
+
+
+def _driver_errors(url: str) -> Any:
+    """A context manager turning a database driver's error (or SQLAlchemy's wrapping of
+    one) raised on the store at ``url`` into the store's one-line error, without the
+    password."""
+    import contextlib
+
+    from pymesync.store.errors import StoreError
+    from pymesync.store.postgres import from_pg_error
+
+    @contextlib.contextmanager
+    def guard() -> Any:
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            module = type(exc).__module__
+            if getattr(exc, "orig", None) is None and not module.startswith(
+                ("psycopg", "sqlalchemy")
+            ):
+                raise
+            raise from_pg_error(exc, url) from exc
+
+    return guard()
+
+
+def open_existing_store(url: str) -> Store | None:
+    """The store in the PostgreSQL database ``url``, or None when the database holds no
+    store yet (no tables): as :class:`~pymesync.store.StorePeek` for a file, nothing is
+    created or upgraded (an older schema is an error asking for ``pymesync migrate``).
+
+    (The store offers no such look at a URL yet: this reads the catalog itself.)
+    """
+    from pymesync.store import SCHEMA_HEAD, SchemaTooNewError, Store, StoreError
+    from pymesync.store.location import SCHEMA_REVISIONS, SchemaStatus, classify_schema
+    from pymesync.store.postgres import create_pg_engine, display_url
+
+    where = display_url(url)
+    engine = create_pg_engine(url)
+    try:
+        with _driver_errors(url), engine.connect() as conn:
+            tables = {
+                str(row[0])
+                for row in conn.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            }
+            versions: list[str] = []
+            if "alembic_version" in tables:
+                rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                versions = [str(row[0]) for row in rows]
+            conn.rollback()
+    finally:
+        engine.dispose()
+    status, revision = classify_schema(where, tables, versions)
+    if status == SchemaStatus.EMPTY:
+        return None
+    if status != SchemaStatus.CURRENT:
+        if revision not in SCHEMA_REVISIONS:
+            raise SchemaTooNewError(where, str(revision), SCHEMA_HEAD)
+        raise StoreError(
+            f"The store {where} has the older schema revision {revision}: run `pymesync"
+            " migrate` to upgrade it (any other command upgrades it too)"
+        )
+    return Store.open(url)
+
+
+def _migrate_url(url: str) -> str:
+    """Create or upgrade the store's tables in the PostgreSQL database ``url``; the line
+    saying what was done (the URL without its password)."""
+    from pymesync.store.postgres import create_pg_engine, ensure_pg_schema
+
+    engine = create_pg_engine(url)
+    try:
+        with _driver_errors(url):
+            return ensure_pg_schema(engine, url)
+    finally:
+        engine.dispose()
 
 
 @click.command()
 @store_option("migrate")
 @pass_app
 def migrate(app: App, db: str | None) -> None:
-    """Create the local store or bring its schema up to date."""
+    """Create the store or bring its schema up to date (a SQLite file, or the tables
+    in a PostgreSQL database)."""
     from pymesync.store import migrate as run_migrations
+    from pymesync.store.location import resolve_target
 
-    click.echo(run_migrations(db or app.db()))
+    target = resolve_target(db or app.db())
+    if isinstance(target, str):
+        click.echo(_migrate_url(target))
+        return
+    click.echo(run_migrations(target))
 
 
 @click.command()
 @store_option("check")
 @pass_app
 def doctor(app: App, db: str | None) -> None:
-    """Check the whole local store for damage (reads every page of the file)."""
-    from pymesync.store import Store, resolve_path
+    """Check the whole local store for damage (reads every page of the file; on
+    PostgreSQL: that the server answers and holds the store's current schema)."""
+    from pymesync.store import Store
+    from pymesync.store.location import resolve_target
 
-    path = resolve_path(db or app.db())
+    target = resolve_target(db or app.db())
+    if isinstance(target, str):
+        from pymesync.store.postgres import display_url
+
+        with _driver_errors(target):
+            found = open_existing_store(target)
+            if found is None:
+                click.echo(f"There is no store in {display_url(target)} yet: nothing to check.")
+                return
+            with found as store:
+                store.check()
+        click.echo(f"The store {store.location} answers and its schema is current.")
+        return
+    path = target
     if not path.exists():
         click.echo(f"There is no local store at {path} yet: nothing to check.")
         return
