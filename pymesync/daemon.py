@@ -1,13 +1,16 @@
 """The background sync loop behind ``pymesync daemon``.
 
-One daemon per store (an exclusive lock file next to the database). Every ``interval``
+One daemon per SQLite store (an exclusive lock file next to the database); several on a
+PostgreSQL store, on several hosts, share its queue. Every ``interval``
 seconds it pushes the operations that are due. While the server is unreachable the loop
 itself backs off (doubling up to ``max_backoff``), and each pass then starts with a
 single request; once one succeeds, everything that was backing off is due again and the
 whole queue goes at full concurrency in that same pass (the backoff is the server's,
-not each operation's). A pass lasts at most ``pass_budget`` seconds. SIGTERM and SIGINT
-stop the loop within a few seconds: nothing new is sent, requests in flight are
-abandoned, and their operations go back to the queue to be reconciled by the next pass.
+not each operation's). A store on PostgreSQL that cannot be reached is logged and tried
+again with the same backoff (nothing is half-written; leases run out and are taken
+over). A pass lasts at most ``pass_budget`` seconds. SIGTERM and SIGINT stop the loop
+within a few seconds: nothing new is sent, requests in flight are abandoned, and their
+operations go back to the queue to be reconciled by the next pass.
 It logs through the standard :mod:`logging` module (logger ``pymesync.daemon``); the
 token never appears.
 """
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymesync import private
 from pymesync.errors import PymesyncError
+from pymesync.store.errors import StoreUnavailableError
 from pymesync.transport import redact
 
 if TYPE_CHECKING:
@@ -127,11 +131,24 @@ def run_daemon(
                 "syncing %s every %s s (store %s)", worker.account, interval, worker.store.location
             )
             failures = 0
+            store_failures = 0
             warned_login = False
             while not stop.is_set():
-                if failures:  # after the server-level backoff: everything is due again
-                    worker.expedite()
-                report = worker.run_once(should_stop=stop.is_set, budget=pass_budget)
+                try:
+                    if failures:  # after the server-level backoff: everything is due again
+                        worker.expedite()
+                    report = worker.run_once(should_stop=stop.is_set, budget=pass_budget)
+                except StoreUnavailableError as error:
+                    # (a store on PostgreSQL whose server is down or cut off: nothing
+                    # was half-written; the pass is tried again, backing off)
+                    store_failures += 1
+                    wait = min(max_backoff, interval * 2 ** (store_failures - 1))
+                    log.warning("%s; next try in %.0f s", error.message, wait)
+                    stop.wait(wait)
+                    continue
+                if store_failures:
+                    log.info("the store answers again")
+                    store_failures = 0
                 if report.results:
                     log.info(
                         "pass: %d synced, %d failed, %d sent",

@@ -148,16 +148,27 @@ class App:
             self._settings = cfg.resolve(path, cfg.read_file(path), os.environ, self.flags)
         return self._settings
 
-    def db(self) -> str | None:
-        """The store from the configuration (None: the library's default): a SQLite
-        file's path (``~`` expanded), or a database URL as it was given
-        (``postgresql+psycopg://...``)."""
-        value = self.settings.get("db")
+    def db(self, given: str | None = None) -> str | None:
+        """The store ``given`` (a command's own ``--db``), else the configuration's
+        (None: the library's default): a SQLite file's path (``~`` expanded), or a
+        database URL as it was given (``postgresql+psycopg://...``)."""
+        value = given or self.settings.get("db")
         if value is None:
             return None
         from pymesync.store.location import is_database_url
 
-        return value if is_database_url(value) else str(Path(value).expanduser())
+        if not is_database_url(value):
+            return str(Path(value).expanduser())
+        from urllib.parse import urlsplit
+
+        try:
+            _ = urlsplit(value).port
+        except ValueError:  # (SQLAlchemy's parser would fail with a traceback)
+            raise CliError(
+                "the store's database URL (--db, $PYMESYNC_DB or the db setting) has a port"
+                " that is not a number from 0 to 65535"
+            ) from None
+        return value
 
     def db_shown(self) -> str:
         """Where the store is, as it may be shown: the file's path, or the URL without

@@ -128,7 +128,7 @@ def migrate(app: App, db: str | None) -> None:
     from pymesync.store import migrate as run_migrations
     from pymesync.store.location import resolve_target
 
-    target = resolve_target(db or app.db())
+    target = resolve_target(app.db(db))
     if isinstance(target, str):
         click.echo(_migrate_url(target))
         return
@@ -144,7 +144,7 @@ def doctor(app: App, db: str | None) -> None:
     from pymesync.store import Store
     from pymesync.store.location import resolve_target
 
-    target = resolve_target(db or app.db())
+    target = resolve_target(app.db(db))
     if isinstance(target, str):
         from pymesync.store.postgres import display_url
 
