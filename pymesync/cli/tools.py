@@ -33,7 +33,6 @@ def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return click.option(
         "--db",
         metavar="FILE|URL",
-        envvar="PYMESYNC_DB",
         help=f"The store to {what}: a SQLite file or a postgresql+psycopg:// URL (default:"
         " $PYMESYNC_DB, the db setting, or the user data dir).",
     )
