@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
+from sync_backend import same_store
 
 import pymesync
 from pymesync.store import NewOperation, Store
@@ -98,7 +99,7 @@ class SyncMachine(RuleBasedStateMachine):
     def poison(self) -> None:
         """A queued create the server refuses for good (a list where a slug belongs),
         put straight into the store: it must fail alone."""
-        assert self.ts.account is not None and self.ts.store_path is not None
+        assert self.ts.account is not None and self.ts.store_location is not None
         op = NewOperation(
             self.ts.account,
             "create",
@@ -112,7 +113,7 @@ class SyncMachine(RuleBasedStateMachine):
                 "notes": self._notes(),
             },
         )
-        with Store.open(self.ts.store_path) as store:
+        with Store.open(same_store(self.ts)) as store:
             store.enqueue(op)
         self.poisons.add(op.op_id)
 
@@ -165,7 +166,7 @@ class SyncMachine(RuleBasedStateMachine):
         left = set(self.poisons)
         while left and time.monotonic() < ends:
             failed = {op["op_id"] for op in self.ts.failed() if op["state"] == "failed"}
-            with Store.open(self.ts.store_path) as store:
+            with Store.open(same_store(self.ts)) as store:
                 gone = {op_id for op_id in left if store.get_operation(op_id) is None}
             for op_id in left & failed:
                 self.ts.discard(op_id)
