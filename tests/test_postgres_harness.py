@@ -27,12 +27,18 @@ QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port``: a new server could bind it (with SO_REUSEADDR, as
+    servers do, so connections of the old one in TIME_WAIT do not count) and a connection
+    to it is refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
+            probe.listen()
         except OSError:
             return False
-        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+        return client.connect_ex(("127.0.0.1", port)) != 0
 
 
 def databases(server: PostgresServer) -> set[str]:
