@@ -6,9 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pymesync.testing.postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +39,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: Any) -> str:
+def postgres_template(postgres_server: PostgresServer) -> str:
     """The name of a database holding the store's current schema, to copy per test."""
     from pymesync.store import Store
 
@@ -79,22 +82,29 @@ def store_target(store_backend: str, tmp_path: Path) -> str | Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Any:  # TEMPORARY: replaced by the harness
-    import psycopg
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (fsync off: fast, not durable). Without
+    PostgreSQL on the machine the tests using it skip, saying how to get it; with
+    ``PYMESYNC_REQUIRE_POSTGRES=1`` (CI) they fail instead (see docs/testing.md)."""
+    from pymesync.testing.postgres import PostgresServer, PostgresUnavailable, skip_or_fail
 
-    class _Dev:
-        def url(self, name: str) -> str:
-            return f"postgresql+psycopg://postgres@127.0.0.1:55432/{name}"
+    server = PostgresServer(durable=False)
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        skip_or_fail(error)
+    try:
+        yield server
+    finally:
+        server.stop()
 
-        def _run(self, sql: str) -> None:
-            with psycopg.connect("host=127.0.0.1 port=55432 user=postgres dbname=postgres", autocommit=True) as c:
-                c.execute(sql)
 
-        def create_database(self, name: str, template: str | None = None) -> None:
-            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            self._run(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-
-        def drop_database(self, name: str) -> None:
-            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    return _Dev()
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty database of its own for this test (dropped at
+    its end, connections still open to it included)."""
+    url = postgres_server.new_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url.rsplit("/", 1)[1])
