@@ -58,7 +58,7 @@ def a_time(**changes: Any) -> dict[str, Any]:
 def pending(ts: pymesync.TimeSync) -> dict[str, int]:
     from pymesync.store import Store
 
-    assert ts.account is not None and ts.store_path is not None
+    assert ts.account is not None and ts.store_location is not None
     with Store.open(ts.store_path) as store:
         return store.counts(ts.account)
 

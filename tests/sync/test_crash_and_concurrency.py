@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_backend import same_store
 
 import pymesync
 from pymesync.testing import run_emulator
@@ -68,7 +67,7 @@ def queue_poison(ts: pymesync.TimeSync) -> str:
             "notes": "crash-poison",
         },
     )
-    with Store.open(same_store(ts)) as store:
+    with Store.open(ts.store_path) as store:
         store.enqueue(op)
     return op.op_id
 

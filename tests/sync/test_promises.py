@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sync_backend import same_store
 
 import pymesync
 from pymesync.store import NewOperation, Store
@@ -76,7 +75,7 @@ def store_of() -> Iterator[OpenStore]:
 
     def open_for(ts: pymesync.TimeSync) -> tuple[Store, str]:
         assert ts.account is not None and ts.store_location is not None
-        opened.append(Store.open(same_store(ts)))
+        opened.append(Store.open(ts.store_path))
         return opened[-1], ts.account
 
     yield open_for
@@ -87,7 +86,7 @@ def store_of() -> Iterator[OpenStore]:
 def resolved(ts: pymesync.TimeSync, ident: str) -> str:
     """The id ``ident`` names now (the server's, once synced)."""
     assert ts.account is not None and ts.store_location is not None
-    with Store.open(same_store(ts)) as store:
+    with Store.open(ts.store_path) as store:
         return store.resolve_id(ts.account, "time", ident)
 
 
@@ -167,7 +166,7 @@ def queue_raw(ts: pymesync.TimeSync, payload: dict[str, Any]) -> str:
     """Put a create straight into the store (as an older client or a bug could)."""
     assert ts.account is not None and ts.store_location is not None
     op = NewOperation(ts.account, "create", "time", f"raw-{id(payload)}", payload)
-    with Store.open(same_store(ts)) as store:
+    with Store.open(ts.store_path) as store:
         store.enqueue(op)
     return op.op_id
 

@@ -21,7 +21,6 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
-from sync_backend import same_store
 
 import pymesync
 from pymesync.store import NewOperation, Store
@@ -113,7 +112,7 @@ class SyncMachine(RuleBasedStateMachine):
                 "notes": self._notes(),
             },
         )
-        with Store.open(same_store(self.ts)) as store:
+        with Store.open(self.ts.store_path) as store:
             store.enqueue(op)
         self.poisons.add(op.op_id)
 
@@ -166,7 +165,7 @@ class SyncMachine(RuleBasedStateMachine):
         left = set(self.poisons)
         while left and time.monotonic() < ends:
             failed = {op["op_id"] for op in self.ts.failed() if op["state"] == "failed"}
-            with Store.open(same_store(self.ts)) as store:
+            with Store.open(self.ts.store_path) as store:
                 gone = {op_id for op_id in left if store.get_operation(op_id) is None}
             for op_id in left & failed:
                 self.ts.discard(op_id)
