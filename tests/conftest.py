@@ -26,7 +26,9 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #
 # The store and sync suites run every test twice: on a SQLite file and on a PostgreSQL
 # database (a fresh one per test, copied from a migrated template). A test that reads
-# the SQLite file itself (it asks for ``db_path``) runs on SQLite only.
+# the SQLite file itself (it asks for ``db_path``) runs on SQLite only, and so does a
+# test marked ``@pytest.mark.sqlite_only(reason=...)``: it checks something that only
+# SQLite has (a pragma, a query plan, its files), said in its reason.
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -61,6 +63,9 @@ def store_backend(
         return
     if "db_path" in request.fixturenames:
         pytest.skip("reads the SQLite file itself")
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.kwargs.get('reason', 'checks SQLite itself')}")
     server = request.getfixturevalue("postgres_server")
     template = request.getfixturevalue("postgres_template")
     name = f"t_{uuid.uuid4().hex[:12]}"
