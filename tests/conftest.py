@@ -6,9 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pymesync.testing.postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +26,9 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #
 # The store and sync suites run every test twice: on a SQLite file and on a PostgreSQL
 # database (a fresh one per test, copied from a migrated template). A test that reads
-# the SQLite file itself (it asks for ``db_path``) runs on SQLite only.
+# the SQLite file itself (it asks for ``db_path``) runs on SQLite only, and so does a
+# test marked ``@pytest.mark.sqlite_only(reason=...)``: it checks something that only
+# SQLite has (a pragma, a query plan, its files), said in its reason.
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -36,7 +41,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: Any) -> str:
+def postgres_template(postgres_server: PostgresServer) -> str:
     """The name of a database holding the store's current schema, to copy per test."""
     from pymesync.store import Store
 
@@ -58,6 +63,9 @@ def store_backend(
         return
     if "db_path" in request.fixturenames:
         pytest.skip("reads the SQLite file itself")
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.kwargs.get('reason', 'checks SQLite itself')}")
     server = request.getfixturevalue("postgres_server")
     template = request.getfixturevalue("postgres_template")
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -79,22 +87,29 @@ def store_target(store_backend: str, tmp_path: Path) -> str | Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Any:  # TEMPORARY: replaced by the harness
-    import psycopg
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (fsync off: fast, not durable). Without
+    PostgreSQL on the machine the tests using it skip, saying how to get it; with
+    ``PYMESYNC_REQUIRE_POSTGRES=1`` (CI) they fail instead (see docs/testing.md)."""
+    from pymesync.testing.postgres import PostgresServer, PostgresUnavailable, skip_or_fail
 
-    class _Dev:
-        def url(self, name: str) -> str:
-            return f"postgresql+psycopg://postgres@127.0.0.1:55432/{name}"
+    server = PostgresServer(durable=False)
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        skip_or_fail(error)
+    try:
+        yield server
+    finally:
+        server.stop()
 
-        def _run(self, sql: str) -> None:
-            with psycopg.connect("host=127.0.0.1 port=55432 user=postgres dbname=postgres", autocommit=True) as c:
-                c.execute(sql)
 
-        def create_database(self, name: str, template: str | None = None) -> None:
-            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            self._run(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-
-        def drop_database(self, name: str) -> None:
-            self._run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    return _Dev()
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty database of its own for this test (dropped at
+    its end, connections still open to it included)."""
+    url = postgres_server.new_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url.rsplit("/", 1)[1])

@@ -174,6 +174,19 @@ def test_sqlalchemy_and_alembic_stay_in_the_store() -> None:
     assert not bad, bad
 
 
+def test_psycopg_stays_in_the_postgres_modules() -> None:
+    """psycopg (the PostgreSQL driver, an optional extra) is imported by the store's
+    PostgreSQL module (and the places that hand a store on PostgreSQL its errors) and by
+    the tests' PostgreSQL server, nowhere else: a SQLite user never needs it."""
+    allowed = {"store.postgres", "store.store", "testing.postgres"}
+    bad = [
+        f"{name} imports psycopg"
+        for name, path in modules().items()
+        if name not in allowed and "psycopg" in imports(name, path)[1]
+    ]
+    assert not bad, bad
+
+
 def test_the_checks_see_lazy_and_relative_imports() -> None:
     """The parser itself: a lazy import inside a function and a relative one count."""
     inside, outside = imports("store.store", PACKAGE / "store" / "store.py")

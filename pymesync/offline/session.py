@@ -101,7 +101,7 @@ class Session:
         from pymesync.store.location import resolve_target
 
         target = resolve_target(self.db)
-        return target if isinstance(target, Path) else None
+        return None if isinstance(target, str) else target  # (a str: a URL)
 
     @property
     def store_location(self) -> str:
@@ -112,7 +112,7 @@ class Session:
         from pymesync.store.location import resolve_target
 
         target = resolve_target(self.db)
-        if isinstance(target, Path):
+        if not isinstance(target, str):  # (a path)
             return str(target)
         from pymesync.store.postgres import display_url
 

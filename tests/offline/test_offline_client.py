@@ -7,6 +7,7 @@ the server is down); "back online" is clearing that fault.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +59,7 @@ def a_time(**changes: Any) -> dict[str, Any]:
 def pending(ts: pymesync.TimeSync) -> dict[str, int]:
     from pymesync.store import Store
 
-    assert ts.account is not None and ts.store_path is not None
+    assert ts.account is not None and ts.store_location is not None
     with Store.open(ts.store_path) as store:
         return store.counts(ts.account)
 
@@ -255,7 +256,31 @@ def test_max_age_serves_fresh_cache_without_asking(emu: Any) -> None:
     assert ts.last_read.age is not None and ts.last_read.age < 60
 
 
-def test_token_is_only_in_the_credentials_table(emu: Any, private_store: Path) -> None:
+def _tables(private_store: Path, store_backend: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the test's store, on either backend."""
+    if store_backend == "sqlite":
+        db = sqlite3.connect(private_store)
+        try:
+            names = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+            return {name: list(db.execute(f"select * from {name}")) for name in names}
+        finally:
+            db.close()
+    import psycopg
+
+    url = os.environ["PYMESYNC_DB"].replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        ]
+        return {name: list(conn.execute(f"select * from {name}")) for name in names}
+
+
+def test_token_is_only_in_the_credentials_table(
+    emu: Any, private_store: Path, store_backend: str
+) -> None:
     ts = client(emu)
     offline(emu)
     ts.create_time(a_time())
@@ -263,16 +288,15 @@ def test_token_is_only_in_the_credentials_table(emu: Any, private_store: Path) -
     online(emu)
     ts.sync()
     assert ts.token and ts.token not in repr(ts)
-    db = sqlite3.connect(private_store)
-    tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
     found = []
-    for table in tables:
-        for row in db.execute(f"select * from {table}"):
+    for table, rows in _tables(private_store, store_backend).items():
+        for row in rows:
             if any(ts.token in str(value) for value in row):
                 found.append(table)
     assert found == ["credentials"]
 
 
+@pytest.mark.sqlite_only(reason="a damaged SQLite file")
 def test_broken_store_is_a_clear_error_and_left_alone(emu: Any, private_store: Path) -> None:
     private_store.parent.mkdir(parents=True, exist_ok=True)
     private_store.write_bytes(b"this is not a database")
@@ -305,11 +329,16 @@ def test_sync_status_tells_pending_synced_failed(emu: Any) -> None:
     assert ts.sync_status("nonsense", "x") == {"pymesync error": "unknown entity: nonsense"}
 
 
-def test_no_plaintext_password_reaches_the_disk(emu: Any, private_store: Path) -> None:
+def test_no_plaintext_password_reaches_the_disk(
+    emu: Any, private_store: Path, store_backend: str
+) -> None:
     admin = pymesync.TimeSync(emu.base_url, mode="queue")
     admin.authenticate("admin", "admin", "password")
     admin.create_user({"username": "frank", "password": "plain-secret-123"})
-    raw = private_store.read_bytes() + Path(str(private_store) + "-wal").read_bytes()
+    if store_backend == "sqlite":  # (the file and its log, byte by byte)
+        raw = private_store.read_bytes() + Path(str(private_store) + "-wal").read_bytes()
+    else:  # (what the server keeps: every row of every table)
+        raw = repr(_tables(private_store, store_backend)).encode()
     assert b"plain-secret-123" not in raw
     assert b"$2a$10$" in raw
     assert admin.sync().synced == 1

@@ -6,6 +6,7 @@ without a token: a report saying ``needs_login``, never an exception."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -125,7 +126,7 @@ def test_resumed_finds_what_timesync_resume_finds(emu: Any, private_store: Path)
     ``accounts.resumed``: the same account and token as ``TimeSync.resume``."""
     with pymesync.TimeSync(emu.base_url, mode="queue") as ts:
         ts.authenticate("alice", "alice", "password")
-    with Store.open(private_store) as store:
+    with Store.open() as store:  # (PYMESYNC_DB: the test's store, on either backend)
         for user in ("alice", "nobody"):
             with pymesync.TimeSync.resume(emu.base_url + "/", user, mode="queue") as resumed:
                 expected = (resumed.account, resumed.token)
@@ -155,10 +156,19 @@ def test_the_accounts_module_imports_nothing_heavy() -> None:
 
 
 def test_store_path_is_the_stores_file_and_reading_it_creates_nothing(
-    tmp_path: Path, private_store: Path
+    tmp_path: Path, private_store: Path, store_backend: str
 ) -> None:
     with pymesync.TimeSync("http://127.0.0.1:9/v0", mode="queue") as ts:
-        assert ts.store_path == private_store and not private_store.exists()
+        if store_backend == "sqlite":
+            assert ts.store_path == private_store and not private_store.exists()
+            assert ts.store_location == str(private_store)
+        else:  # (a store on PostgreSQL has no file; its URL is shown without password)
+            assert ts.store_path is None
+            assert ts.store_location == os.environ["PYMESYNC_DB"]  # (the tests' has none)
+    url = "postgresql+psycopg://alice:s3cr3t-pw@db.invalid/pymesync"
+    with pymesync.TimeSync("http://127.0.0.1:9/v0", mode="queue", db=url) as ts:
+        assert ts.store_path is None  # (and nothing is opened: db.invalid is never asked)
+        assert ts.store_location == "postgresql+psycopg://alice:***@db.invalid/pymesync"
     db = tmp_path / "elsewhere" / "s.sqlite3"
     with pymesync.TimeSync("http://127.0.0.1:9/v0", mode="queue", db=db) as ts:
         assert ts.store_path == db

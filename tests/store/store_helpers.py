@@ -85,11 +85,78 @@ def run_worker(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subp
     )
 
 
+def on_postgres(store: Store) -> bool:
+    """Whether ``store`` is the test's PostgreSQL database (else a SQLite file)."""
+    return store.url is not None
+
+
+def write_begin(store: Store) -> str:
+    """The statement a write transaction of ``store`` begins with: ``BEGIN IMMEDIATE``
+    on SQLite, ``BEGIN`` (and then the account's lock) on PostgreSQL."""
+    return "BEGIN" if on_postgres(store) else "BEGIN IMMEDIATE"
+
+
+def pg_connect() -> Any:
+    """A psycopg connection (autocommit) to the test's PostgreSQL database: the URL in
+    ``$PYMESYNC_DB`` (the store shows its URL without the password)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["PYMESYNC_DB"]).set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+@contextlib.contextmanager
+def raw_connection(target: Store | Path) -> Iterator[Any]:
+    """A DB-API connection of its own to the database of ``target`` (a store, or the
+    path of a SQLite file), closed afterwards. Statements without parameters run on
+    either backend."""
+    if isinstance(target, Store) and on_postgres(target):
+        conn = pg_connect()
+    else:
+        path = target.path if isinstance(target, Store) else target
+        assert path is not None
+        conn = sqlite3.connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def db_rows(target: Store | Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (no parameters) read from the database of ``target``."""
+    with raw_connection(target) as conn:
+        return [tuple(row) for row in conn.execute(sql)]
+
+
 @contextlib.contextmanager
 def traced(store: Store) -> Iterator[list[str]]:
-    """Collect every SQL statement SQLite runs for ``store`` meanwhile (as the trace
-    callback of each connection the store takes from its pool)."""
+    """Collect every SQL statement ``store`` runs meanwhile, on each connection it
+    takes from its pool: SQLite's trace callback, or on PostgreSQL a psycopg cursor
+    class that notes each statement it executes (as the store sends it: ``%s``
+    parameters)."""
     statements: list[str] = []
+    if on_postgres(store):
+        import psycopg
+
+        class Noting(psycopg.Cursor[Any]):
+            def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+                statements.append(str(query))
+                return super().execute(query, params, **kw)
+
+            def executemany(self, query: Any, params_seq: Any, **kw: Any) -> None:
+                statements.append(str(query))
+                super().executemany(query, params_seq, **kw)
+
+        def attach(conn: Any) -> None:
+            conn.cursor_factory = Noting
+
+        def detach(conn: Any) -> None:
+            conn.cursor_factory = psycopg.Cursor
+
+        with on_connections(store, attach, detach):
+            yield statements
+        return
     with on_connections(
         store,
         lambda conn: conn.set_trace_callback(statements.append),
@@ -101,15 +168,16 @@ def traced(store: Store) -> Iterator[list[str]]:
 @contextlib.contextmanager
 def on_connections(
     store: Store,
-    attach: Callable[[sqlite3.Connection], None],
-    detach: Callable[[sqlite3.Connection], None],
+    attach: Callable[[Any], None],
+    detach: Callable[[Any], None],
 ) -> Iterator[None]:
-    """``attach`` to every connection the store uses meanwhile, ``detach`` after."""
+    """``attach`` to every connection the store uses meanwhile, ``detach`` after (a
+    ``sqlite3.Connection``, or a psycopg one)."""
 
-    def on_checkout(dbapi_conn: sqlite3.Connection, record: Any, proxy: Any) -> None:
+    def on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
         attach(dbapi_conn)
 
-    def on_checkin(dbapi_conn: sqlite3.Connection | None, record: Any) -> None:
+    def on_checkin(dbapi_conn: Any, record: Any) -> None:
         if dbapi_conn is not None:
             detach(dbapi_conn)
 
@@ -126,6 +194,7 @@ def on_connections(
 
 def query_plan(store: Store, sql: str, params: Any = ()) -> str:
     """SQLite's EXPLAIN QUERY PLAN of a statement, its steps joined by " | "."""
+    assert store.path is not None, "SQLite's query plans: mark the test sqlite_only"
     conn = sqlite3.connect(store.path)
     try:
         return " | ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
@@ -133,29 +202,37 @@ def query_plan(store: Store, sql: str, params: Any = ()) -> str:
         conn.close()
 
 
-def sqlite_state(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the store's data tables (and the queue's id counter), sorted."""
-    conn = sqlite3.connect(path)
-    try:
-        columns = {"cache_tags": "account, entity, key, tag_kind, value"}  # (order varies)
-        return {
-            table: sorted(conn.execute(f"SELECT {columns.get(table, '*')} FROM {table}"), key=repr)
-            for table in ("operations", "cache", "cache_tags", "id_map", "sqlite_sequence")
+def store_state(target: Store | Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the store's data tables (and the queue's id counter), sorted; of a
+    store (on either backend) or of a SQLite file."""
+    columns = {"cache_tags": "account, entity, key, tag_kind, value"}  # (order varies)
+    with raw_connection(target) as conn:
+        state = {
+            table: sorted(
+                map(tuple, conn.execute(f"SELECT {columns.get(table, '*')} FROM {table}")), key=repr
+            )
+            for table in ("operations", "cache", "cache_tags", "id_map")
         }
-    finally:
-        conn.close()
+        if isinstance(conn, sqlite3.Connection):
+            counter = "SELECT * FROM sqlite_sequence"
+        else:
+            counter = "SELECT last_value, is_called FROM operations_id_seq"
+        state["sequence"] = sorted((tuple(row) for row in conn.execute(counter)), key=repr)
+    return state
 
 
-def tags_match_payloads(path: Path) -> bool:
+def tags_match_payloads(target: Store | Path) -> bool:
     """Whether cache_tags holds exactly the tags of the cached payloads (no orphan, none
-    missing)."""
+    missing), in a store (on either backend) or a SQLite file."""
     import json
 
     from pymesync.store.cache import tag_rows
 
-    conn = sqlite3.connect(path)
-    try:
-        stored = set(conn.execute("SELECT account, entity, tag_kind, value, key FROM cache_tags"))
+    with raw_connection(target) as conn:
+        stored = {
+            tuple(row)
+            for row in conn.execute("SELECT account, entity, tag_kind, value, key FROM cache_tags")
+        }
         derived = {
             row
             for account, entity, key, payload in conn.execute(
@@ -163,8 +240,6 @@ def tags_match_payloads(path: Path) -> bool:
             )
             for row in tag_rows(account, entity, key, json.loads(payload))
         }
-    finally:
-        conn.close()
     return stored == derived
 
 

@@ -15,10 +15,11 @@ from store_helpers import (
     at,
     op,
     provisional,
-    sqlite_state,
+    store_state,
     tags_match_payloads,
     time_obj,
     traced,
+    write_begin,
 )
 
 from pymesync.store import Store, UnknownOperationError
@@ -108,7 +109,7 @@ def test_ack_many_is_ack_one_by_one(
         _seed(many)
         expected = _ack_one_by_one(one, items)
         assert many.ack_many(iter(items), now=at(9)) == expected
-        assert sqlite_state(many.path) == sqlite_state(one.path)
+        assert store_state(many.path) == store_state(one.path)
         for entity_key in ("L1", "L2"):
             assert many.resolve_id(ACCOUNT, "time", entity_key) == one.resolve_id(
                 ACCOUNT, "time", entity_key
@@ -167,22 +168,23 @@ def test_ack_many_is_one_transaction(store: Store) -> None:
     with traced(store) as statements:
         acked = store.ack_many(items, now=at(1))
     assert acked == [f"c{i}" for i in range(50)]
-    assert statements.count("BEGIN IMMEDIATE") == 1 and statements[-1] == "COMMIT"
-    assert not any(s.startswith("BEGIN") for s in statements if s != "BEGIN IMMEDIATE")
+    begin = write_begin(store)
+    assert statements.count(begin) == 1 and statements[-1] == "COMMIT"
+    assert not any(s.startswith("BEGIN") for s in statements if s != begin)
     assert store.operations() == []
     assert len(store.query_times(ACCOUNT)) == 50
 
 
 def test_ack_many_stores_nothing_when_an_item_fails(store: Store) -> None:
     _seed(store)
-    before = sqlite_state(store.path)
+    before = store_state(store)
     bad = time_obj("SX9", notes=object())  # not JSON: caching it fails
     with pytest.raises(TypeError):
         store.ack_many([("c1", time_obj("SX1"), None), ("c2", bad, None)], now=at(2))
-    assert sqlite_state(store.path) == before
+    assert store_state(store) == before
     with pytest.raises(ValueError, match="naive"):
         store.ack_many([("c1", None, None)], now=at(2).replace(tzinfo=None))
-    assert sqlite_state(store.path) == before
+    assert store_state(store) == before
 
 
 # ---------------------------------------------------------------- a create's provisional object
@@ -229,7 +231,7 @@ def test_acked_create_replaces_its_provisional_object_like_remove_then_put(
                     cache.remove_object(db, ACCOUNT, "time", "L1", only_local=True)
                     entry = cache.CacheEntry("SNEW", server, 1, False, False)
                     cache.put_entries(db, ACCOUNT, "time", (entry,), format_utc(at(1)))
-        ends.append(sqlite_state(path))
+        ends.append(store_state(path))
         assert tags_match_payloads(path)
     assert ends[0] == ends[1]
     assert [row[2] for row in ends[0]["cache"]] == ["SNEW"]

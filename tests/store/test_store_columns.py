@@ -3,22 +3,23 @@ models and the records the queue makes without reading them back."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from sqlalchemy import Column, Integer
-from store_helpers import at, fresh_creates, op, provisional
+from store_helpers import at, db_rows, fresh_creates, on_postgres, op, provisional
 
 from pymesync.store import Store
 from pymesync.store.columns import CACHE_COLUMNS, QUEUE_COLUMNS
 
 
 def _columns(store: Store, table: str) -> tuple[str, ...]:
-    conn = sqlite3.connect(store.path)
-    try:
-        return tuple(str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})"))
-    finally:
-        conn.close()
+    """The columns of ``table`` in the store's database, in their order."""
+    if on_postgres(store):
+        sql = (
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            f" current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
+        )
+        return tuple(str(name) for (name,) in db_rows(store, sql))
+    return tuple(str(row[1]) for row in db_rows(store, f"PRAGMA table_info({table})"))
 
 
 def test_the_migrated_tables_have_the_listed_columns_in_order(store: Store) -> None:

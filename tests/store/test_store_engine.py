@@ -14,7 +14,17 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from store_helpers import ACCOUNT, REPO, WORKER, op, provisional, run_worker, traced
+from store_helpers import (
+    ACCOUNT,
+    REPO,
+    WORKER,
+    on_postgres,
+    op,
+    provisional,
+    run_worker,
+    traced,
+    write_begin,
+)
 
 from pymesync.store import (
     SCHEMA_HEAD,
@@ -110,6 +120,7 @@ def test_existing_folder_is_not_chmodded(tmp_path: Path, umask0: None) -> None:
     assert stat.S_IMODE((folder / "db.sqlite3").stat().st_mode) == 0o600
 
 
+@pytest.mark.sqlite_only(reason="SQLite's pragmas (journal mode, synchronous, busy timeout)")
 def test_pragmas(store: Store) -> None:
     conn = sqlite3.connect(store.path)
     try:
@@ -127,23 +138,30 @@ def test_pragmas(store: Store) -> None:
 
 
 def test_write_transactions_begin_immediate(store: Store) -> None:
+    """SQLite: a write takes the write lock up front (BEGIN IMMEDIATE). PostgreSQL: a
+    write of an account's queue takes that account's lock first; a read is one
+    snapshot (REPEATABLE READ READ ONLY)."""
+    begin = write_begin(store)
     with traced(store) as statements:
         store.save_token(ACCOUNT, "tok")
-        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+        assert statements[0] == begin and statements[-1] == "COMMIT"
         statements.clear()
         store.enqueue(op("create", "L1", {"duration": 1}), provisional("L1", {"duration": 1}))
-        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
-        assert statements.count("BEGIN IMMEDIATE") == 1  # one transaction per enqueue
+        assert statements[0] == begin and statements[-1] == "COMMIT"
+        assert statements.count(begin) == 1  # one transaction per enqueue
+        if on_postgres(store):
+            assert statements[1].startswith("SELECT pg_advisory_xact_lock(")
         statements.clear()
         store.load_token(ACCOUNT)
-        assert statements[0] == "BEGIN"
+        read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if on_postgres(store) else "BEGIN"
+        assert statements[0] == read
 
 
 def test_failed_write_rolls_back_and_leaves_the_connection_clean(store: Store) -> None:
     with traced(store) as statements:
         with pytest.raises(ValueError):
             store.enqueue(op("update", "t1", {"a": 1}), provisional("other", {}, entity="project"))
-        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "ROLLBACK"
+        assert statements[0] == write_begin(store) and statements[-1] == "ROLLBACK"
     assert store.operations() == []
     store.enqueue(op("update", "t1", {"a": 1}))  # the pooled connection is usable again
     assert len(store.operations()) == 1
@@ -206,13 +224,19 @@ def test_close_closes_the_pooled_connections(store: Store) -> None:
     with store._read() as db:
         kept.append(db)
     store.close()
+    closed: type[Exception] = sqlite3.ProgrammingError
+    if on_postgres(store):
+        import psycopg
+
+        closed = psycopg.OperationalError  # ("the connection is closed")
     for conn in kept:
-        with pytest.raises(sqlite3.ProgrammingError):
+        with pytest.raises(closed, match="closed"):
             conn.execute("SELECT 1")
 
 
 def test_store_repr_and_close(store: Store) -> None:
-    assert repr(store) == f"Store({str(store.path)!r})"
+    assert repr(store) == f"Store({store.location!r})"
+    assert store.location == (store.url if on_postgres(store) else str(store.path))
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.counts(ACCOUNT)

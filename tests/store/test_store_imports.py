@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from store_helpers import ACCOUNT, OTHER, at, op, provisional
+from store_helpers import ACCOUNT, OTHER, at, db_rows, op, provisional
 
 from pymesync.store import Store
 
@@ -21,14 +21,6 @@ from pymesync.store import Store
 def entry(uuid: str, seconds: int = 3600) -> tuple[object, object]:
     payload = {"duration": seconds, "project": "gwm", "user": "alice", "date_worked": "2026-11-30"}
     return op("create", uuid, payload), provisional(uuid, {**payload, "uuid": uuid})
-
-
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        return list(db.execute(sql))
-    finally:
-        db.close()
 
 
 def test_keys_are_kept_with_their_entries(store: Store) -> None:
@@ -46,7 +38,7 @@ def test_keys_are_kept_with_their_entries(store: Store) -> None:
         "csv:b:1": "t2",
     }
     assert store.imported_keys(OTHER, ["csv:a:1"]) == {}  # keys are per account
-    (when,) = rows(store.path, "SELECT DISTINCT imported_at FROM import_keys")
+    (when,) = db_rows(store, "SELECT DISTINCT imported_at FROM import_keys")
     assert str(when[0]).startswith("2026-11-30T12:00:00")
 
 
@@ -100,7 +92,7 @@ def test_an_error_while_keeping_the_keys_rolls_the_entries_back(
     with pytest.raises(Exception, match="disk I/O error"):
         store.enqueue_imports(ACCOUNT, [entry("t1")], keys=[("csv:a:1", "t1")])
     assert store.operations(ACCOUNT) == []
-    assert rows(store.path, "SELECT COUNT(*) FROM import_keys") == [(0,)]
+    assert db_rows(store, "SELECT COUNT(*) FROM import_keys") == [(0,)]
 
 
 def test_the_unpooled_store_keeps_keys_too(db_path: Path) -> None:

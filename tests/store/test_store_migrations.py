@@ -16,7 +16,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
-from store_helpers import ACCOUNT, REPO, at, op, sqlite_state, tags_match_payloads
+from store_helpers import (
+    ACCOUNT,
+    REPO,
+    at,
+    db_rows,
+    on_postgres,
+    op,
+    store_state,
+    tags_match_payloads,
+)
 
 from pymesync.store import SCHEMA_HEAD, Store
 from pymesync.store.engine import create_store_engine
@@ -42,8 +51,13 @@ def test_packaged_migrations_are_the_repo_migrations() -> None:
         assert shipped == source
 
 
+def _engine_url(store: Store) -> str:
+    """A plain SQLAlchemy URL of the store's database (with its password, if any)."""
+    return os.environ["PYMESYNC_DB"] if on_postgres(store) else f"sqlite:///{store.path}"
+
+
 def test_models_and_migrations_do_not_drift(store: Store) -> None:
-    engine = create_engine(f"sqlite:///{store.path}")
+    engine = create_engine(_engine_url(store))
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -53,22 +67,31 @@ def test_models_and_migrations_do_not_drift(store: Store) -> None:
     assert diff == []
 
 
-def test_downgrade_to_base_and_upgrade_again(store: Store) -> None:
+def test_downgrade_to_base_and_upgrade_again(store: Store, store_target: str | Path) -> None:
     store.save_token(ACCOUNT, "t")
     store.close()
     config = alembic_config()
-    engine = create_store_engine(store.path)
-    try:
-        with migration_connection(engine) as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "base")
-    finally:
-        engine.dispose()
-    conn2 = sqlite3.connect(store.path)
-    tables = {r[0] for r in conn2.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    conn2.close()
-    assert "operations" not in tables
-    with Store.open(store.path) as again:
+    if on_postgres(store):  # (one transaction, as the store upgrades)
+        engine = create_engine(_engine_url(store))
+        try:
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.downgrade(config, "base")
+        finally:
+            engine.dispose()
+        tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    else:
+        engine = create_store_engine(store.path)
+        try:
+            with migration_connection(engine) as conn:
+                config.attributes["connection"] = conn
+                command.downgrade(config, "base")
+        finally:
+            engine.dispose()
+        tables_sql = "SELECT name FROM sqlite_master WHERE type='table'"
+    tables = {row[0] for row in db_rows(store, tables_sql)}
+    assert "operations" not in tables and "cache" not in tables
+    with Store.open(store_target) as again:
         assert again.load_token(ACCOUNT) is None
         assert again.counts(ACCOUNT)["pending"] == 0
 
@@ -237,7 +260,7 @@ def test_downgrade_to_0001_keeps_the_data(tmp_path: Path) -> None:
     shutil.copyfile(DATA / "store_v0001.sqlite3", path)
     original = _schema(path)
     Store.open(path).close()
-    before = sqlite_state(path)
+    before = store_state(path)
     config = alembic_config()
     engine = create_store_engine(path)
     try:
@@ -246,7 +269,7 @@ def test_downgrade_to_0001_keeps_the_data(tmp_path: Path) -> None:
             command.downgrade(config, "0001")
     finally:
         engine.dispose()
-    assert sqlite_state(path) == before
+    assert store_state(path) == before
     back = _schema(path)
     for name in ("operations", "cache", "cache_tags"):  # the 0001 tables, as created
         assert back[name].replace('"', "") == original[name].replace('"', ""), name
@@ -254,7 +277,7 @@ def test_downgrade_to_0001_keeps_the_data(tmp_path: Path) -> None:
     with Store.open(path) as store:  # and up again
         assert len(store.operations(ACCOUNT)) == 3
         assert [t.key for t in store.query_times(ACCOUNT, projects=["web"])]
-    assert sqlite_state(path) == before
+    assert store_state(path) == before
 
 
 def test_alembic_cli_from_repo_root(tmp_path: Path) -> None:

@@ -27,6 +27,10 @@ from pymesync.store.peek import READABLE_REVISIONS
 
 DATA = REPO / "tests" / "data"
 
+#: StorePeek opens SQLite files only (read-only, without SQLAlchemy); the tests here
+#: that open no store check module imports, and run with the SQLite ones.
+pytestmark = pytest.mark.sqlite_only(reason="StorePeek reads SQLite files only")
+
 
 def fingerprint(folder: Path) -> dict[str, str]:
     """The name and content hash of every file in ``folder`` but SQLite's own reader

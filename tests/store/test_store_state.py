@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-from store_helpers import ACCOUNT, OTHER, T0
+from store_helpers import ACCOUNT, OTHER, T0, db_rows, on_postgres
 
 from pymesync.store import Store
 from pymesync.store.schema import CredentialRow
@@ -47,15 +45,16 @@ def test_token_lives_only_in_credentials(store: Store) -> None:
     assert "very-secret-token" not in repr(
         CredentialRow(account=ACCOUNT, token="very-secret-token", updated_at=T0)
     )
-    conn = sqlite3.connect(store.path)
-    try:
-        hits = []
-        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
-                if any("very-secret-token" in str(v) for v in row):
-                    hits.append(table)
-    finally:
-        conn.close()
+    tables = (
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        if on_postgres(store)
+        else "SELECT name FROM sqlite_master WHERE type='table'"
+    )
+    hits = []
+    for (table,) in db_rows(store, tables):
+        for row in db_rows(store, f'SELECT * FROM "{table}"'):
+            if any("very-secret-token" in str(v) for v in row):
+                hits.append(table)
     assert hits == ["credentials"]
 
 

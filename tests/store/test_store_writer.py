@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import ACCOUNT, T0, fresh_creates, op, sqlite_state, tags_match_payloads
+from store_helpers import ACCOUNT, T0, fresh_creates, op, store_state, tags_match_payloads
 
 from pymesync.store import NewOperation, Store, StoreError, queue
 from pymesync.store.records import new_uuid4
@@ -87,7 +87,7 @@ def test_pipeline_writes_in_a_second_thread_with_the_same_result(
         monkeypatch.setattr(queue, "PIPELINE", True)
         seen = _spy_writes(monkeypatch)
         assert two.enqueue_many(items, now=T0, new_ids=new_ids) == expected
-        assert sqlite_state(two.path) == sqlite_state(one.path)
+        assert store_state(two.path) == store_state(one.path)
         assert tags_match_payloads(two.path)
     assert [r.outcome for r in expected].count("merged") == 1
     threads = {name for name, _ in seen}
@@ -116,11 +116,11 @@ def test_a_failed_write_in_the_thread_stores_nothing(
     items, new_ids = fresh_creates(50)
     with Store.open(tmp_path / "a.sqlite3") as store:
         store.enqueue(op("create", "before", {"duration": 1}), now=T0)
-        before = sqlite_state(store.path)
+        before = store_state(store.path)
         seen = _spy_writes(monkeypatch, fail_at=fail_at)
         with pytest.raises(StoreError, match="injected"):
             store.enqueue_many(items, now=T0, new_ids=new_ids)
-        assert sqlite_state(store.path) == before
+        assert store_state(store.path) == before
         assert len(seen) == fail_at  # the writes after it are skipped
         # the store (and its connection) is usable afterwards
         monkeypatch.undo()
@@ -136,11 +136,11 @@ def test_the_caller_error_rolls_back_what_the_thread_wrote(
     items, new_ids = fresh_creates(50)
     items[35] = (NewOperation(ACCOUNT, "create", "time", "x", None), None)  # no payload
     with Store.open(tmp_path / "a.sqlite3") as store:
-        before = sqlite_state(store.path)
+        before = store_state(store.path)
         seen = _spy_writes(monkeypatch)
         with pytest.raises(ValueError):
             store.enqueue_many(items, now=T0, new_ids=new_ids)
-        assert sqlite_state(store.path) == before
+        assert store_state(store.path) == before
         assert seen and all(name == "pymesync-enqueue-many" for name, _ in seen)
 
 
@@ -237,6 +237,6 @@ def test_the_connection_is_used_by_one_thread_at_a_time(
         got = two.enqueue_many(items, now=T0, new_ids=new_ids)
         monkeypatch.setattr(queue, "PIPELINE", False)
         assert one.enqueue_many(items, now=T0, new_ids=new_ids) == got
-        assert sqlite_state(one.path) == sqlite_state(two.path)
+        assert store_state(one.path) == store_state(two.path)
     assert overlaps == []
     assert [r.outcome for r in got].count("merged") >= 4

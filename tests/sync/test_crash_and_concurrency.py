@@ -30,10 +30,9 @@ def emu() -> Iterator[Any]:
 
 
 @pytest.fixture
-def child_env(private_store: Path) -> dict[str, str]:
+def child_env(store_backend: str) -> dict[str, str]:
     return {
-        **os.environ,
-        "PYMESYNC_DB": str(private_store),
+        **os.environ,  # (PYMESYNC_DB: the test's store, a file or a PostgreSQL database)
         "PYMESYNC_USERNAME": "alice",
         "PYMESYNC_PASSWORD": "alice",
     }
@@ -54,7 +53,7 @@ def queue_poison(ts: pymesync.TimeSync) -> str:
     the store as an older client or a bug could have: it must fail alone."""
     from pymesync.store import NewOperation, Store
 
-    assert ts.account is not None and ts.store_path is not None
+    assert ts.account is not None and ts.store_location is not None
     op = NewOperation(
         account=ts.account,
         kind="create",

@@ -74,7 +74,7 @@ def store_of() -> Iterator[OpenStore]:
     opened: list[Store] = []
 
     def open_for(ts: pymesync.TimeSync) -> tuple[Store, str]:
-        assert ts.account is not None and ts.store_path is not None
+        assert ts.account is not None and ts.store_location is not None
         opened.append(Store.open(ts.store_path))
         return opened[-1], ts.account
 
@@ -85,7 +85,7 @@ def store_of() -> Iterator[OpenStore]:
 
 def resolved(ts: pymesync.TimeSync, ident: str) -> str:
     """The id ``ident`` names now (the server's, once synced)."""
-    assert ts.account is not None and ts.store_path is not None
+    assert ts.account is not None and ts.store_location is not None
     with Store.open(ts.store_path) as store:
         return store.resolve_id(ts.account, "time", ident)
 
@@ -164,7 +164,7 @@ def test_an_identical_create_waits_while_its_twin_is_being_sent(
 
 def queue_raw(ts: pymesync.TimeSync, payload: dict[str, Any]) -> str:
     """Put a create straight into the store (as an older client or a bug could)."""
-    assert ts.account is not None and ts.store_path is not None
+    assert ts.account is not None and ts.store_location is not None
     op = NewOperation(ts.account, "create", "time", f"raw-{id(payload)}", payload)
     with Store.open(ts.store_path) as store:
         store.enqueue(op)

@@ -98,7 +98,7 @@ class SyncMachine(RuleBasedStateMachine):
     def poison(self) -> None:
         """A queued create the server refuses for good (a list where a slug belongs),
         put straight into the store: it must fail alone."""
-        assert self.ts.account is not None and self.ts.store_path is not None
+        assert self.ts.account is not None and self.ts.store_location is not None
         op = NewOperation(
             self.ts.account,
             "create",

@@ -325,7 +325,9 @@ def test_conflicting_update_follows_the_policy(
 # ---------------------------------------------------------------- the daemon
 
 
-def test_daemon_syncs_and_stops_cleanly(emu: Any) -> None:
+def test_daemon_syncs_and_stops_cleanly(emu: Any, store_backend: str) -> None:
+    """One daemon per SQLite file (a second is refused); on PostgreSQL a second one
+    runs beside the first (several daemons share one queue there)."""
     from pymesync.daemon import DaemonAlreadyRunning, run_daemon
 
     ts = client(emu)
@@ -342,8 +344,29 @@ def test_daemon_syncs_and_stops_cleanly(emu: Any) -> None:
             time.sleep(0.05)
         assert ts.status()["pending"] == 0
         second = client(emu)
-        with pytest.raises(DaemonAlreadyRunning):
-            run_daemon(second, interval=0.05, stop=threading.Event())
+        if store_backend == "sqlite":
+            with pytest.raises(DaemonAlreadyRunning):
+                run_daemon(second, interval=0.05, stop=threading.Event())
+        else:
+            stop_second = threading.Event()
+            failed: list[BaseException] = []
+
+            def run_second() -> None:
+                try:
+                    run_daemon(second, interval=0.05, stop=stop_second)
+                except BaseException as exc:  # (reported below)
+                    failed.append(exc)
+
+            beside = threading.Thread(target=run_second)
+            beside.start()
+            second.create_time(a_time(notes="daemon 3"))
+            deadline = time.monotonic() + 10
+            while ts.status()["pending"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stop_second.set()
+            beside.join(10)
+            assert not beside.is_alive() and failed == []
+            assert len(alices_times(emu, "daemon 3")) == 1
     finally:
         stop.set()
         thread.join(10)
