@@ -245,7 +245,6 @@ def test_status_on_a_store_at_an_older_schema_asks_for_migrate(
         ("logout",),
         ("migrate",),
         ("doctor",),
-        ("daemon", "--interval", "1"),
         ("start", "-p", "gwm"),
         ("undo",),
     ],
@@ -266,6 +265,21 @@ def test_an_unreachable_store_is_one_line_without_the_password(
     assert message.startswith(f"The store {hidden(url)} cannot be reached: "), message
     no_secret(result.output)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("postgresql")]
+
+
+def test_a_daemon_on_an_unreachable_store_exits_with_one_line(pymesync: Pymesync) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    url = f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:{port}/pymesync"
+    pymesync.env.update(PYMESYNC_URL="http://127.0.0.1:9/v0", PYMESYNC_USERNAME="alice")
+    done = pymesync("--db", url, "daemon", "--interval", "1", code=1, timeout=30)
+    assert done.stderr.splitlines() == [
+        f"Error: The store {hidden(url)} cannot be reached: connection failed: connection to"
+        f' server at "127.0.0.1", port {port} failed: Connection refused'
+    ], done.stderr
+    no_secret(done.stdout, done.stderr)
 
 
 def test_unknown_database_and_too_new_schema_are_one_line_without_the_password(
