@@ -98,19 +98,6 @@ def translate(error: PymesyncError, app: App | None = None) -> CliError:
     return CliError(error.message)
 
 
-def shown_store(db: str | None) -> str:
-    """The store ``db`` (a path, a URL, None: the default) as it may be shown: the
-    absolute path of a SQLite file, or a database URL with its password as ``***``."""
-    from pymesync.store.location import resolve_target
-
-    target = resolve_target(db)
-    if isinstance(target, str):
-        from pymesync.store.postgres import display_url
-
-        return display_url(target)
-    return str(target)
-
-
 @dataclass
 class App:
     """What every command needs: the effective configuration and a client.
@@ -169,11 +156,6 @@ class App:
                 " that is not a number from 0 to 65535"
             ) from None
         return value
-
-    def db_shown(self) -> str:
-        """Where the store is, as it may be shown: the file's path, or the URL without
-        its password."""
-        return shown_store(self.db())
 
     def client(self, *, pooled: bool = False) -> TimeSync:
         """A client for the configured account with its stored token (if any); errors

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -34,34 +35,26 @@ def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
         "--db",
         metavar="FILE|URL",
         help=f"The store to {what}: a SQLite file or a postgresql+psycopg:// URL (default:"
-        " $PYMESYNC_DB, the db setting, or the user data dir).",
+        " the global --db, $PYMESYNC_DB, the db setting, or the user data dir).",
     )
 
 
-def _driver_errors(url: str) -> Any:
-    """A context manager turning a database driver's error (or SQLAlchemy's wrapping of
-    one) raised on the store at ``url`` into the store's one-line error, without the
-    password."""
-    import contextlib
-
+@contextlib.contextmanager
+def _driver_errors(url: str) -> Iterator[None]:
+    """Turn a database driver's error (or SQLAlchemy's wrapping of one) raised on the
+    store at ``url`` into the store's one-line error, without the password."""
     from pymesync.store.errors import StoreError
     from pymesync.store.postgres import from_pg_error
 
-    @contextlib.contextmanager
-    def guard() -> Any:
-        try:
-            yield
-        except StoreError:
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        driver = type(exc).__module__.startswith(("psycopg", "sqlalchemy"))
+        if getattr(exc, "orig", None) is None and not driver:
             raise
-        except Exception as exc:
-            module = type(exc).__module__
-            if getattr(exc, "orig", None) is None and not module.startswith(
-                ("psycopg", "sqlalchemy")
-            ):
-                raise
-            raise from_pg_error(exc, url) from exc
-
-    return guard()
+        raise from_pg_error(exc, url) from exc
 
 
 def open_existing_store(url: str) -> Store | None:
