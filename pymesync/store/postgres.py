@@ -148,25 +148,48 @@ def from_pg_error(error: BaseException, url: str) -> StoreError:
         import psycopg
     except ImportError:  # pragma: no cover - only reached with psycopg
         return StoreError(f"Database error on {where}: {first}")
-    if isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
-        orig, psycopg.errors.QueryCanceled
-    ):
+    if _unavailable(orig, psycopg):
         return StoreUnavailableError(f"The store {where} cannot be reached: {first}")
     return StoreError(f"Database error on {where}: {first}")
 
 
-def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # The store sends BEGIN itself (as on SQLite); booleans are stored as 0/1 integers.
+#: SQLSTATE classes of a server that cannot serve: connection exceptions (08),
+#: insufficient resources (53: too many connections, disk full), operator intervention
+#: (57: shutting down, cannot connect now).
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def _unavailable(error: BaseException, psycopg: Any) -> bool:
+    """Whether ``error`` says the server cannot be reached or cannot serve (rather than
+    refusing a statement: a deadlock, a constraint, a cancelled query)."""
+    if isinstance(error, psycopg.InterfaceError):  # (the connection is closed)
+        return True
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = getattr(error, "sqlstate", None)  # (None: the client lost or never had it)
+    return state is None or str(state)[:2] in _UNAVAILABLE_CLASSES
+
+
+@functools.lru_cache(maxsize=1)
+def _bool_dumper() -> type:
+    """psycopg's dumper of Python booleans as the 0/1 integers of the flag columns."""
     from psycopg.types.numeric import Int8Dumper
 
-    class _BoolAsInt(Int8Dumper):
+    class BoolAsInt(Int8Dumper):
         def dump(self, obj: Any) -> bytes:
             return b"1" if obj else b"0"
 
-    if dbapi_connection.info.transaction_status != 0:
+    return BoolAsInt
+
+
+def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # The store sends BEGIN itself (as on SQLite); booleans are stored as 0/1 integers.
+    from psycopg.pq import TransactionStatus
+
+    if dbapi_connection.info.transaction_status != TransactionStatus.IDLE:
         dbapi_connection.rollback()
     dbapi_connection.autocommit = True
-    dbapi_connection.adapters.register_dumper(bool, _BoolAsInt)
+    dbapi_connection.adapters.register_dumper(bool, _bool_dumper())
 
 
 def create_pg_engine(url: str) -> Engine:
@@ -265,7 +288,8 @@ def ensure_pg_schema(engine: Engine, url: str) -> str:
             _upgrade(conn, found, where)
             conn.exec_driver_sql("COMMIT")
         except BaseException:
-            conn.exec_driver_sql("ROLLBACK") if not conn.closed else None
+            if not conn.closed and not conn.invalidated:
+                conn.exec_driver_sql("ROLLBACK")
             raise
     if found is None:
         return f"Created the pymesync database {where} at schema revision {SCHEMA_HEAD}."
