@@ -989,6 +989,7 @@ class Drain:
     cpu: dict[str, float]  # CPU seconds over the same span: daemons, emulator, proxy, postgres
     machine_busy: float  # CPUs busy on the whole machine over the span (other work too)
     requests: dict[str, int]  # the emulator's counts per route over the drain
+    waits: dict[str, float]  # PostgreSQL: mean connections in each state, sampled
 
     @property
     def rate(self) -> float:
@@ -1049,10 +1050,13 @@ def _drain(
     concurrency: int,
     count: int,
     logs: Path,
-    pg_data: Path | None,
+    pg: Any,
 ) -> Drain:
     """Queue ``count`` creates in ``db``, then time ``daemons`` daemon processes draining
-    them through the proxy; check that the emulator holds each time exactly once."""
+    them through the proxy; check that the emulator holds each time exactly once. On
+    PostgreSQL (``pg``, the server), ``pg_stat_activity`` is sampled as the queue is
+    watched: how many of the store's connections wait for an account's lock (advisory),
+    for a row's lock, or run a statement."""
     emu.reset()
     base = url + emu.prefix
     ts = login(base, mode="queue", db=db, sync_concurrency=concurrency)
@@ -1071,9 +1075,12 @@ def _drain(
                 now = {name: _process_cpu(pid) for name, pid in pids.items()}
                 now["emulator"] = _process_cpu(emu.pid)
                 now["proxy"] = _process_cpu(url.pid)
-                if pg_data is not None:
-                    now["postgres"] = _postgres_cpu(pg_data)
+                if pg is not None:
+                    now["postgres"] = _postgres_cpu(pg.data_dir)
                 return now
+
+            samples: list[tuple[int, int, int]] = []
+            watcher = None if pg is None else pg.connect(autocommit=True)
 
             emu.reset_stats()
             before, machine = cpu_now(), _machine_busy()
@@ -1087,6 +1094,8 @@ def _drain(
                     raise AssertionError(f"{what}: operations failed: {status}")
                 if status["pending"] == 0 and status["inflight"] == 0:
                     break
+                if watcher is not None:
+                    samples.append(watcher.execute(_PG_WAITS, (db.rsplit("/", 1)[1],)).fetchone())
                 if any(p.poll() is not None for p in procs):
                     raise AssertionError(f"{what}: a daemon exited early; see {logs}")
                 if time.perf_counter() - start > 600:
@@ -1097,6 +1106,8 @@ def _drain(
             routes = emu.stats()["routes"]
         finally:
             codes = _stop_daemons(procs)
+            if watcher is not None:
+                watcher.close()
         assert all(code == 0 for code in codes), (what, codes, logs)
         assert ts.token is not None
         _check_stored(emu, ts.token, count, what)
@@ -1106,7 +1117,19 @@ def _drain(
     cpu = {"daemons": sum(v for k, v in spent.items() if k.startswith("daemon"))}
     cpu.update({k: v for k, v in spent.items() if not k.startswith("daemon")})
     busy = (machine_after[0] - machine[0]) / (machine_after[1] - machine[1]) * (os.cpu_count() or 1)
-    return Drain(backend, daemons, concurrency, count, wall, cpu, busy, routes)
+    waits = {
+        name: statistics.fmean(sample[i] for sample in samples) if samples else 0.0
+        for i, name in enumerate(("account lock", "row lock", "running"))
+    }
+    return Drain(backend, daemons, concurrency, count, wall, cpu, busy, routes, waits)
+
+
+_PG_WAITS = (
+    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'),"
+    " count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory'),"
+    " count(*) FILTER (WHERE state = 'active')"
+    " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+)
 
 
 def _drain_note(runs: list[Drain]) -> str:
@@ -1129,12 +1152,22 @@ def _drain_note(runs: list[Drain]) -> str:
     caps = {"the 20 ms latency": latency_cap, f"{os.cpu_count()} CPUs": cpu_cap,
             "the emulator (one lock, 1 CPU at most)": emu_cap}  # fmt: skip
     limit = min(caps, key=lambda k: caps[k])
+    if busy >= 0.95 * (os.cpu_count() or 1):
+        limit = "the machine's CPUs (saturated, other work on the machine included)"
+    waits = ""
+    if runs[0].backend == "postgresql":
+        mean = {k: statistics.fmean(r.waits[k] for r in runs) for k in runs[0].waits}
+        waits = (
+            f"\nPostgreSQL connections (mean of samples every 50 ms): {mean['running']:.2f}"
+            f" running a statement, {mean['account lock']:.2f} waiting for the account"
+            f" lock, {mean['row lock']:.2f} for a row lock"
+        )
     return (
         f"{spread}; POST /times per op {posts:.2f}\n"
         f"CPU ms/op: {per_op} (sum {total:.2f}); machine CPUs busy {busy:.2f}"
         f" of {os.cpu_count()}\n"
-        f"ceilings: latency {d}x{c}/20 ms = {latency_cap:.0f}, CPU {cpu_cap:.0f}, emulator"
-        f" {emu_cap:.0f} op/s -> limited by {limit}"
+        f"ceilings: latency {d}x{c}/20 ms = {latency_cap:.0f}, CPU {cpu_cap:.0f} (if the"
+        f" machine were ours), emulator {emu_cap:.0f} op/s\n-> limited by {limit}{waits}"
     )
 
 
@@ -1166,8 +1199,7 @@ def pg_drain(args: argparse.Namespace, tmp: Path) -> list[Figure]:
                 for daemons in (1, 2, 4):
                     db = pg.new_database("pgdrain", template=template)
                     try:
-                        run = _drain(emu, url, db, "postgresql", daemons, c, count, logs,
-                                     pg.data_dir)  # fmt: skip
+                        run = _drain(emu, url, db, "postgresql", daemons, c, count, logs, pg)
                     finally:
                         pg.drop_database(db.rsplit("/", 1)[1])
                     runs.setdefault(("postgresql", c, daemons), []).append(run)
