@@ -949,6 +949,25 @@ def cli_import(args: argparse.Namespace, tmp: Path) -> list[Figure]:
 PG_DRAIN_INTERVAL = 0.25  # seconds between a daemon's passes when its pass found nothing
 
 
+@contextmanager
+def _postgres(section: str) -> Iterator[Any]:
+    """A durable throw-away PostgreSQL server, or None (said on stderr) on a machine
+    without PostgreSQL's server binaries or psycopg: the section is then skipped."""
+    from pymesync.testing.postgres import PostgresServer, PostgresUnavailable
+
+    server = PostgresServer(durable=True)
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        print(f"[{section}: skipped, {error}]", file=sys.stderr)
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _postgres_cpu(data_dir: Path) -> float:
     """CPU seconds used so far by the PostgreSQL server: its postmaster and every process
     it forked that is still alive (the backends of open connections, the writers)."""
@@ -1177,7 +1196,6 @@ def pg_drain(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     1 daemon on SQLite for reference. At the default concurrency and, to show the
     claims scaling where the latency is the limit, at concurrency 2."""
     from pymesync.store import Store
-    from pymesync.testing.postgres import PostgresServer
 
     rounds = 1 if args.quick else 2
     concurrency = _default_concurrency()
@@ -1186,10 +1204,12 @@ def pg_drain(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     logs.mkdir()
     runs: dict[tuple[str, int, int], list[Drain]] = {}
     with (
-        PostgresServer() as pg,
+        _postgres("pg_drain") as pg,
         run_emulator_process(seed_data=True) as emu,
         latency_proxy("127.0.0.1", emu.port, SYNC_LATENCY) as url,
     ):
+        if pg is None:
+            return []
         check(url, "/_emulator/health", SYNC_LATENCY)
         template = "pgdrain_template"
         pg.create_database(template)
@@ -1279,14 +1299,15 @@ def pg_reads(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     as ``reads``): the same calls on a PostgreSQL store and on a SQLite file, taking
     turns, medians."""
     from pymesync.store import Store
-    from pymesync.testing.postgres import PostgresServer
 
     users, per_user = (20, 500) if args.quick else (100, 500)
     rounds = 30 if args.quick else 100
     total = users * per_user
     last = dt.date.today() - dt.timedelta(days=400 - 364)  # _fill_emulator's last day
     week = ((last - dt.timedelta(days=6)).isoformat(), last.isoformat())
-    with PostgresServer() as pg, run_emulator(seed_data=True) as emu:
+    with _postgres("pg_reads") as pg, run_emulator(seed_data=True) as emu:
+        if pg is None:
+            return []
         _fill_emulator(emu, users, per_user)
         dbs = {"postgresql": pg.new_database("pgreads"), "sqlite": str(tmp / "reads.sqlite3")}
         clients, stores, fetch = {}, {}, {}
