@@ -195,8 +195,9 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 def create_pg_engine(url: str) -> Engine:
     """A SQLAlchemy engine (its connection pool) on the PostgreSQL store at ``url``.
 
-    Connections are checked with a ping when lent (a server restarted or a connection
-    cut by a firewall is replaced, not reported), and hold psycopg's prepared
+    Connections are not pinged when lent: one the server dropped (a restart, a
+    connection cut by a firewall) fails at its transaction's ``BEGIN`` and is replaced
+    there (:class:`~pymesync.store.Store`), not reported. They keep psycopg's prepared
     statements. Raises :class:`StoreError` for an unusable URL or a missing driver."""
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
@@ -235,7 +236,7 @@ def create_pg_engine(url: str) -> Engine:
             hide_parameters=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_SIZE,
-            pool_pre_ping=True,
+            pool_pre_ping=False,  # (a dropped connection is found at BEGIN: see Store)
             pool_reset_on_return="rollback",
         )
     except NoSuchModuleError as exc:  # pragma: no cover - psycopg checked above

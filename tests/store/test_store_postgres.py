@@ -275,3 +275,33 @@ def test_a_lease_passes_to_another_claimer_once_it_runs_out(pg: Store) -> None:
     assert [(op.op_id, op.lease_owner, op.outcome_unknown) for op in taken] == [
         ("op-0", "alive", True)
     ]
+
+
+def test_connections_the_server_dropped_are_replaced_without_an_error(
+    pg: Store, postgres_url: str
+) -> None:
+    """A server restart (or a firewall) drops every connection the pool keeps: the
+    next transaction finds out at BEGIN, where nothing has run yet, and goes on with a
+    new connection instead of failing (the pool does not ping each one before use)."""
+    import psycopg
+
+    barrier = threading.Barrier(4)
+
+    def read() -> None:  # (several pooled connections, then idle)
+        barrier.wait(10)
+        pg.counts(ACCOUNT)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join(10)
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    time.sleep(0.2)
+    pg.enqueue(create(1), now=T0)  # no error
+    assert [op.op_id for op in pg.operations()] == ["op-1"]
