@@ -305,3 +305,24 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(
     time.sleep(0.2)
     pg.enqueue(create(1), now=T0)  # no error
     assert [op.op_id for op in pg.operations()] == ["op-1"]
+
+
+def test_acks_take_their_accounts_lock(pg: Store, postgres_url: str) -> None:
+    """An ack maps ids, re-targets later operations and moves cache rows: it waits
+    for the account's other writes (an enqueue coalescing on the same object)."""
+    import psycopg
+
+    for i in range(2):
+        pg.enqueue(create(i), now=T0)
+    assert len(pg.claim(ACCOUNT, "d1", 30, now=T0, limit=2)) == 2
+    done: list[list[str]] = []
+    items = [(f"op-{i}", {"uuid": f"S{i}", "duration": 60}, None) for i in range(2)]
+    acking = threading.Thread(target=lambda: done.append(pg.ack_many(items, now=T0)))
+    with psycopg.connect(conninfo(postgres_url)) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_NAMESPACE, ACCOUNT))
+        acking.start()
+        time.sleep(0.3)
+        assert done == [] and acking.is_alive()
+        other.rollback()
+    acking.join(10)
+    assert done == [["op-0", "op-1"]]
