@@ -22,6 +22,12 @@ a claim locks the rows it leases with ``FOR UPDATE SKIP LOCKED`` (a row another 
 or writer holds is skipped, never waited for), and ``fail``/``renew``/``release`` lock
 the one row they change. A read transaction is ``REPEATABLE READ READ ONLY``: one
 snapshot, as a SQLite read sees.
+
+Locks are taken in one order where a transaction knows its accounts up front (sorted).
+An ``enqueue_many`` whose items name several accounts takes each one's lock as its
+chunks reach it: two such calls meeting the same accounts in opposite orders can
+deadlock, and PostgreSQL ends one of them (a :class:`StoreError`, nothing of it
+stored). Every write of the library and the command line names one account.
 """
 
 from __future__ import annotations

@@ -550,6 +550,9 @@ class _Batch:
                 if isinstance(account, str):
                     account_lock(db, account)
                     self.locked.add(account)
+                    # (ids drawn before: that account's writers may have queued later
+                    # ones meanwhile, which must stay after this call's)
+                    self.drawn.clear()
         op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
         if new_ids:
             op_ids = [op_id for op_id in op_ids if op_id not in new_ids or op_id in used]

@@ -326,3 +326,35 @@ def test_acks_take_their_accounts_lock(pg: Store, postgres_url: str) -> None:
         other.rollback()
     acking.join(10)
     assert done == [["op-0", "op-1"]]
+
+
+def test_undo_never_reverts_what_a_claimer_took_meanwhile(pg: Store, postgres_url: str) -> None:
+    """A daemon claims the change while undo runs (claims do not wait for the account's
+    lock): undo waits for the claim and then refuses, instead of deleting (or writing
+    back as pending) an operation that is being sent."""
+    import psycopg
+
+    from pymesync.errors import NothingToUndoError
+
+    pg.enqueue(create(0), now=T0)
+    outcome: list[Any] = []
+
+    def undo() -> None:
+        try:
+            outcome.append(pg.undo(ACCOUNT))
+        except NothingToUndoError as exc:
+            outcome.append(exc)
+
+    with psycopg.connect(conninfo(postgres_url)) as daemon:  # a claim, mid-transaction
+        daemon.execute(
+            "UPDATE operations SET state = 'inflight', lease_owner = 'd9',"
+            " lease_expires_at = '2099-01-01T00:00:00.000000Z' WHERE op_id = 'op-0'"
+        )
+        undoing = threading.Thread(target=undo)
+        undoing.start()
+        time.sleep(0.3)
+        daemon.commit()
+    undoing.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], NothingToUndoError), outcome
+    assert "being sent" in str(outcome[0])
+    assert [(op.op_id, op.lease_owner) for op in pg.operations()] == [("op-0", "d9")]
