@@ -49,7 +49,9 @@ __all__ = [
     "display_url",
     "ensure_pg_schema",
     "from_pg_error",
+    "is_driver_error",
     "lock_account",
+    "open_engine",
     "pg_sql",
 ]
 
@@ -249,6 +251,31 @@ def create_pg_engine(url: str) -> Engine:
         raise StoreError(f"The store {display_url(url)} needs psycopg: {_INSTALL_HINT}") from exc
     event.listen(engine, "connect", _on_connect)
     return engine
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is psycopg's (or SQLAlchemy's wrapping of a driver error)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return True
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
+
+
+def open_engine(url: str) -> tuple[Engine, str]:
+    """The engine of the store at ``url`` with its tables created or upgraded, and a
+    line saying which (:func:`ensure_pg_schema`); the store's errors for a server that
+    cannot be reached, an unusable URL or a schema too new (the engine disposed)."""
+    engine = create_pg_engine(url)
+    try:
+        return engine, ensure_pg_schema(engine, url)
+    except BaseException as exc:
+        engine.dispose()
+        if isinstance(exc, Exception) and is_driver_error(exc):
+            raise from_pg_error(exc, url) from exc
+        raise
 
 
 def lock_account(db: Any, account: str) -> None:

@@ -86,17 +86,6 @@ def _translate(exc: Exception, path: str) -> StoreError:
     return from_sqlite_error(orig if orig is not None else exc, path)
 
 
-def _is_driver_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is psycopg's (or SQLAlchemy's wrapping of a driver error)."""
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, DBAPIError):
-        return True
-    import psycopg
-
-    return isinstance(exc, psycopg.Error)
-
-
 def _pg_rollback(lent: Any, db: Any) -> None:
     """End a failed transaction on PostgreSQL: ROLLBACK, or, when the connection itself
     failed, drop it from the pool (the server rolls back what it had)."""
@@ -217,19 +206,9 @@ class Store:
 
     @classmethod
     def _open_url(cls, url: str) -> Store:
-        from .postgres import create_pg_engine, ensure_pg_schema, from_pg_error
+        from .postgres import open_engine
 
-        engine = create_pg_engine(url)
-        try:
-            ensure_pg_schema(engine, url)
-        except StoreError:
-            engine.dispose()
-            raise
-        except Exception as exc:
-            engine.dispose()
-            if _is_driver_error(exc):
-                raise from_pg_error(exc, url) from exc
-            raise
+        engine, _ = open_engine(url)
         return cls(None, engine, url=url)
 
     @property
@@ -316,7 +295,7 @@ class Store:
         stands for), and for a write of ``account`` that account's lock first. A
         connection that fails is dropped from the pool; driver errors become
         :class:`StoreError` (:class:`StoreUnavailableError` for a lost server)."""
-        from .postgres import from_pg_error, lock_account
+        from .postgres import from_pg_error, is_driver_error, lock_account
 
         self._check_open()
         assert self._engine is not None and self._url is not None
@@ -331,7 +310,7 @@ class Store:
                 _pg_rollback(lent, db)
                 raise
         except Exception as exc:
-            if _is_driver_error(exc):
+            if is_driver_error(exc):
                 raise from_pg_error(exc, self._url) from exc
             raise
         finally:
@@ -343,14 +322,14 @@ class Store:
         per transaction): a connection the server dropped (a restart, a cut network)
         fails at ``BEGIN``, where nothing has run yet, so the pool's idle connections
         are dropped and it is tried once more on a new one."""
-        from .postgres import PgConnection, from_pg_error
+        from .postgres import PgConnection, from_pg_error, is_driver_error
 
         assert self._engine is not None and self._url is not None
         for attempt in (1, 2):
             try:
                 lent = self._engine.raw_connection()
             except Exception as exc:
-                if _is_driver_error(exc):
+                if is_driver_error(exc):
                     raise from_pg_error(exc, self._url) from exc
                 raise
             db = lent.info.get("pymesync")
@@ -366,7 +345,7 @@ class Store:
                 if lost and attempt == 1:
                     self._engine.dispose()  # (its other idle connections are gone too)
                     continue
-                if _is_driver_error(exc):
+                if is_driver_error(exc):
                     raise from_pg_error(exc, self._url) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover

@@ -358,3 +358,12 @@ def test_undo_never_reverts_what_a_claimer_took_meanwhile(pg: Store, postgres_ur
     assert len(outcome) == 1 and isinstance(outcome[0], NothingToUndoError), outcome
     assert "being sent" in str(outcome[0])
     assert [(op.op_id, op.lease_owner) for op in pg.operations()] == [("op-0", "d9")]
+
+
+def test_migrate_takes_a_url(postgres_url: str) -> None:
+    from pymesync.store import migrate
+
+    said = migrate(postgres_url)
+    assert said.startswith("Created the pymesync database postgresql+psycopg://")
+    assert "schema revision 0003" in said
+    assert "is up to date" in migrate(postgres_url)
