@@ -56,8 +56,10 @@ def store_backend(
     request: pytest.FixtureRequest, private_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """``sqlite`` or ``postgresql``; on PostgreSQL, ``PYMESYNC_DB`` names a fresh
-    database with the current schema (dropped after the test)."""
-    backend = str(request.param)
+    database with the current schema (dropped after the test). A unittest-style class
+    (a hypothesis state machine) is not parametrised: it gets ``sqlite`` and chooses
+    its stores itself (tests/sync/test_state_machine.py runs one class per backend)."""
+    backend = str(getattr(request, "param", "sqlite"))
     if backend == "sqlite":
         yield backend
         return

@@ -734,7 +734,7 @@ def keys_starting(
     check_entity(entity)
     sql = (
         "SELECT key FROM cache WHERE account = ? AND entity = ? AND key >= ? AND key < ?"
-        " AND NOT deleted ORDER BY key LIMIT ?"
+        " AND deleted = 0 ORDER BY key LIMIT ?"
     )
     rows = db.execute(sql, (account, entity, prefix, prefix + "\U0010ffff", limit))
     return [str(row[0]) for row in rows]

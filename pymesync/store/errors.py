@@ -41,8 +41,11 @@ class StoreError(PymesyncError):
 
 class StoreUnavailableError(StoreError):
     """The store's database server cannot be reached (a store on PostgreSQL: the server
-    is down, the network or the credentials fail). Nothing of the call was written: a
-    transaction cut off before its commit is rolled back by the server."""
+    is down, the network or the credentials fail). A transaction cut off before its
+    commit is rolled back by the server: nothing of it is written. Only when the
+    connection is lost while the commit itself is under way can its outcome not be
+    known (it may have been written): look (e.g. ``operations()``) before doing the
+    same again with new ids."""
 
 
 class SchemaTooNewError(StoreError):

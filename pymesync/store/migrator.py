@@ -28,7 +28,7 @@ from .location import (
     SchemaStatus,
     prepare_location,
     read_schema_revision,
-    resolve_path,
+    resolve_target,
     set_wal,
     wal_left_behind,
 )
@@ -147,10 +147,18 @@ def ensure_schema(path: Path, *, quick_check: bool | None = None) -> str:
 
 
 def migrate(path: str | os.PathLike[str] | None = None) -> str:
-    """Bring the database at ``path`` (default: as for ``Store.open``) to the newest schema.
+    """Bring the database at ``path`` (default: as for ``Store.open``; a file, or the URL
+    of a PostgreSQL database) to the newest schema.
 
     Returns a human-readable line saying what happened, e.g. ``"Upgraded the pymesync
     database /home/a/.local/share/pymesync/pymesync.sqlite3 from schema revision 0001 to
     0002."``. Raises the same errors as :meth:`Store.open <pymesync.store.Store.open>`.
     """
-    return ensure_schema(resolve_path(path))
+    target = resolve_target(path)
+    if isinstance(target, str):  # a database server (PostgreSQL)
+        from .postgres import open_engine
+
+        engine, done = open_engine(target)
+        engine.dispose()
+        return done
+    return ensure_schema(target)

@@ -20,25 +20,25 @@ _AFTER = "\U0010ffff"  # (appended to a prefix: the end of its range)
 _SLUGS = (
     "SELECT t.value, c.payload FROM cache_tags AS t JOIN cache AS c ON c.account = t.account"
     " AND c.entity = t.entity AND c.key = t.key WHERE t.account = ? AND t.entity = ?"
-    " AND t.tag_kind = 'slug' AND t.value >= ? AND t.value < ? AND NOT c.deleted"
+    " AND t.tag_kind = 'slug' AND t.value >= ? AND t.value < ? AND c.deleted = 0"
     " ORDER BY t.value LIMIT ?"
 )
 _USERS = (
     "SELECT key, payload FROM cache WHERE account = ? AND entity = 'user' AND key >= ?"
-    " AND key < ? AND NOT deleted ORDER BY key LIMIT ?"
+    " AND key < ? AND deleted = 0 ORDER BY key LIMIT ?"
 )
 _TIMES_STARTING = (
     "SELECT key, payload FROM cache WHERE account = ? AND entity = 'time' AND key >= ?"
-    " AND key < ? AND NOT deleted ORDER BY key LIMIT ?"
+    " AND key < ? AND deleted = 0 ORDER BY key LIMIT ?"
 )
 _TIMES_NEWEST = (
-    "SELECT key, payload FROM cache WHERE account = ? AND entity = 'time' AND NOT deleted"
+    "SELECT key, payload FROM cache WHERE account = ? AND entity = 'time' AND deleted = 0"
     " ORDER BY date_worked DESC, key LIMIT ?"
 )
 _LOCAL_IDS = (
     "SELECT m.local_id, c.payload FROM id_map AS m JOIN cache AS c ON c.account = m.account"
     " AND c.entity = m.entity AND c.key = m.server_id WHERE m.account = ?"
-    " AND m.entity = 'time' AND m.local_id >= ? AND m.local_id < ? AND NOT c.deleted"
+    " AND m.entity = 'time' AND m.local_id >= ? AND m.local_id < ? AND c.deleted = 0"
     " ORDER BY m.local_id LIMIT ?"
 )
 _FAILED = (

@@ -22,6 +22,12 @@ a claim locks the rows it leases with ``FOR UPDATE SKIP LOCKED`` (a row another 
 or writer holds is skipped, never waited for), and ``fail``/``renew``/``release`` lock
 the one row they change. A read transaction is ``REPEATABLE READ READ ONLY``: one
 snapshot, as a SQLite read sees.
+
+Locks are taken in one order where a transaction knows its accounts up front (sorted).
+An ``enqueue_many`` whose items name several accounts takes each one's lock as its
+chunks reach it: two such calls meeting the same accounts in opposite orders can
+deadlock, and PostgreSQL ends one of them (a :class:`StoreError`, nothing of it
+stored). Every write of the library and the command line names one account.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ __all__ = [
     "display_url",
     "ensure_pg_schema",
     "from_pg_error",
+    "is_driver_error",
     "lock_account",
+    "open_engine",
     "pg_sql",
 ]
 
@@ -148,32 +156,56 @@ def from_pg_error(error: BaseException, url: str) -> StoreError:
         import psycopg
     except ImportError:  # pragma: no cover - only reached with psycopg
         return StoreError(f"Database error on {where}: {first}")
-    if isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
-        orig, psycopg.errors.QueryCanceled
-    ):
+    if _unavailable(orig, psycopg):
         return StoreUnavailableError(f"The store {where} cannot be reached: {first}")
     return StoreError(f"Database error on {where}: {first}")
 
 
-def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # The store sends BEGIN itself (as on SQLite); booleans are stored as 0/1 integers.
+#: SQLSTATE classes of a server that cannot serve: connection exceptions (08),
+#: insufficient resources (53: too many connections, disk full), operator intervention
+#: (57: shutting down, cannot connect now).
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def _unavailable(error: BaseException, psycopg: Any) -> bool:
+    """Whether ``error`` says the server cannot be reached or cannot serve (rather than
+    refusing a statement: a deadlock, a constraint, a cancelled query)."""
+    if isinstance(error, psycopg.InterfaceError):  # (the connection is closed)
+        return True
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = getattr(error, "sqlstate", None)  # (None: the client lost or never had it)
+    return state is None or str(state)[:2] in _UNAVAILABLE_CLASSES
+
+
+@functools.lru_cache(maxsize=1)
+def _bool_dumper() -> type:
+    """psycopg's dumper of Python booleans as the 0/1 integers of the flag columns."""
     from psycopg.types.numeric import Int8Dumper
 
-    class _BoolAsInt(Int8Dumper):
+    class BoolAsInt(Int8Dumper):
         def dump(self, obj: Any) -> bytes:
             return b"1" if obj else b"0"
 
-    if dbapi_connection.info.transaction_status != 0:
+    return BoolAsInt
+
+
+def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # The store sends BEGIN itself (as on SQLite); booleans are stored as 0/1 integers.
+    from psycopg.pq import TransactionStatus
+
+    if dbapi_connection.info.transaction_status != TransactionStatus.IDLE:
         dbapi_connection.rollback()
     dbapi_connection.autocommit = True
-    dbapi_connection.adapters.register_dumper(bool, _BoolAsInt)
+    dbapi_connection.adapters.register_dumper(bool, _bool_dumper())
 
 
 def create_pg_engine(url: str) -> Engine:
     """A SQLAlchemy engine (its connection pool) on the PostgreSQL store at ``url``.
 
-    Connections are checked with a ping when lent (a server restarted or a connection
-    cut by a firewall is replaced, not reported), and hold psycopg's prepared
+    Connections are not pinged when lent: one the server dropped (a restart, a
+    connection cut by a firewall) fails at its transaction's ``BEGIN`` and is replaced
+    there (:class:`~pymesync.store.Store`), not reported. They keep psycopg's prepared
     statements. Raises :class:`StoreError` for an unusable URL or a missing driver."""
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
@@ -212,13 +244,38 @@ def create_pg_engine(url: str) -> Engine:
             hide_parameters=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_SIZE,
-            pool_pre_ping=True,
+            pool_pre_ping=False,  # (a dropped connection is found at BEGIN: see Store)
             pool_reset_on_return="rollback",
         )
     except NoSuchModuleError as exc:  # pragma: no cover - psycopg checked above
         raise StoreError(f"The store {display_url(url)} needs psycopg: {_INSTALL_HINT}") from exc
     event.listen(engine, "connect", _on_connect)
     return engine
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is psycopg's (or SQLAlchemy's wrapping of a driver error)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return True
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
+
+
+def open_engine(url: str) -> tuple[Engine, str]:
+    """The engine of the store at ``url`` with its tables created or upgraded, and a
+    line saying which (:func:`ensure_pg_schema`); the store's errors for a server that
+    cannot be reached, an unusable URL or a schema too new (the engine disposed)."""
+    engine = create_pg_engine(url)
+    try:
+        return engine, ensure_pg_schema(engine, url)
+    except BaseException as exc:
+        engine.dispose()
+        if isinstance(exc, Exception) and is_driver_error(exc):
+            raise from_pg_error(exc, url) from exc
+        raise
 
 
 def lock_account(db: Any, account: str) -> None:
@@ -265,7 +322,8 @@ def ensure_pg_schema(engine: Engine, url: str) -> str:
             _upgrade(conn, found, where)
             conn.exec_driver_sql("COMMIT")
         except BaseException:
-            conn.exec_driver_sql("ROLLBACK") if not conn.closed else None
+            if not conn.closed and not conn.invalidated:
+                conn.exec_driver_sql("ROLLBACK")
             raise
     if found is None:
         return f"Created the pymesync database {where} at schema revision {SCHEMA_HEAD}."

@@ -71,6 +71,8 @@ _STATES: dict[str, OpState] = {state: state for state in STATES}
 
 _BY_OP_ID = f"SELECT {QUEUE_SELECT} FROM operations WHERE op_id = ?"
 _TARGET_OF = "SELECT account, entity, target FROM operations WHERE op_id = ?"
+# (PostgreSQL: the accounts of a list of op_ids, in lock order)
+_ACCOUNTS_OF = "SELECT DISTINCT account FROM operations WHERE op_id = ANY(?) ORDER BY account"
 _ANY_FOR_TARGET = "SELECT 1 FROM operations WHERE account = ? AND entity = ? AND target = ? LIMIT 1"
 _LAST_FOR_TARGET = (
     f"SELECT {QUEUE_SELECT} FROM operations WHERE account = ? AND entity = ? AND target = ?"
@@ -548,6 +550,9 @@ class _Batch:
                 if isinstance(account, str):
                     account_lock(db, account)
                     self.locked.add(account)
+                    # (ids drawn before: that account's writers may have queued later
+                    # ones meanwhile, which must stay after this call's)
+                    self.drawn.clear()
         op_ids = [op.op_id for op, _ in chunk if isinstance(op.op_id, str)]
         if new_ids:
             op_ids = [op_id for op_id in op_ids if op_id not in new_ids or op_id in used]
@@ -861,17 +866,14 @@ def _vanished(row: QueueRow) -> str:
     return dump_json(record)
 
 
-def lock_account_of(db: sqlite3.Connection, op_id: str, held: set[str] | None = None) -> None:
+def lock_account_of(db: sqlite3.Connection, op_id: str) -> None:
     """On PostgreSQL, take the lock of the account of the queued operation ``op_id``
-    (see :func:`~.dbapi.account_lock`) before changing what else it touches, unless
-    it is in ``held`` (the accounts locked already; the account is added); nothing
+    (see :func:`~.dbapi.account_lock`) before changing what else it touches; nothing
     when it is not queued, and nothing on SQLite."""
     if on_postgres(db):
         row = db.execute(_TARGET_OF, (op_id,)).fetchone()
-        if row is not None and (held is None or row[0] not in held):
+        if row is not None:
             account_lock(db, str(row[0]))
-            if held is not None:
-                held.add(str(row[0]))
 
 
 def ack(
@@ -1006,9 +1008,14 @@ def ack_many(
     ``adopted`` creates whose reserved server id another local id holds now (see
     Store.ack_many); returns the op_ids acked."""
     acked: list[str] = []
-    held: set[str] = set()
+    if on_postgres(db):
+        # The accounts' locks, taken once up front (one statement, not one per item:
+        # an account's acks hold its lock, and every round trip under it counts).
+        items = list(items)
+        ids = [item[0] for item in items]
+        for (account,) in db.execute(_ACCOUNTS_OF, (ids,)).fetchall():
+            account_lock(db, str(account))
     for op_id, server_object, server_key in items:
-        lock_account_of(db, op_id, held)
         if op_id in adopted and server_key is not None:
             row = db.execute(_TARGET_OF, (op_id,)).fetchone()
             holder = None if row is None else idmap.local_id_for(db, row[0], row[1], server_key)

@@ -86,17 +86,6 @@ def _translate(exc: Exception, path: str) -> StoreError:
     return from_sqlite_error(orig if orig is not None else exc, path)
 
 
-def _is_driver_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is psycopg's (or SQLAlchemy's wrapping of a driver error)."""
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, DBAPIError):
-        return True
-    import psycopg
-
-    return isinstance(exc, psycopg.Error)
-
-
 def _pg_rollback(lent: Any, db: Any) -> None:
     """End a failed transaction on PostgreSQL: ROLLBACK, or, when the connection itself
     failed, drop it from the pool (the server rolls back what it had)."""
@@ -217,19 +206,9 @@ class Store:
 
     @classmethod
     def _open_url(cls, url: str) -> Store:
-        from .postgres import create_pg_engine, ensure_pg_schema, from_pg_error
+        from .postgres import open_engine
 
-        engine = create_pg_engine(url)
-        try:
-            ensure_pg_schema(engine, url)
-        except StoreError:
-            engine.dispose()
-            raise
-        except Exception as exc:
-            engine.dispose()
-            if _is_driver_error(exc):
-                raise from_pg_error(exc, url) from exc
-            raise
+        engine, _ = open_engine(url)
         return cls(None, engine, url=url)
 
     @property
@@ -316,35 +295,60 @@ class Store:
         stands for), and for a write of ``account`` that account's lock first. A
         connection that fails is dropped from the pool; driver errors become
         :class:`StoreError` (:class:`StoreUnavailableError` for a lost server)."""
-        from .postgres import PgConnection, from_pg_error, lock_account
+        from .postgres import from_pg_error, is_driver_error, lock_account
 
         self._check_open()
         assert self._engine is not None and self._url is not None
-        try:
-            lent = self._engine.raw_connection()
-        except Exception as exc:
-            if _is_driver_error(exc):
-                raise from_pg_error(exc, self._url) from exc
-            raise
-        db = lent.info.get("pymesync")
-        if db is None:
-            db = lent.info["pymesync"] = PgConnection(lent.driver_connection)
+        lent, db = self._pg_begin(begin)
         try:
             try:
-                db.execute(begin)
                 if account is not None:
                     lock_account(db, account)
-                yield db  # type: ignore[misc]  # (it offers what the modules use)
+                yield db  # (a PgConnection: it offers what the modules use)
                 db.execute("COMMIT")
             except BaseException:
                 _pg_rollback(lent, db)
                 raise
         except Exception as exc:
-            if _is_driver_error(exc):
+            if is_driver_error(exc):
                 raise from_pg_error(exc, self._url) from exc
             raise
         finally:
             lent.close()
+
+    def _pg_begin(self, begin: str) -> tuple[Any, Any]:
+        """A pooled connection (and its PgConnection) in a transaction begun with
+        ``begin``. The pool does not ping a connection before lending it (a round trip
+        per transaction): a connection the server dropped (a restart, a cut network)
+        fails at ``BEGIN``, where nothing has run yet, so the pool's idle connections
+        are dropped and it is tried once more on a new one."""
+        from .postgres import PgConnection, from_pg_error, is_driver_error
+
+        assert self._engine is not None and self._url is not None
+        for attempt in (1, 2):
+            try:
+                lent = self._engine.raw_connection()
+            except Exception as exc:
+                if is_driver_error(exc):
+                    raise from_pg_error(exc, self._url) from exc
+                raise
+            db = lent.info.get("pymesync")
+            if db is None:
+                db = lent.info["pymesync"] = PgConnection(lent.driver_connection)
+            try:
+                db.execute(begin)
+                return lent, db
+            except Exception as exc:
+                lost = db.raw.closed or db.raw.broken
+                _pg_rollback(lent, db)
+                lent.close()
+                if lost and attempt == 1:
+                    self._engine.dispose()  # (its other idle connections are gone too)
+                    continue
+                if is_driver_error(exc):
+                    raise from_pg_error(exc, self._url) from exc
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _lend(self) -> _Lent:
         """A connection for one transaction: checked out of the engine's pool, or

@@ -41,6 +41,7 @@ from pymesync.errors import NothingToUndoError
 from . import cache, idmap
 from .codec import dump_json, format_utc, load_json
 from .columns import QUEUE_COLUMNS, QUEUE_SELECT, QueueRow, insert_head, row_template
+from .dbapi import for_update
 from .records import CacheObject, EnqueueResult, NewOperation
 
 __all__ = [
@@ -218,7 +219,9 @@ def _check(db: sqlite3.Connection, account: str, entry: dict[str, Any]) -> None:
     left = [QueueRow._make(row) for row in entry["added"]]
     left += [QueueRow._make(after) for _, after in entry["changed"]]
     for was in left:
-        row = db.execute(_BY_ID, (was.id,)).fetchone()
+        # (locked on PostgreSQL, where a claim does not wait for the account's lock: a
+        # claimer holding the row is waited for and then seen, one coming later skips it)
+        row = db.execute(_BY_ID + for_update(db), (was.id,)).fetchone()
         now = None if row is None else QueueRow._make(row)
         if now is None or now.op_id != was.op_id:
             raise _refuse(entry, "has already been synced")

@@ -24,6 +24,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .dbapi import on_postgres
+
 __all__ = ["MOST_PARAMETERS", "insert_rows", "rows_per_statement", "select_in", "statement"]
 
 #: The most bound parameters one statement takes: 400 rows of 10 columns, 800 of 5.
@@ -76,6 +78,13 @@ def insert_rows(
     as ``row`` has ``?``), in order, a few statements in all (see the module)."""
     count = len(rows)
     if not count:
+        return
+    if on_postgres(db):
+        # psycopg keeps the parsed form of short statements only (4,096 characters, 50
+        # parameters): a statement of hundreds of rows is parsed again every time, and
+        # costs more than it saves. Its executemany sends the one-row statement for
+        # every row in one pipeline instead (no round trip per row).
+        db.executemany(statement(head, row, 1, tail), rows)
         return
     size = rows_per_statement(db, len(rows[0]))
     start = 0

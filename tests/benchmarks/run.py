@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import inspect
 import json
 import os
@@ -943,6 +944,443 @@ def cli_import(args: argparse.Namespace, tmp: Path) -> list[Figure]:
     ]
 
 
+# ---------------------------------------------------------------- 7. the store on PostgreSQL
+
+PG_DRAIN_INTERVAL = 0.25  # seconds between a daemon's passes when its pass found nothing
+
+
+@contextmanager
+def _postgres(section: str) -> Iterator[Any]:
+    """A durable throw-away PostgreSQL server, or None (said on stderr) on a machine
+    without PostgreSQL's server binaries or psycopg: the section is then skipped."""
+    from pymesync.testing.postgres import PostgresServer, PostgresUnavailable
+
+    server = PostgresServer(durable=True)
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        print(f"[{section}: skipped, {error}]", file=sys.stderr)
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _postgres_cpu(data_dir: Path) -> float:
+    """CPU seconds used so far by the PostgreSQL server: its postmaster and every process
+    it forked that is still alive (the backends of open connections, the writers)."""
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    total = _process_cpu(postmaster)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, every process (Linux)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+@dataclass
+class Drain:
+    """One timed drain of ``count`` queued creates by ``daemons`` daemon processes."""
+
+    backend: str
+    daemons: int
+    concurrency: int
+    count: int
+    wall: float  # seconds from "go" until the queue was empty (every operation acked)
+    cpu: dict[str, float]  # CPU seconds over the same span: daemons, emulator, proxy, postgres
+    machine_busy: float  # CPUs busy on the whole machine over the span (other work too)
+    requests: dict[str, int]  # the emulator's counts per route over the drain
+    waits: dict[str, float]  # PostgreSQL: mean connections in each state, sampled
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.wall
+
+    def cpu_ms(self, who: str | None = None) -> float:
+        """CPU per operation in ms: one party's, or all four's."""
+        spent = self.cpu[who] if who else sum(self.cpu.values())
+        return spent / self.count * 1000
+
+
+def _start_daemons(url: str, db: str, daemons: int, concurrency: int, logs: Path) -> list[Any]:
+    """``daemons`` processes of drain_worker.py, each ready (its store open)."""
+    script = str(HERE / "drain_worker.py")
+    procs = []
+    for n in range(daemons):
+        log = open(logs / f"daemon-{n}.log", "ab")  # noqa: SIM115 (closed with the process)
+        proc = subprocess.Popen(
+            [sys.executable, script, url, "alice", db, str(concurrency), str(PG_DRAIN_INTERVAL)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        proc.log = log  # type: ignore[attr-defined]
+        procs.append(proc)
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            _stop_daemons(procs)
+            raise RuntimeError(f"a drain daemon did not start: {line!r}; see {logs}")
+    return procs
+
+
+def _stop_daemons(procs: list[Any]) -> list[int]:
+    """SIGTERM each daemon (its own pid), wait for it; their exit codes."""
+    codes = []
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            codes.append(proc.wait(timeout=60))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(proc.wait())
+        proc.log.close()
+    return codes
+
+
+def _drain(
+    emu: Any,
+    url: ProxyURL,
+    db: str,
+    backend: str,
+    daemons: int,
+    concurrency: int,
+    count: int,
+    logs: Path,
+    pg: Any,
+) -> Drain:
+    """Queue ``count`` creates in ``db``, then time ``daemons`` daemon processes draining
+    them through the proxy; check that the emulator holds each time exactly once. On
+    PostgreSQL (``pg``, the server), ``pg_stat_activity`` is sampled as the queue is
+    watched: how many of the store's connections wait for an account's lock (advisory),
+    for a row's lock, or run a statement."""
+    emu.reset()
+    base = url + emu.prefix
+    ts = login(base, mode="queue", db=db, sync_concurrency=concurrency)
+    what = f"{backend} drain, {daemons} daemon(s), concurrency {concurrency}"
+    try:
+        ts.get_projects()  # the project is cached, as after any normal use
+        with ts.batch() as batch:
+            for i in range(count):
+                batch.create_time(a_time(i))
+        assert ts.status()["pending"] == count, ts.status()
+        procs = _start_daemons(base, db, daemons, concurrency, logs)
+        try:
+            pids = {f"daemon{n}": p.pid for n, p in enumerate(procs)}
+
+            def cpu_now() -> dict[str, float]:
+                now = {name: _process_cpu(pid) for name, pid in pids.items()}
+                now["emulator"] = _process_cpu(emu.pid)
+                now["proxy"] = _process_cpu(url.pid)
+                if pg is not None:
+                    now["postgres"] = _postgres_cpu(pg.data_dir)
+                return now
+
+            samples: list[tuple[int, int, int]] = []
+            watcher = None if pg is None else pg.connect(autocommit=True)
+
+            emu.reset_stats()
+            before, machine = cpu_now(), _machine_busy()
+            start = time.perf_counter()
+            for proc in procs:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            while True:
+                status = ts.status()
+                if status["failed"] or status["conflicts"]:
+                    raise AssertionError(f"{what}: operations failed: {status}")
+                if status["pending"] == 0 and status["inflight"] == 0:
+                    break
+                if watcher is not None:
+                    samples.append(watcher.execute(_PG_WAITS, (db.rsplit("/", 1)[1],)).fetchone())
+                if any(p.poll() is not None for p in procs):
+                    raise AssertionError(f"{what}: a daemon exited early; see {logs}")
+                if time.perf_counter() - start > 600:
+                    raise AssertionError(f"{what}: not drained after 600 s: {status}")
+                time.sleep(0.05)  # (each look is a read transaction on the store)
+            wall = time.perf_counter() - start
+            after, machine_after = cpu_now(), _machine_busy()
+            routes = emu.stats()["routes"]
+        finally:
+            codes = _stop_daemons(procs)
+            if watcher is not None:
+                watcher.close()
+        assert all(code == 0 for code in codes), (what, codes, logs)
+        assert ts.token is not None
+        _check_stored(emu, ts.token, count, what)
+    finally:
+        ts.close()
+    spent = {name: after[name] - before[name] for name in before}
+    cpu = {"daemons": sum(v for k, v in spent.items() if k.startswith("daemon"))}
+    cpu.update({k: v for k, v in spent.items() if not k.startswith("daemon")})
+    busy = (machine_after[0] - machine[0]) / (machine_after[1] - machine[1]) * (os.cpu_count() or 1)
+    waits = {
+        name: statistics.fmean(sample[i] for sample in samples) if samples else 0.0
+        for i, name in enumerate(("account lock", "row lock", "running"))
+    }
+    return Drain(backend, daemons, concurrency, count, wall, cpu, busy, routes, waits)
+
+
+_PG_WAITS = (
+    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'),"
+    " count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory'),"
+    " count(*) FILTER (WHERE state = 'active')"
+    " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+)
+
+
+def _drain_note(runs: list[Drain]) -> str:
+    """Spread, CPU per operation by party, what limits the rate."""
+    rates = [r.rate for r in runs]
+    spread = (
+        f"{rates[0]:.0f} op/s"
+        if len(rates) == 1
+        else (f"{len(rates)} runs: " + ", ".join(f"{x:.0f}" for x in rates) + " op/s")
+    )
+    parties = [p for p in ("daemons", "emulator", "proxy", "postgres") if p in runs[0].cpu]
+    per_op = ", ".join(f"{p} {statistics.fmean(r.cpu_ms(p) for r in runs):.2f}" for p in parties)
+    total = statistics.fmean(r.cpu_ms() for r in runs)
+    busy = statistics.fmean(r.machine_busy for r in runs)
+    posts = statistics.fmean(r.requests.get("POST /times", 0) / r.count for r in runs)
+    d, c = runs[0].daemons, runs[0].concurrency
+    latency_cap = d * c / SYNC_LATENCY
+    cpu_cap = (os.cpu_count() or 1) / total * 1000
+    emu_cap = 1000 / statistics.fmean(r.cpu_ms("emulator") for r in runs)
+    caps = {"the 20 ms latency": latency_cap, f"{os.cpu_count()} CPUs": cpu_cap,
+            "the emulator (one lock, 1 CPU at most)": emu_cap}  # fmt: skip
+    limit = min(caps, key=lambda k: caps[k])
+    if busy >= 0.95 * (os.cpu_count() or 1):
+        limit = "the machine's CPUs (saturated, other work on the machine included)"
+    waits = ""
+    if runs[0].backend == "postgresql":
+        mean = {k: statistics.fmean(r.waits[k] for r in runs) for k in runs[0].waits}
+        waits = (
+            f"\nPostgreSQL connections (mean of samples every 50 ms): {mean['running']:.2f}"
+            f" running a statement, {mean['account lock']:.2f} waiting for the account"
+            f" lock, {mean['row lock']:.2f} for a row lock"
+        )
+    return (
+        f"{spread}; POST /times per op {posts:.2f}\n"
+        f"CPU ms/op: {per_op} (sum {total:.2f}); machine CPUs busy {busy:.2f}"
+        f" of {os.cpu_count()}\n"
+        f"ceilings: latency {d}x{c}/20 ms = {latency_cap:.0f}, CPU {cpu_cap:.0f} (if the"
+        f" machine were ours), emulator {emu_cap:.0f} op/s\n-> limited by {limit}{waits}"
+    )
+
+
+def pg_drain(args: argparse.Namespace, tmp: Path) -> list[Figure]:
+    """One queue in one PostgreSQL store drained by 1, 2 and 4 daemon processes (each
+    running ``run_daemon``, as ``pymesync daemon``) through the 20 ms latency proxy;
+    1 daemon on SQLite for reference. At the default concurrency and, to show the
+    claims scaling where the latency is the limit, at concurrency 2."""
+    from pymesync.store import Store
+
+    rounds = 1 if args.quick else 2
+    concurrency = _default_concurrency()
+    series = [(concurrency, 300 if args.quick else 800), (2, 100 if args.quick else 300)]
+    logs = tmp / "logs"
+    logs.mkdir()
+    runs: dict[tuple[str, int, int], list[Drain]] = {}
+    with (
+        _postgres("pg_drain") as pg,
+        run_emulator_process(seed_data=True) as emu,
+        latency_proxy("127.0.0.1", emu.port, SYNC_LATENCY) as url,
+    ):
+        if pg is None:
+            return []
+        check(url, "/_emulator/health", SYNC_LATENCY)
+        template = "pgdrain_template"
+        pg.create_database(template)
+        Store.open(pg.url(template)).close()  # migrated once, copied for each run
+        for round_ in range(rounds):
+            for c, count in series:
+                for daemons in (1, 2, 4):
+                    db = pg.new_database("pgdrain", template=template)
+                    try:
+                        run = _drain(emu, url, db, "postgresql", daemons, c, count, logs, pg)
+                    finally:
+                        pg.drop_database(db.rsplit("/", 1)[1])
+                    runs.setdefault(("postgresql", c, daemons), []).append(run)
+                if c == concurrency:
+                    db = str(tmp / f"drain-{round_}.sqlite3")
+                    run = _drain(emu, url, db, "sqlite", 1, c, count, logs, None)
+                    runs.setdefault(("sqlite", c, 1), []).append(run)
+
+    def rate(key: tuple[str, int, int]) -> float:
+        return statistics.fmean(r.rate for r in runs[key])
+
+    figures = []
+    for c, count in series:
+        one = rate(("postgresql", c, 1))
+        setting = f"{count} creates, 20 ms proxy, concurrency {c}"
+        if c == concurrency:
+            sqlite = rate(("sqlite", c, 1))
+            figures.append(
+                Figure(
+                    f"pg_drain c={c}: 1 daemon, PostgreSQL vs SQLite",
+                    one,
+                    "op/s",
+                    ">= 0.8x SQLite",
+                    one / sqlite >= 0.8,
+                    sqlite,
+                    f"1 daemon on a SQLite file, {_drain_note(runs[('sqlite', c, 1)])}",
+                    higher_is_better=True,
+                    note=f"{setting}\n{_drain_note(runs[('postgresql', c, 1)])}",
+                )
+            )
+        else:
+            figures.append(
+                Figure(
+                    f"pg_drain c={c}: 1 daemon, PostgreSQL",
+                    one,
+                    "op/s",
+                    "",
+                    True,
+                    higher_is_better=True,
+                    note=f"{setting}\n{_drain_note(runs[('postgresql', c, 1)])}",
+                )
+            )
+        for daemons in (2, 4):
+            value = rate(("postgresql", c, daemons))
+            # where the latency is the limit, N daemons should come close to N times
+            # one; where the machine is, more daemons must at least not lose throughput
+            need = 0.9 if c == concurrency else 0.75 * daemons
+            figures.append(
+                Figure(
+                    f"pg_drain c={c}: {daemons} daemons vs 1, PostgreSQL",
+                    value,
+                    "op/s",
+                    f">= {need:.2f}x 1 daemon",
+                    value / one >= need,
+                    one,
+                    "1 daemon on the same store",
+                    higher_is_better=True,
+                    note=f"{setting}\n{_drain_note(runs[('postgresql', c, daemons)])}",
+                )
+            )
+    return figures
+
+
+def _interleaved(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Median ms of each call, the calls taking turns within each round."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def pg_reads(args: argparse.Namespace, tmp: Path) -> list[Figure]:
+    """Cached reads from a cache of 50,000 times (a full fetch of the emulator's times,
+    as ``reads``): the same calls on a PostgreSQL store and on a SQLite file, taking
+    turns, medians."""
+    from pymesync.store import Store
+
+    users, per_user = (20, 500) if args.quick else (100, 500)
+    rounds = 30 if args.quick else 100
+    total = users * per_user
+    last = dt.date.today() - dt.timedelta(days=400 - 364)  # _fill_emulator's last day
+    week = ((last - dt.timedelta(days=6)).isoformat(), last.isoformat())
+    with _postgres("pg_reads") as pg, run_emulator(seed_data=True) as emu:
+        if pg is None:
+            return []
+        _fill_emulator(emu, users, per_user)
+        dbs = {"postgresql": pg.new_database("pgreads"), "sqlite": str(tmp / "reads.sqlite3")}
+        clients, stores, fetch = {}, {}, {}
+        for backend, db in dbs.items():
+            ts = login(emu.base_url, "admin", db=db, max_age=10**9)
+            start = time.perf_counter()
+            assert len(ts.get_times()) >= total  # one full fetch fills the cache
+            fetch[backend] = time.perf_counter() - start
+            assert ts.account is not None
+            clients[backend], stores[backend] = ts, Store.open(db)
+        account = clients["sqlite"].account
+        assert account == clients["postgresql"].account
+        queries: list[tuple[str, dict[str, Any]]] = [
+            (f"get_times user: {per_user} of {total}", {"user": "u7"}),
+            ("get_times project + 1 week: {found} of " + str(total),
+             {"project": "gwm", "start": week[0], "end": week[1]}),
+        ]  # fmt: skip
+        checks = {}
+        for label, query in queries:
+            for backend, ts in clients.items():
+                checks[(label, backend)] = len(ts.get_times(query))
+                assert ts.last_read is not None and ts.last_read.source == "cache", label
+            assert checks[(label, "sqlite")] == checks[(label, "postgresql")], checks
+        assert checks[(queries[0][0], "sqlite")] == per_user
+
+        def by_backend(call: Callable[[str], Any]) -> dict[str, Callable[[], Any]]:
+            return {backend: functools.partial(call, backend) for backend in dbs}
+
+        measured: list[tuple[str, dict[str, float], str]] = []
+        for label, query in queries:
+            ms = _interleaved(by_backend(lambda b, q=query: clients[b].get_times(q)), rounds)
+            name = "pg_reads " + label.format(found=checks[(label, "sqlite")])
+            measured.append((name, ms, "TimeSync.get_times, max_age: cache"))
+        store_query = by_backend(lambda b: stores[b].query_times(account, users=["u7"]))
+        ms = _interleaved(store_query, rounds)
+        measured.append((f"pg_reads Store.query_times user: {per_user}", ms, "the store alone"))
+        entries = {
+            b: sum(r["entries"] for r in clients[b].time_totals({}, cached_only=True)) for b in dbs
+        }  # (the emulator's seed data holds a few times more)
+        assert entries["sqlite"] == entries["postgresql"] >= total, entries
+        totals = by_backend(lambda b: clients[b].time_totals({}, cached_only=True))
+        ms = _interleaved(totals, max(5, rounds // 5))
+        measured.append(
+            (f"pg_reads time_totals: all {total}", ms, "report totals, summed in SQL, cached_only")
+        )
+        ms = _interleaved(by_backend(lambda b: stores[b].get_state(account, "fetched:time")), 500)
+        measured.append(("pg_reads Store.get_state: one row", ms, "one read transaction"))
+        for ts in clients.values():
+            ts.close()
+        for store in stores.values():
+            store.close()
+    figures = []
+    for name, ms, what in measured:
+        figures.append(
+            Figure(
+                name,
+                ms["postgresql"],
+                "ms",
+                "",
+                True,
+                ms["sqlite"],
+                f"the same on a SQLite file ({what})",
+                note=""
+                if "get_state" not in name
+                else (
+                    f"filling the cache (full fetch of {total}): PostgreSQL"
+                    f" {fetch['postgresql']:.1f} s, SQLite {fetch['sqlite']:.1f} s"
+                ),
+            )
+        )
+    return figures
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "writes": offline_writes,
     "reads": cached_reads,
@@ -954,6 +1392,8 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], list[Figure]]] = {
     "cli_log": cli_log,
     "report": cli_report,
     "import": cli_import,
+    "pg_drain": pg_drain,
+    "pg_reads": pg_reads,
 }
 
 

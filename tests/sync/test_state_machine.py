@@ -10,7 +10,9 @@ import itertools
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -34,6 +36,8 @@ class SyncMachine(RuleBasedStateMachine):
     """The model: local id -> the notes the server must end with (None once deleted)."""
 
     entries = Bundle("entries")
+    #: The tests' PostgreSQL server (PostgresSyncMachine), set by a fixture below.
+    server: ClassVar[Any] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,19 +48,28 @@ class SyncMachine(RuleBasedStateMachine):
         self.poisons: set[str] = set()
         self.run = next(_run)
         self.serial = itertools.count()
+        self.store_url = ""  # (PostgresSyncMachine: this example's database)
 
     @initialize(mode=st.sampled_from(["auto", "queue"]), projects_cached=st.booleans())
     def login(self, mode: str, projects_cached: bool) -> None:
         self.ts = pymesync.TimeSync(
             self.emu.base_url,
             mode=mode,  # type: ignore[arg-type]
-            db=Path(self.tmp.name) / "db.sqlite3",
+            db=self.new_store(),
             timeout=0.5,
             offline_retry=0,
         )
         assert "token" in self.ts.authenticate("alice", "alice", "password")
         if projects_cached:  # creates of times then take the sync's fast lane
             assert self.ts.get_projects()
+
+    def new_store(self) -> str | Path:
+        """Where this example's client keeps its store: a new SQLite file."""
+        return Path(self.tmp.name) / "db.sqlite3"
+
+    def store_again(self) -> str | Path | None:
+        """What ``Store.open`` takes to open the client's store a second time."""
+        return self.ts.store_path or self.store_url
 
     def _notes(self) -> str:
         return f"sm{self.run}-{next(self.serial)}"
@@ -112,7 +125,7 @@ class SyncMachine(RuleBasedStateMachine):
                 "notes": self._notes(),
             },
         )
-        with Store.open(self.ts.store_path) as store:
+        with Store.open(self.store_again()) as store:
             store.enqueue(op)
         self.poisons.add(op.op_id)
 
@@ -156,8 +169,13 @@ class SyncMachine(RuleBasedStateMachine):
                 assert self.ts.wait_synced(timeout=30), self.ts.status()
                 self._check_server()
         finally:
+            if hasattr(self, "ts"):
+                self.ts.close()
             self._emulator.__exit__(None, None, None)
             self.tmp.cleanup()
+            if self.store_url:
+                assert self.server is not None
+                self.server.drop_database(self.store_url.rsplit("/", 1)[1])
 
     def _discard_poisons(self) -> None:
         """Each poison operation ends failed (refused by the server): then it goes."""
@@ -165,7 +183,7 @@ class SyncMachine(RuleBasedStateMachine):
         left = set(self.poisons)
         while left and time.monotonic() < ends:
             failed = {op["op_id"] for op in self.ts.failed() if op["state"] == "failed"}
-            with Store.open(self.ts.store_path) as store:
+            with Store.open(self.store_again()) as store:
                 gone = {op_id for op_id in left if store.get_operation(op_id) is None}
             for op_id in left & failed:
                 self.ts.discard(op_id)
@@ -194,3 +212,25 @@ SyncMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestSyncMachine = SyncMachine.TestCase
+
+
+class PostgresSyncMachine(SyncMachine):
+    """The same machine on a store on PostgreSQL: a new database per example."""
+
+    def new_store(self) -> str | Path:
+        """A new database of the tests' PostgreSQL server (dropped at teardown)."""
+        assert self.server is not None
+        self.store_url = str(self.server.new_database())
+        return self.store_url
+
+
+PostgresSyncMachine.TestCase.settings = SyncMachine.TestCase.settings
+TestPostgresSyncMachine = PostgresSyncMachine.TestCase
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_the_machine(request: pytest.FixtureRequest) -> None:
+    """Hand the tests' PostgreSQL server to the machine that needs it (skipped, or
+    failed under PYMESYNC_REQUIRE_POSTGRES, like every test on it, without one)."""
+    if request.cls is TestPostgresSyncMachine:
+        SyncMachine.server = request.getfixturevalue("postgres_server")
