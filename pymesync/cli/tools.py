@@ -43,16 +43,12 @@ def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 def _driver_errors(url: str) -> Iterator[None]:
     """Turn a database driver's error (or SQLAlchemy's wrapping of one) raised on the
     store at ``url`` into the store's one-line error, without the password."""
-    from pymesync.store.errors import StoreError
-    from pymesync.store.postgres import from_pg_error
+    from pymesync.store.postgres import from_pg_error, is_driver_error
 
     try:
         yield
-    except StoreError:
-        raise
     except Exception as exc:
-        driver = type(exc).__module__.startswith(("psycopg", "sqlalchemy"))
-        if getattr(exc, "orig", None) is None and not driver:
+        if not is_driver_error(exc):
             raise
         raise from_pg_error(exc, url) from exc
 
@@ -98,19 +94,6 @@ def open_existing_store(url: str) -> Store | None:
     return Store.open(url)
 
 
-def _migrate_url(url: str) -> str:
-    """Create or upgrade the store's tables in the PostgreSQL database ``url``; the line
-    saying what was done (the URL without its password)."""
-    from pymesync.store.postgres import create_pg_engine, ensure_pg_schema
-
-    engine = create_pg_engine(url)
-    try:
-        with _driver_errors(url):
-            return ensure_pg_schema(engine, url)
-    finally:
-        engine.dispose()
-
-
 @click.command()
 @store_option("migrate")
 @pass_app
@@ -118,13 +101,8 @@ def migrate(app: App, db: str | None) -> None:
     """Create the store or bring its schema up to date (a SQLite file, or the tables
     in a PostgreSQL database)."""
     from pymesync.store import migrate as run_migrations
-    from pymesync.store.location import resolve_target
 
-    target = resolve_target(app.db(db))
-    if isinstance(target, str):
-        click.echo(_migrate_url(target))
-        return
-    click.echo(run_migrations(target))
+    click.echo(run_migrations(app.db(db)))
 
 
 @click.command()
