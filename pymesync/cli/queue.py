@@ -70,12 +70,12 @@ def _read_shared_status(db_url: str, url: str, user: str) -> tuple[dict[str, Any
     upgraded: an empty database is "no store yet", as a missing file is); ``store`` is
     the URL without its password."""
     from pymesync.accounts import resumed
-    from pymesync.cli.tools import open_existing_store
     from pymesync.status import account_status
+    from pymesync.store import Store
     from pymesync.store.postgres import display_url
 
     now = dt.datetime.now(dt.timezone.utc)
-    found = open_existing_store(db_url)
+    found = Store.open_existing(db_url)
     if found is None:
         account, token = resumed(url, user, lambda account: None)
         data = account_status(_NoStore(), account, now)

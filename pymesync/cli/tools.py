@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,7 +10,7 @@ import click
 from pymesync.cli.app import App, pass_app
 
 if TYPE_CHECKING:
-    from pymesync.store import Store
+    pass
 
 
 @click.command()
@@ -39,61 +38,6 @@ def store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     )
 
 
-@contextlib.contextmanager
-def _driver_errors(url: str) -> Iterator[None]:
-    """Turn a database driver's error (or SQLAlchemy's wrapping of one) raised on the
-    store at ``url`` into the store's one-line error, without the password."""
-    from pymesync.store.postgres import from_pg_error, is_driver_error
-
-    try:
-        yield
-    except Exception as exc:
-        if not is_driver_error(exc):
-            raise
-        raise from_pg_error(exc, url) from exc
-
-
-def open_existing_store(url: str) -> Store | None:
-    """The store in the PostgreSQL database ``url``, or None when the database holds no
-    store yet (no tables): as :class:`~pymesync.store.StorePeek` for a file, nothing is
-    created or upgraded (an older schema is an error asking for ``pymesync migrate``).
-
-    (The store offers no such look at a URL yet: this reads the catalog itself.)
-    """
-    from pymesync.store import SCHEMA_HEAD, SchemaTooNewError, Store, StoreError
-    from pymesync.store.location import SCHEMA_REVISIONS, SchemaStatus, classify_schema
-    from pymesync.store.postgres import create_pg_engine, display_url
-
-    where = display_url(url)
-    engine = create_pg_engine(url)
-    try:
-        with _driver_errors(url), engine.connect() as conn:
-            tables = {
-                str(row[0])
-                for row in conn.exec_driver_sql(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                )
-            }
-            versions: list[str] = []
-            if "alembic_version" in tables:
-                rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version")
-                versions = [str(row[0]) for row in rows]
-            conn.rollback()
-    finally:
-        engine.dispose()
-    status, revision = classify_schema(where, tables, versions)
-    if status == SchemaStatus.EMPTY:
-        return None
-    if status != SchemaStatus.CURRENT:
-        if revision not in SCHEMA_REVISIONS:
-            raise SchemaTooNewError(where, str(revision), SCHEMA_HEAD)
-        raise StoreError(
-            f"The store {where} has the older schema revision {revision}: run `pymesync"
-            " migrate` to upgrade it (any other command upgrades it too)"
-        )
-    return Store.open(url)
-
-
 @click.command()
 @store_option("migrate")
 @pass_app
@@ -118,13 +62,12 @@ def doctor(app: App, db: str | None) -> None:
     if isinstance(target, str):
         from pymesync.store.postgres import display_url
 
-        with _driver_errors(target):
-            found = open_existing_store(target)
-            if found is None:
-                click.echo(f"There is no store in {display_url(target)} yet: nothing to check.")
-                return
-            with found as store:
-                store.check()
+        found = Store.open_existing(target)
+        if found is None:
+            click.echo(f"There is no store in {display_url(target)} yet: nothing to check.")
+            return
+        with found as store:
+            store.check()
         click.echo(f"The store {store.location} answers and its schema is current.")
         return
     path = target

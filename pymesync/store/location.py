@@ -78,14 +78,19 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
 
     ``~`` is expanded; the result is absolute.
     """
-    if path is None or str(path) == "":
-        env = os.environ.get(ENV_VAR, "")
-        chosen = Path(env) if env else default_path()
-    else:
-        chosen = Path(path)
-    return chosen.expanduser().absolute()
+    given = path if path is not None and str(path) != "" else os.environ.get(ENV_VAR) or None
+    if given is None:
+        return default_path().expanduser().absolute()
+    text = os.fspath(given)
+    if is_database_url(text):
+        if not text.startswith(_SQLITE_URL):  # (a database server's: see resolve_target)
+            raise StoreLocationError("A database URL names no SQLite file: give a path here")
+        text = text[len(_SQLITE_URL) :]
+    return Path(text).expanduser().absolute()
 
 
+#: A SQLite file's URL (SQLAlchemy's form: ``sqlite:///relative``, ``sqlite:////absolute``).
+_SQLITE_URL = "sqlite:///"
 #: A database URL: a scheme, then ``://`` (``postgresql+psycopg://...``).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -100,10 +105,8 @@ def resolve_target(path: str | os.PathLike[str] | None = None) -> Path | str:
     """Where the store is: the absolute path of a SQLite file (as :func:`resolve_path`),
     or the URL of a database server (``path`` or ``$PYMESYNC_DB`` a URL other than
     ``sqlite:///PATH``, which is the file ``PATH``)."""
-    given = os.environ.get(ENV_VAR, "") if path is None or str(path) == "" else path
-    if isinstance(given, str) and is_database_url(given):
-        if given.startswith("sqlite:///"):
-            return resolve_path(given[len("sqlite:///") :] or None)
+    given = path if path is not None and str(path) != "" else os.environ.get(ENV_VAR, "")
+    if isinstance(given, str) and is_database_url(given) and not given.startswith(_SQLITE_URL):
         return given
     return resolve_path(path)
 

@@ -52,6 +52,7 @@ __all__ = [
     "is_driver_error",
     "lock_account",
     "open_engine",
+    "open_existing",
     "pg_sql",
 ]
 
@@ -125,25 +126,40 @@ class PgConnection:
         return 65535
 
 
+def _passwords(url: str) -> list[str]:
+    """The passwords ``url`` holds: its own, and a ``password=`` query parameter's."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    found = [] if parsed.password is None else [str(parsed.password)]
+    query = parsed.query.get("password")
+    found += [query] if isinstance(query, str) else list(query or ())
+    return [password for password in found if password]
+
+
 def display_url(url: str) -> str:
-    """``url`` as it may be shown: the password replaced by ``***``."""
+    """``url`` as it may be shown: the password (also one given as a ``password=``
+    query parameter) replaced by ``***``."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if "password" in parsed.query:
+            parsed = parsed.update_query_dict({"password": "***"})
+        return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
     except Exception:
         return "postgresql://(unreadable URL)"
 
 
 def _without_password(text: str, url: str) -> str:
-    """``text`` with the password of ``url`` (if any) replaced."""
-    from sqlalchemy.engine import make_url
-
+    """``text`` with the passwords of ``url`` (if any) replaced."""
     try:
-        password = make_url(url).password
+        passwords = _passwords(url)
     except Exception:
         return text
-    return text.replace(str(password), "***") if password else text
+    for password in passwords:
+        text = text.replace(password, "***")
+    return text
 
 
 def from_pg_error(error: BaseException, url: str) -> StoreError:
@@ -213,7 +229,8 @@ def create_pg_engine(url: str) -> Engine:
 
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed.port  # noqa: B018 - (read: a port that is not a number raises here)
+    except (ArgumentError, ValueError) as exc:
         raise StoreError(f"Not a database URL: {display_url(url)}") from exc
     if parsed.get_backend_name() != "postgresql":
         raise StoreError(
@@ -295,6 +312,40 @@ def _schema(conn: Any) -> tuple[set[str], list[str]]:
             str(r[0]) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
         ]
     return tables, versions
+
+
+def open_existing(url: str) -> Engine | None:
+    """The engine of the store at ``url`` when its tables are there at the current
+    schema; None when the database holds no store yet. Nothing is created or upgraded
+    (a read-only look, as :class:`~pymesync.store.StorePeek` is for a file): an older
+    schema is a :class:`StoreError` asking for ``pymesync migrate``, a newer one
+    :class:`~pymesync.store.errors.SchemaTooNewError`."""
+    from .errors import SchemaTooNewError
+    from .location import SCHEMA_HEAD, SCHEMA_REVISIONS, SchemaStatus, classify_schema
+
+    where = display_url(url)
+    engine = create_pg_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables, versions = _schema(conn)
+            conn.rollback()
+        status, revision = classify_schema(where, tables, versions)
+        if status == SchemaStatus.CURRENT:
+            return engine
+        if status != SchemaStatus.EMPTY and revision not in SCHEMA_REVISIONS:
+            raise SchemaTooNewError(where, str(revision), SCHEMA_HEAD)
+        if status != SchemaStatus.EMPTY:
+            raise StoreError(
+                f"The store {where} has the older schema revision {revision}: run `pymesync"
+                " migrate` to upgrade it (any other command upgrades it too)"
+            )
+    except BaseException as exc:
+        engine.dispose()
+        if isinstance(exc, Exception) and is_driver_error(exc):
+            raise from_pg_error(exc, url) from exc
+        raise
+    engine.dispose()
+    return None
 
 
 def ensure_pg_schema(engine: Engine, url: str) -> str:

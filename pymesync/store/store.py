@@ -205,6 +205,19 @@ class Store:
         return cls(resolved, create_store_engine(resolved))
 
     @classmethod
+    def open_existing(cls, url: str) -> Store | None:
+        """The store in the PostgreSQL database ``url`` (a SQLAlchemy URL), or None when
+        that database holds no store yet: nothing is created or upgraded (for a look
+        such as ``pymesync status``; :class:`~pymesync.store.StorePeek` is that look
+        at a SQLite file). An older schema is a
+        :class:`~pymesync.store.errors.StoreError` asking for ``pymesync migrate``;
+        the other errors are :meth:`open`'s."""
+        from .postgres import open_existing
+
+        engine = open_existing(url)
+        return None if engine is None else cls(None, engine, url=url)
+
+    @classmethod
     def _open_url(cls, url: str) -> Store:
         from .postgres import open_engine
 

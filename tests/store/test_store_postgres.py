@@ -367,3 +367,56 @@ def test_migrate_takes_a_url(postgres_url: str) -> None:
     assert said.startswith("Created the pymesync database postgresql+psycopg://")
     assert "schema revision 0003" in said
     assert "is up to date" in migrate(postgres_url)
+
+
+def test_a_password_never_shows_in_the_url_as_shown() -> None:
+    from pymesync.store.postgres import display_url, from_pg_error
+
+    url = "postgresql+psycopg://alice:pw-in-url@db.example/ts?password=pw-in-query&sslmode=require"
+    shown = display_url(url)
+    assert "pw-in-url" not in shown and "pw-in-query" not in shown
+    assert shown == "postgresql+psycopg://alice:***@db.example/ts?password=***&sslmode=require"
+    error = from_pg_error(RuntimeError("auth failed for pw-in-query / pw-in-url"), url)
+    assert "pw-in" not in str(error)
+
+
+def test_unusable_urls_are_one_clear_error() -> None:
+    for url, expected in (
+        ("postgresql+psycopg://alice:pw@host:notaport/ts", "Not a database URL"),
+        ("mysql://alice:pw@host/ts", "Unsupported database"),
+        ("postgresql+asyncpg://alice:pw@host/ts", "Unsupported driver"),
+    ):
+        with pytest.raises(StoreError, match=expected) as caught:
+            Store.open(url)
+        assert "pw" not in str(caught.value).replace("psycopg", ""), caught.value
+
+
+def test_file_paths_and_urls_are_told_apart(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pymesync.store import StoreLocationError
+    from pymesync.store.location import resolve_path, resolve_target
+
+    url = "postgresql+psycopg://alice@db/ts"
+    assert resolve_target(url) == url
+    monkeypatch.setenv("PYMESYNC_DB", url)
+    assert resolve_target() == url
+    with pytest.raises(StoreLocationError, match="names no SQLite file"):
+        resolve_path()  # (what reads files only refuses a server's URL)
+    assert resolve_target(f"sqlite:///{tmp_path}/a.sqlite3") == tmp_path / "a.sqlite3"
+    assert resolve_path(f"sqlite:///{tmp_path}/b.sqlite3") == tmp_path / "b.sqlite3"
+    assert resolve_target(tmp_path / "c.sqlite3") == tmp_path / "c.sqlite3"
+
+
+def test_open_existing_creates_nothing(postgres_url: str) -> None:
+    import psycopg
+
+    assert Store.open_existing(postgres_url) is None
+    with psycopg.connect(conninfo(postgres_url)) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchone()
+    assert tables == (0,)
+    Store.open(postgres_url).close()
+    found = Store.open_existing(postgres_url)
+    assert found is not None
+    with found:
+        assert found.operations() == []
