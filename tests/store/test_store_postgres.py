@@ -420,3 +420,24 @@ def test_open_existing_creates_nothing(postgres_url: str) -> None:
     assert found is not None
     with found:
         assert found.operations() == []
+
+
+def test_long_in_lists_are_not_prepared_on_the_server(postgres_url: str) -> None:
+    """psycopg prepares a statement run often; PostgreSQL then plans it once for any
+    values, and for an IN list of hundreds of keys that plan read the whole cache. A
+    statement of many parameters is never prepared; a short one still is."""
+    import psycopg
+
+    from pymesync.store.postgres import PgConnection
+
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as raw:
+        db = PgConnection(raw)
+        many = ", ".join("?" * 60)
+        for _ in range(10):
+            db.execute(f"SELECT 1 WHERE 'k' IN ({many})", [f"k{i}" for i in range(60)])
+        prepared = raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+        assert prepared == []
+        for _ in range(10):
+            db.execute("SELECT 1 WHERE ? = ?", ("a", "a"))
+        prepared = raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+        assert len(prepared) == 1 and "$1" in prepared[0][0]
