@@ -56,6 +56,19 @@ def _engine_url(store: Store) -> str:
     return os.environ["PYMESYNC_DB"] if on_postgres(store) else f"sqlite:///{store.path}"
 
 
+def _downgrade_file(path: Path, revision: str) -> None:
+    """Downgrade the SQLite file ``path`` to ``revision`` as the store upgrades it (one
+    exclusive transaction)."""
+    config = alembic_config()
+    engine = create_store_engine(path)
+    try:
+        with migration_connection(engine) as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
 def test_models_and_migrations_do_not_drift(store: Store) -> None:
     engine = create_engine(_engine_url(store))
     try:
@@ -70,8 +83,8 @@ def test_models_and_migrations_do_not_drift(store: Store) -> None:
 def test_downgrade_to_base_and_upgrade_again(store: Store, store_target: str | Path) -> None:
     store.save_token(ACCOUNT, "t")
     store.close()
-    config = alembic_config()
     if on_postgres(store):  # (one transaction, as the store upgrades)
+        config = alembic_config()
         engine = create_engine(_engine_url(store))
         try:
             with engine.begin() as conn:
@@ -81,13 +94,8 @@ def test_downgrade_to_base_and_upgrade_again(store: Store, store_target: str | P
             engine.dispose()
         tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
     else:
-        engine = create_store_engine(store.path)
-        try:
-            with migration_connection(engine) as conn:
-                config.attributes["connection"] = conn
-                command.downgrade(config, "base")
-        finally:
-            engine.dispose()
+        assert store.path is not None
+        _downgrade_file(store.path, "base")
         tables_sql = "SELECT name FROM sqlite_master WHERE type='table'"
     tables = {row[0] for row in db_rows(store, tables_sql)}
     assert "operations" not in tables and "cache" not in tables
@@ -261,14 +269,7 @@ def test_downgrade_to_0001_keeps_the_data(tmp_path: Path) -> None:
     original = _schema(path)
     Store.open(path).close()
     before = store_state(path)
-    config = alembic_config()
-    engine = create_store_engine(path)
-    try:
-        with migration_connection(engine) as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0001")
-    finally:
-        engine.dispose()
+    _downgrade_file(path, "0001")
     assert store_state(path) == before
     back = _schema(path)
     for name in ("operations", "cache", "cache_tags"):  # the 0001 tables, as created
