@@ -114,12 +114,16 @@ def test_start_status_stop_logs_one_synced_entry(run: Run, alice: Any) -> None:
 
 def test_start_and_stop_json_give_the_uuids_and_sync_states(run: Run, alice: Any) -> None:
     before = seeded(alice)
-    started = run("start", "-p", "gwm", "-a", "dev", "--at", "-1h", "--json")
+    # (times of day read at one moment: "-1h" then "-20m" were read a command apart,
+    # and 40 minutes became 2401 s when a second ticked over between the two)
+    now = dt.datetime.now()
+    first, second = (f"{now - dt.timedelta(minutes=m):%H:%M}" for m in (60, 20))
+    started = run("start", "-p", "gwm", "-a", "dev", "--at", first, "--json")
     assert started.exit_code == 0, started.output
     data = json.loads(started.stdout)  # stdout holds only the JSON
     assert data["stopped"] is None and data["timer"]["project"] == "gwm"
     # a second start stops the first at its start, as stop would
-    again = run("start", "-p", "ts", "-a", "docs", "--at", "-20m", "--json")
+    again = run("start", "-p", "ts", "-a", "docs", "--at", second, "--json")
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
     assert data["timer"]["project"] == "ts"
@@ -135,7 +139,7 @@ def test_start_and_stop_json_give_the_uuids_and_sync_states(run: Run, alice: Any
     assert data["timer"]["notes"] == "wrote the docs"  # -n replaces the timer's notes
     server = {t["uuid"]: t for t in new_on_server(alice, before)}
     assert server[entry["server_id"]]["notes"] == "wrote the docs"
-    assert 1199 <= server[entry["server_id"]]["duration"] <= 1260
+    assert 1200 <= server[entry["server_id"]]["duration"] <= 1260 + 60
     assert len(server) == 2
 
 
